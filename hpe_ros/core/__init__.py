@@ -1,0 +1,1 @@
+"""ROS-free, torch-free basics: joint sets, cameras, rotations."""

@@ -1,0 +1,1 @@
+"""Pre/post-processing, composition of networks into pipelines, and inference backends."""

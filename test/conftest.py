@@ -1,0 +1,25 @@
+"""Shared test fixtures: the reference data folder and small helpers."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def shared_data_dir() -> Path | None:
+    """``../shared/data`` beside the checkout (or ``$HPE_ROS_SHARED_DATA``), if present."""
+    candidate = Path(os.environ.get("HPE_ROS_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
+    return candidate if candidate.is_dir() else None
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """The reference data folder; tests that use it are skipped where it is absent."""
+    path = shared_data_dir()
+    if path is None:
+        pytest.skip("reference data ../shared/data is absent (set HPE_ROS_SHARED_DATA to use another folder)")
+    return path
