@@ -107,5 +107,9 @@ class Pipeline(abc.ABC, Generic[FrameT]):
         """Key facts for diagnostics and ``hpe-ros info`` (models, backend, limitations)."""
         return {"pipeline": self.name}
 
+    def mesh_faces(self) -> np.ndarray | None:
+        """(F, 3) triangles of the body mesh this pipeline outputs vertices for, if any."""
+        return None
+
     def close(self) -> None:
         """Release models and devices; the pipeline is unusable afterwards."""

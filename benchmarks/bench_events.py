@@ -1,0 +1,135 @@
+"""Throughput of EVT 3.0 decoding and event accumulation, on one core.
+
+Prints, in one run: decode Mev/s on the shared evt3 bag's payload repeated to >= 10M events (as one
+stream and packet by packet), on a dense vectorised stream made with ``encode_evt3``, the speed of
+a per-word Python reference loop on a slice (and the ratio), and accumulation Mev/s for EventHPE
+frames and voxel grids.
+
+    python benchmarks/bench_events.py [--min-events 10000000] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from hpe_ros.io.bags import BagReader  # noqa: E402
+from hpe_ros.io.events import CD_EVENT_DTYPE, Evt3Decoder, encode_evt3  # noqa: E402
+from hpe_ros.pipelines.event_repr import eventhpe_frames, partition_occupancy, voxel_grid  # noqa: E402
+
+
+def best_time(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def reference_decode(data: bytes) -> int:
+    """Per-word Python loop (CD count only), the baseline the vectorised decoder is compared with."""
+    y = high = None
+    low = base = pol = 0
+    valid = seen_high = False
+    count = 0
+    for i in range(0, len(data), 2):
+        word = data[i] | (data[i + 1] << 8)
+        kind, payload = word >> 12, word & 0xFFF
+        if kind == 0x8:
+            high, seen_high = payload, True
+        elif kind == 0x6:
+            low, valid = payload, valid or seen_high
+        elif kind == 0x0:
+            y = payload & 0x7FF
+        elif kind == 0x3:
+            base, pol = payload & 0x7FF, payload >> 11
+        elif kind == 0x2:
+            count += valid and y is not None
+        elif kind in (0x4, 0x5):
+            n = 12 if kind == 0x4 else 8
+            count += bin(payload & ((1 << n) - 1)).count("1") if valid else 0
+            base += n
+    del high, low, base, pol
+    return count
+
+
+def dense_stream(n_events: int, width: int = 1280, height: int = 720) -> np.ndarray:
+    """Busy-scene events: runs of 24 neighbouring pixels of one row firing in the same microsecond."""
+    rng = np.random.default_rng(0)
+    runs = n_events // 24
+    events = np.empty(runs * 24, CD_EVENT_DTYPE)
+    events["t"] = np.repeat(np.arange(runs) // 4, 24) * 1000
+    events["y"] = np.repeat(rng.integers(0, height, runs), 24)
+    events["x"] = (np.repeat(rng.integers(0, width - 32, runs), 24) + np.tile(np.arange(24), runs))
+    events["p"] = np.repeat(rng.integers(0, 2, runs), 24)
+    return events
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bag", type=Path, default=REPO.parent / "shared" / "data" / "events" / "evt3_trigger")
+    parser.add_argument("--min-events", type=int, default=10_000_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    if not args.bag.exists():
+        sys.exit(f"bag {args.bag} not found (needs ../shared/data)")
+    with BagReader(args.bag) as reader:
+        packets = [np.asarray(m.message.events).tobytes() for m in reader.messages()]
+    payload = b"".join(packets)
+    per_copy = Evt3Decoder(1280, 720).decode(payload).cd.size
+    copies = -(-args.min_events // per_copy)
+    stream = payload * copies
+    n_words = len(stream) // 2
+
+    decoded = Evt3Decoder(1280, 720).decode(stream)
+    seconds = best_time(lambda: Evt3Decoder(1280, 720).decode(stream), args.repeats)
+    print(f"evt3 bag x{copies}: {decoded.cd.size / 1e6:.1f}M events, {n_words / 1e6:.1f}M words "
+          f"({n_words / decoded.cd.size:.2f} words/event)")
+    print(f"  decode as one stream : {decoded.cd.size / seconds / 1e6:7.1f} Mev/s  ({n_words / seconds / 1e6:.0f} Mwords/s)")
+
+    def per_packet() -> None:
+        decoder = Evt3Decoder(1280, 720)
+        for packet in packets:
+            decoder.decode(packet)
+
+    seconds_packets = best_time(per_packet, args.repeats)
+    print(f"  decode per packet    : {per_copy / seconds_packets / 1e6:7.1f} Mev/s  "
+          f"({len(packets)} packets of ~{per_copy // len(packets)} events)")
+
+    dense = dense_stream(args.min_events)
+    dense_bytes = encode_evt3(dense, vectorize=True)
+    dense_decoded = Evt3Decoder(1280, 720).decode(dense_bytes)
+    assert np.array_equal(dense_decoded.cd, dense)
+    seconds_dense = best_time(lambda: Evt3Decoder(1280, 720).decode(dense_bytes), args.repeats)
+    print(f"dense vectorised stream ({dense.size / 1e6:.1f}M events, {len(dense_bytes) / 2 / dense.size:.2f} words/event): "
+          f"{dense.size / seconds_dense / 1e6:.1f} Mev/s")
+
+    small = b"".join(packets[:20])
+    small_events = Evt3Decoder(1280, 720).decode(small).cd.size
+    seconds_ref = best_time(lambda: reference_decode(small), 1)
+    seconds_vec = best_time(lambda: Evt3Decoder(1280, 720).decode(small), args.repeats)
+    print(f"reference per-word loop on {small_events} events: {small_events / seconds_ref / 1e6:.2f} Mev/s; "
+          f"vectorised on the same slice {small_events / seconds_vec / 1e6:.1f} Mev/s "
+          f"(x{seconds_ref / seconds_vec:.0f}); bulk stream vs loop x{(decoded.cd.size / seconds) / (small_events / seconds_ref):.0f}")
+
+    events = decoded.cd
+    for name, fn in [
+        ("EventHPE partitions (4 x 720 x 1280)", lambda: partition_occupancy(events, 720, 1280, 4)),
+        ("EventHPE frames (2 intervals -> 8 x 256 x 256)",
+         lambda: eventhpe_frames([events[: events.size // 2], events[events.size // 2:]], 720, 1280)),
+        ("voxel grid (5 x 720 x 1280)", lambda: voxel_grid(events, 5, 720, 1280)),
+    ]:
+        seconds_acc = best_time(fn, args.repeats)
+        print(f"accumulate {name}: {events.size / seconds_acc / 1e6:.1f} Mev/s")
+
+
+if __name__ == "__main__":
+    main()

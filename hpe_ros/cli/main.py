@@ -1,0 +1,104 @@
+"""``hpe-ros``: run the nodes, process bags offline, inspect the installation."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from hpe_ros import __version__
+
+
+def _add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help="parameter YAML (default: the package's config/pose.yaml)")
+    parser.add_argument("--pipeline", help="pipeline to run (overrides the config's 'pipeline')")
+    parser.add_argument("--set", dest="assignments", action="append", default=[], metavar="NAME=VALUE",
+                        help="set a parameter, e.g. --set replay.path=poses.npz (repeatable)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hpe-ros", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"hpe_ros {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="start the pose node(s) in this process (like `ros2 launch`)")
+    _add_pipeline_arguments(run)
+    run.add_argument("--node", choices=("pose", "event"), action="append",
+                     help="which node(s) to start (default: every node configured in the YAML)")
+    run.add_argument("--namespace", default="", help="ROS namespace of the nodes")
+    run.add_argument("--no-autostart", action="store_true",
+                     help="leave the nodes unconfigured (drive them through their lifecycle services)")
+    run.add_argument("ros_args", nargs=argparse.REMAINDER, help="extra arguments after '--ros-args'")
+
+    process = commands.add_parser("process", help="run a pipeline over a bag and write the outputs to a new bag")
+    process.add_argument("in_bag", type=Path)
+    process.add_argument("out_bag", type=Path)
+    _add_pipeline_arguments(process)
+    process.add_argument("--image-topic", help="image topic (default: the bag's only Image/CompressedImage topic)")
+    process.add_argument("--camera-info-topic", help="CameraInfo topic (default: the image's sibling camera_info)")
+    process.add_argument("--storage", choices=("sqlite3", "mcap"), default="sqlite3")
+    process.add_argument("--prefix", default="/hpe", help="namespace of the output topics")
+    process.add_argument("--tf", action="store_true", help="also write /tf joint frames")
+    process.add_argument("--no-markers", action="store_true", help="do not write RViz markers")
+    process.add_argument("--copy-inputs", action="store_true", help="copy the input topics into the output bag")
+    process.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    info = commands.add_parser("info", help="installation, pipelines and models; or the topics of a bag")
+    info.add_argument("bag", nargs="?", type=Path)
+
+    play = commands.add_parser("play", help="publish a bag's topics with rclpy (where `ros2 bag` is absent)")
+    play.add_argument("bag", type=Path)
+    play.add_argument("--topics", nargs="+", help="topics to play (default: all)")
+    play.add_argument("--rate", type=float, default=1.0, help="speed factor; 0 = as fast as possible")
+    play.add_argument("--wait-subscribers", type=int, default=0, metavar="N",
+                      help="before playing, wait until every topic has N subscribers")
+    play.add_argument("--wait-timeout", type=float, default=30.0, help="seconds to wait for subscribers")
+    play.add_argument("--best-effort", action="store_true", help="publish best effort instead of reliable")
+
+    record = commands.add_parser("record", help="record topics into a bag with rclpy (where `ros2 bag` is absent)")
+    record.add_argument("out_bag", type=Path)
+    record.add_argument("--topic", dest="topics", action="append", required=True, metavar="TOPIC:TYPE",
+                        help="e.g. /hpe/skeletons:hpe_ros_msgs/msg/Skeleton3DArray (repeatable)")
+    record.add_argument("--duration", type=float, default=60.0, help="stop after this many seconds")
+    record.add_argument("--until", action="append", default=[], metavar="TOPIC=N",
+                        help="stop once TOPIC has N messages (repeatable; all must be met)")
+    record.add_argument("--storage", choices=("sqlite3", "mcap"), default="sqlite3")
+    record.add_argument("--wait-publishers", type=float, default=0.0, metavar="SECONDS",
+                        help="first wait up to SECONDS until every topic has a publisher")
+
+    demo = commands.add_parser("demo", help="the main job: a sample processed end to end, outputs written")
+    demo.add_argument("--output", type=Path, default=Path("demo_output"), help="folder for the results")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            from hpe_ros.cli.run import run_command
+
+            return run_command(args)
+        if args.command == "process":
+            from hpe_ros.cli.process import process_command
+
+            return process_command(args)
+        if args.command == "info":
+            from hpe_ros.cli.info import info_command
+
+            return info_command(args)
+        if args.command in ("play", "record"):
+            from hpe_ros.cli.bag_tools import play_command, record_command
+
+            return play_command(args) if args.command == "play" else record_command(args)
+        if args.command == "demo":
+            from hpe_ros.cli.demo import demo_command
+
+            return demo_command(args)
+    except (ValueError, FileNotFoundError, RuntimeError) as error:
+        print(f"hpe-ros {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

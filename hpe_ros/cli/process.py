@@ -1,0 +1,29 @@
+"""``hpe-ros process IN_BAG OUT_BAG``."""
+
+from __future__ import annotations
+
+import argparse
+
+from hpe_ros.cli.settings import resolve_settings
+from hpe_ros.io.bag_processing import process_bag
+from hpe_ros.pipelines.registry import create_pipeline
+
+
+def process_command(args: argparse.Namespace) -> int:
+    settings = resolve_settings(args)
+    pipeline = create_pipeline(settings.pipeline, settings.options)
+    try:
+        report = process_bag(args.in_bag, args.out_bag, pipeline, image_topic=args.image_topic,
+                             camera_info_topic=args.camera_info_topic, storage=args.storage,
+                             output_prefix=args.prefix.rstrip("/"), markers=not args.no_markers, tf=args.tf,
+                             copy_inputs=args.copy_inputs, progress=not args.quiet)
+    finally:
+        pipeline.close()
+    rate = report.processed / report.seconds if report.seconds else 0.0
+    print(f"{args.in_bag} -> {args.out_bag}: {report.processed}/{report.input_frames} frames processed "
+          f"({rate:.1f} frames/s), {report.people} people, {report.skipped} skipped")
+    for topic, count in sorted(report.written.items()):
+        print(f"  {topic}: {count} messages")
+    for error in report.errors:
+        print(f"  skipped: {error}")
+    return 0 if report.processed or not report.input_frames else 1

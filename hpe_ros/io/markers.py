@@ -1,0 +1,114 @@
+"""RViz markers for skeletons and meshes (``visualization_msgs/MarkerArray``).
+
+Every person gets a namespace of its own (``<prefix>/<track id or index>``) holding two
+markers, joints (id 0) and bones (id 1), so people never overwrite each other. Markers
+carry a short lifetime: a person who leaves the view disappears by itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from hpe_ros.io.message_classes import MessageClasses
+from hpe_ros.io.messages import make_header
+from hpe_ros.pipelines.base import PersonPose, PoseResult
+
+# Marker type / action constants of visualization_msgs/Marker.
+SPHERE_LIST = 7
+LINE_LIST = 5
+TRIANGLE_LIST = 11
+ADD = 0
+
+JOINT_DIAMETER_M = 0.05
+BONE_WIDTH_M = 0.02
+
+
+def confidence_colours(confidence: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+    """(N,) confidences in [0, 1] -> (N, 4) RGBA running red (0) over yellow to green (1)."""
+    c = np.clip(np.nan_to_num(np.asarray(confidence, dtype=np.float64)), 0.0, 1.0)
+    rgba = np.empty((len(c), 4))
+    rgba[:, 0] = np.clip(2.0 * (1.0 - c), 0.0, 1.0)
+    rgba[:, 1] = np.clip(2.0 * c, 0.0, 1.0)
+    rgba[:, 2] = 0.0
+    rgba[:, 3] = alpha
+    return rgba
+
+
+def _duration(classes: MessageClasses, seconds: float) -> Any:
+    sec = int(seconds)
+    return classes.new("builtin_interfaces/msg/Duration", sec=sec, nanosec=int(round((seconds - sec) * 1e9)))
+
+
+def _colour_msgs(classes: MessageClasses, rgba: np.ndarray) -> list[Any]:
+    cls = classes.get("std_msgs/msg/ColorRGBA")
+    return [cls(r=float(r), g=float(g), b=float(b), a=float(a)) for r, g, b, a in rgba]
+
+
+def _point_msgs(classes: MessageClasses, xyz: np.ndarray) -> list[Any]:
+    cls = classes.get("geometry_msgs/msg/Point")
+    return [cls(x=float(x), y=float(y), z=float(z)) for x, y, z in np.asarray(xyz, dtype=np.float64)]
+
+
+def _marker(classes: MessageClasses, header: Any, ns: str, marker_id: int, marker_type: int,
+            scale: float, points: np.ndarray, colours: np.ndarray, lifetime_s: float,
+            rgba: tuple[float, float, float, float] = (1.0, 1.0, 1.0, 1.0)) -> Any:
+    return classes.new(
+        "visualization_msgs/msg/Marker",
+        header=header,
+        ns=ns,
+        id=marker_id,
+        type=marker_type,
+        action=ADD,
+        pose=classes.new("geometry_msgs/msg/Pose", orientation=classes.new("geometry_msgs/msg/Quaternion", w=1.0)),
+        scale=classes.new("geometry_msgs/msg/Vector3", x=scale, y=scale, z=scale),
+        color=classes.new("std_msgs/msg/ColorRGBA", r=rgba[0], g=rgba[1], b=rgba[2], a=rgba[3]),
+        lifetime=_duration(classes, lifetime_s),
+        points=_point_msgs(classes, points),
+        colors=_colour_msgs(classes, colours),
+    )
+
+
+def person_namespace(prefix: str, person: PersonPose, index: int) -> str:
+    return f"{prefix}/{person.track_id or f'person_{index}'}"
+
+
+def skeleton_markers(classes: MessageClasses, result: PoseResult, prefix: str = "skeleton",
+                     lifetime_s: float = 0.3) -> Any:
+    """Joints (spheres) and bones (lines) of every person, coloured by confidence."""
+    header = make_header(classes, result.stamp_ns, result.frame_id)
+    markers = []
+    for index, person in enumerate(result.people):
+        ns = person_namespace(prefix, person, index)
+        joints = np.asarray(person.joints_3d, dtype=np.float64)
+        valid = np.isfinite(joints).all(axis=1)
+        colours = confidence_colours(person.confidence)
+        markers.append(_marker(classes, header, ns, 0, SPHERE_LIST, JOINT_DIAMETER_M,
+                               joints[valid], colours[valid], lifetime_s))
+        bones = np.array([b for b in person.joint_set.bones if valid[b[0]] and valid[b[1]]], dtype=int).reshape(-1, 2)
+        bone_colours = confidence_colours(np.minimum(person.confidence[bones[:, 0]], person.confidence[bones[:, 1]]))
+        markers.append(_marker(classes, header, ns, 1, LINE_LIST, BONE_WIDTH_M, joints[bones.ravel()],
+                               np.repeat(bone_colours, 2, axis=0), lifetime_s))
+    return classes.new("visualization_msgs/msg/MarkerArray", markers=markers)
+
+
+def mesh_marker(classes: MessageClasses, vertices: np.ndarray, faces: np.ndarray, header: Any, ns: str,
+                marker_id: int = 0, rgba: tuple[float, float, float, float] = (0.6, 0.7, 0.9, 0.8),
+                lifetime_s: float = 0.3) -> Any:
+    """A body mesh as one TRIANGLE_LIST marker (three points per face, one colour)."""
+    corners = np.asarray(vertices, dtype=np.float64)[np.asarray(faces).ravel()]
+    return _marker(classes, header, ns, marker_id, TRIANGLE_LIST, 1.0, corners, np.zeros((0, 4)), lifetime_s, rgba)
+
+
+def mesh_markers(classes: MessageClasses, result: PoseResult, faces: np.ndarray | None,
+                 prefix: str = "mesh", lifetime_s: float = 0.3) -> Any:
+    """One mesh marker per person that has SMPL vertices."""
+    header = make_header(classes, result.stamp_ns, result.frame_id)
+    markers = []
+    if faces is not None:
+        for index, person in enumerate(result.people):
+            if person.smpl is not None and person.smpl.vertices is not None:
+                markers.append(mesh_marker(classes, person.smpl.vertices, faces, header,
+                                           person_namespace(prefix, person, index), lifetime_s=lifetime_s))
+    return classes.new("visualization_msgs/msg/MarkerArray", markers=markers)

@@ -1,0 +1,266 @@
+"""The lifecycle node every hpe_ros pipeline runs in.
+
+configure  -> builds the pipeline (loads models) and the publishers
+activate   -> subscribes and starts the worker thread
+deactivate -> unsubscribes and stops the worker
+cleanup    -> releases the pipeline
+
+Subscription callbacks only hand messages to a bounded queue (the newest wins, older ones are
+counted as dropped); a worker thread converts, runs the pipeline and publishes, stamping every
+output with its input's header. A bad message is counted, logged and reported on
+``/diagnostics``; the node goes on.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from typing import Any
+
+from diagnostic_msgs.msg import DiagnosticArray
+from hpe_ros_msgs.msg import MeshFaces, Skeleton3DArray, SMPLBodyArray
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.parameter import Parameter
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from tf2_msgs.msg import TFMessage
+from visualization_msgs.msg import MarkerArray
+
+from hpe_ros.io.diagnostics import StreamStats, diagnostic_array
+from hpe_ros.io.markers import mesh_markers, skeleton_markers
+from hpe_ros.io.message_classes import RclpyMessageClasses
+from hpe_ros.io.messages import faces_to_msg, result_to_body_array, result_to_skeleton_array, stamp_to_ns
+from hpe_ros.io.tf_frames import joint_transforms
+from hpe_ros.nodes.latest_queue import LatestQueue
+from hpe_ros.pipelines.base import EventWindow, ImageFrame, Pipeline, PoseResult
+from hpe_ros.pipelines.registry import create_pipeline, pipeline_specs
+
+
+class InputError(ValueError):
+    """An input message that cannot be turned into a frame (reported, then skipped)."""
+
+
+def reliable_qos(depth: int = 10, transient_local: bool = False) -> QoSProfile:
+    return QoSProfile(
+        depth=depth,
+        reliability=ReliabilityPolicy.RELIABLE,
+        durability=DurabilityPolicy.TRANSIENT_LOCAL if transient_local else DurabilityPolicy.VOLATILE,
+    )
+
+
+def input_qos(name: str) -> QoSProfile:
+    """``sensor_data`` (best effort, shallow: cameras' usual offer) or ``reliable``."""
+    if name == "sensor_data":
+        return qos_profile_sensor_data
+    if name == "reliable":
+        return reliable_qos()
+    raise ValueError(f"input.qos must be 'sensor_data' or 'reliable', got {name!r}")
+
+
+class PoseNodeBase(LifecycleNode):
+    """Shared parameters, publishers, worker and diagnostics; subclasses add the inputs."""
+
+    #: "image" or "events": which pipelines this node accepts
+    input_kind = "image"
+    default_pipeline = "replay"
+
+    def __init__(self, node_name: str, **kwargs: Any) -> None:
+        super().__init__(node_name, **kwargs)
+        self.classes = RclpyMessageClasses()
+        self.stats = StreamStats()
+        self.pipeline: Pipeline | None = None
+        self._queue: LatestQueue[Any] = LatestQueue(1)
+        self._worker: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._inputs: list[Any] = []
+        self._outputs: dict[str, Any] = {}
+        self._faces_sent = False
+        self._declare_common_parameters()
+        self.declare_input_parameters()
+        self._diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self._diagnostics_timer = self.create_timer(self.param("diagnostics_period_s"), self._publish_diagnostics)
+
+    # ---- parameters -------------------------------------------------------------------------
+    def declare(self, name: str, default: Any, description: str, read_only: bool = False) -> None:
+        self.declare_parameter(name, default, ParameterDescriptor(description=description, read_only=read_only))
+
+    def param(self, name: str) -> Any:
+        return self.get_parameter(name).value
+
+    def _declare_common_parameters(self) -> None:
+        self.declare("pipeline", self.default_pipeline, "pipeline to run; its options are '<pipeline>.<option>'")
+        for spec in pipeline_specs().values():
+            if spec.input_kind != self.input_kind:
+                continue
+            for option, default in spec.defaults.items():
+                self.declare(f"{spec.name}.{option}", default, f"option '{option}' of pipeline '{spec.name}'")
+        self.declare("input.qos", "sensor_data", "input QoS: 'sensor_data' (best effort) or 'reliable'")
+        self.declare("input.queue_size", 1, "frames kept while the pipeline is busy; older ones are dropped")
+        self.declare("input.frame_id", "", "override the input's frame_id (empty: use the message header)")
+        self.declare("output.markers", True, "publish visualization_msgs/MarkerArray on 'markers'")
+        self.declare("output.tf", False, "publish a /tf frame per metric joint")
+        self.declare("output.tf_prefix", "hpe", "prefix of the joint frames on /tf")
+        self.declare("output.marker_lifetime_s", 0.3, "lifetime of the RViz markers (s)")
+        self.declare("diagnostics_period_s", 1.0, "period of the /diagnostics status (s)", read_only=True)
+
+    def declare_input_parameters(self) -> None:
+        """Subclasses declare their input topics here."""
+
+    def pipeline_options(self, name: str) -> dict[str, Any]:
+        spec = pipeline_specs()[name]
+        return {option: self.param(f"{name}.{option}") for option in spec.defaults}
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        name = self.param("pipeline")
+        specs = pipeline_specs()
+        if name not in specs or specs[name].input_kind != self.input_kind:
+            usable = [n for n, s in specs.items() if s.input_kind == self.input_kind]
+            self.get_logger().error(f"parameter 'pipeline' is {name!r}; this node runs one of {usable}")
+            return TransitionCallbackReturn.FAILURE
+        try:
+            self.pipeline = create_pipeline(name, self.pipeline_options(name))
+        except Exception as error:  # a missing file or a bad option must not kill the process
+            self.get_logger().error(f"cannot build pipeline {name!r}: {error}")
+            return TransitionCallbackReturn.FAILURE
+        self._queue = LatestQueue(int(self.param("input.queue_size")))
+        self._outputs = {
+            "skeletons": self.create_lifecycle_publisher(Skeleton3DArray, "skeletons", reliable_qos()),
+            "markers": self.create_lifecycle_publisher(MarkerArray, "markers", reliable_qos()),
+            "bodies": self.create_lifecycle_publisher(SMPLBodyArray, "bodies", reliable_qos()),
+            "faces": self.create_lifecycle_publisher(MeshFaces, "mesh_faces", reliable_qos(1, transient_local=True)),
+            "tf": self.create_lifecycle_publisher(TFMessage, "/tf", reliable_qos(100)),
+        }
+        self._faces_sent = False
+        described = ", ".join(f"{k}={v}" for k, v in self.pipeline.describe().items())
+        self.get_logger().info(f"configured: {described}")
+        return super().on_configure(state)
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._inputs = self.create_input_subscriptions(input_qos(self.param("input.qos")))
+        self._stop.clear()
+        self._worker = threading.Thread(target=self._work, name=f"{self.get_name()}-worker", daemon=True)
+        self._worker.start()
+        self.get_logger().info("active: " + ", ".join(s.topic_name for s in self._inputs))
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_inputs()
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._release()
+        return super().on_cleanup(state)
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_inputs()
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def _stop_inputs(self) -> None:
+        for subscription in self._inputs:
+            self.destroy_subscription(subscription)
+        self._inputs = []
+        self._stop.set()
+        if self._worker is not None:
+            self._worker.join(timeout=5.0)
+            self._worker = None
+        self._queue.clear()
+
+    def _release(self) -> None:
+        for publisher in self._outputs.values():
+            self.destroy_lifecycle_publisher(publisher)
+        self._outputs = {}
+        if self.pipeline is not None:
+            self.pipeline.close()
+            self.pipeline = None
+
+    # ---- inputs ------------------------------------------------------------------------------
+    def create_input_subscriptions(self, qos: QoSProfile) -> list[Any]:
+        """Subclasses subscribe to their inputs and feed :meth:`enqueue`."""
+        raise NotImplementedError
+
+    def enqueue(self, item: Any) -> None:
+        """Hand an input to the worker (from a subscription callback)."""
+        self.stats.received()
+        dropped = self._queue.put(item)
+        if dropped:
+            self.stats.dropped(dropped)
+
+    def to_frame(self, item: Any) -> ImageFrame | EventWindow:
+        """Subclasses turn a queued item into a frame; raise InputError for bad input."""
+        raise NotImplementedError
+
+    def reject(self, reason: str) -> None:
+        """Count and report a bad input message without processing it."""
+        self.stats.rejected(reason)
+        self.get_logger().warning(f"skipped input: {reason}", throttle_duration_sec=5.0)
+
+    # ---- work --------------------------------------------------------------------------------
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            item = self._queue.get(timeout=0.1)
+            if item is None or self.pipeline is None:
+                continue
+            try:
+                frame = self.to_frame(item)
+            except InputError as error:
+                self.reject(str(error))
+                continue
+            started = time.perf_counter()
+            try:
+                result = self.pipeline.process(frame)
+                self.publish(result)
+            except Exception as error:  # keep the node alive: report and go on
+                self.stats.failed(f"{type(error).__name__}: {error}")
+                self.get_logger().error(f"pipeline failed: {error}\n{traceback.format_exc()}",
+                                        throttle_duration_sec=5.0)
+                continue
+            now_ns = self.get_clock().now().nanoseconds
+            self.stats.processed((now_ns - frame.stamp_ns) * 1e-9, time.perf_counter() - started)
+
+    def publish(self, result: PoseResult) -> None:
+        """Publish every output of one processed frame."""
+        pubs = self._outputs
+        pubs["skeletons"].publish(result_to_skeleton_array(self.classes, result))
+        faces = self.pipeline.mesh_faces() if self.pipeline is not None else None
+        if any(p.smpl is not None for p in result.people):
+            pubs["bodies"].publish(result_to_body_array(self.classes, result))
+            if faces is not None and not self._faces_sent:
+                n_vertices = int(faces.max()) + 1
+                pubs["faces"].publish(faces_to_msg(self.classes, faces, n_vertices, "smpl", result.stamp_ns,
+                                                   result.frame_id))
+                self._faces_sent = True
+        if self.param("output.markers"):
+            lifetime = float(self.param("output.marker_lifetime_s"))
+            markers = skeleton_markers(self.classes, result, lifetime_s=lifetime)
+            markers.markers.extend(mesh_markers(self.classes, result, faces, lifetime_s=lifetime).markers)
+            pubs["markers"].publish(markers)
+        if self.param("output.tf"):
+            transforms = joint_transforms(self.classes, result, prefix=self.param("output.tf_prefix"))
+            if transforms.transforms:
+                pubs["tf"].publish(transforms)
+
+    def _publish_diagnostics(self) -> None:
+        now_ns = self.get_clock().now().nanoseconds
+        snapshot = self.stats.snapshot(now_ns * 1e-9)
+        extra = {"lifecycle state": self._state_machine.current_state[1]} if hasattr(self, "_state_machine") else {}
+        if self.pipeline is not None:
+            extra.update(self.pipeline.describe())
+        self._diagnostics_pub.publish(
+            diagnostic_array(self.classes, f"{self.get_fully_qualified_name()}: pipeline", self.get_name(),
+                             snapshot, now_ns, extra)
+        )
+
+    def frame_id_for(self, header: Any) -> str:
+        return self.param("input.frame_id") or str(header.frame_id)
+
+    @staticmethod
+    def stamp_of(header: Any) -> int:
+        return stamp_to_ns(header.stamp)
+
+
+def set_parameters_from_dict(node: PoseNodeBase, values: dict[str, Any]) -> None:
+    """Apply parameter values (used by the command line before configuring)."""
+    node.set_parameters([Parameter(name, value=value) for name, value in values.items()])

@@ -1,0 +1,158 @@
+"""Where networks run: a small interface with torch (CPU / CUDA), ONNX Runtime and TensorRT behind it.
+
+Pipelines call ``backend(*inputs)`` with torch tensors and get a tuple of torch tensors back,
+whatever runs the network. ``create_backend`` picks an implementation by name.
+"""
+
+from __future__ import annotations
+
+import abc
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+import torch
+from torch import nn
+
+
+class BackendUnavailableError(RuntimeError):
+    """The requested backend cannot run on this machine (missing package or device)."""
+
+
+class Backend(abc.ABC):
+    """Runs one network on fixed-rank inputs."""
+
+    name: str = ""
+
+    @abc.abstractmethod
+    def __call__(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Run the network; inputs and outputs are CPU or device tensors (outputs on CPU for non-torch)."""
+
+    def describe(self) -> dict[str, str]:
+        return {"backend": self.name}
+
+
+def _as_tuple(outputs: object) -> tuple[torch.Tensor, ...]:
+    if isinstance(outputs, torch.Tensor):
+        return (outputs,)
+    if isinstance(outputs, (tuple, list)):
+        return tuple(outputs)
+    raise TypeError(f"network returned {type(outputs).__name__}; backends need a tensor or a tuple of tensors")
+
+
+class TorchBackend(Backend):
+    """Eager torch in inference mode, on CPU or CUDA, optionally in half precision on CUDA."""
+
+    name = "torch"
+
+    def __init__(self, module: nn.Module, device: str = "cpu", half: bool = False) -> None:
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise BackendUnavailableError(f"device {device!r} requested but CUDA is not available")
+        if half and not device.startswith("cuda"):
+            raise BackendUnavailableError("half precision is only supported on CUDA devices")
+        self.device = torch.device(device)
+        self.half = half
+        self.module = module.eval().to(self.device)
+        if half:
+            self.module = self.module.half()
+
+    def __call__(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        dtype = torch.float16 if self.half else None
+        moved = [x.to(self.device, dtype=dtype if x.is_floating_point() else None) for x in inputs]
+        with torch.inference_mode():
+            return tuple(y.float() for y in _as_tuple(self.module(*moved)))
+
+    def describe(self) -> dict[str, str]:
+        return {"backend": self.name, "device": str(self.device), "half": str(self.half)}
+
+
+class OnnxRuntimeBackend(Backend):
+    """ONNX Runtime session over an exported model file (exported from a module if needed)."""
+
+    name = "onnxruntime"
+
+    def __init__(self, onnx_path: str | Path, providers: Sequence[str] | None = None, threads: int = 0) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError as error:
+            raise BackendUnavailableError("onnxruntime is not installed (pip install hpe_ros[onnx])") from error
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        available = ort.get_available_providers()
+        chosen = [p for p in (providers or available) if p in available] or ["CPUExecutionProvider"]
+        self.path = Path(onnx_path)
+        self.session = ort.InferenceSession(str(self.path), sess_options=options, providers=chosen)
+        self.input_names = [i.name for i in self.session.get_inputs()]
+
+    @classmethod
+    def from_module(cls, module: nn.Module, example_inputs: Sequence[torch.Tensor], onnx_path: str | Path | None = None,
+                    dynamic_batch: bool = True, **kwargs: object) -> "OnnxRuntimeBackend":
+        path = Path(onnx_path) if onnx_path else Path(tempfile.mkdtemp(prefix="hpe_ros_onnx_")) / "model.onnx"
+        export_onnx(module, example_inputs, path, dynamic_batch=dynamic_batch)
+        return cls(path, **kwargs)  # type: ignore[arg-type]
+
+    def __call__(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        feeds = {name: x.detach().cpu().numpy() for name, x in zip(self.input_names, inputs)}
+        return tuple(torch.from_numpy(y) for y in self.session.run(None, feeds))
+
+    def describe(self) -> dict[str, str]:
+        return {"backend": self.name, "model": str(self.path), "providers": ",".join(self.session.get_providers())}
+
+
+def export_onnx(module: nn.Module, example_inputs: Sequence[torch.Tensor], path: str | Path,
+                dynamic_batch: bool = True, opset: int = 17) -> Path:
+    """Export ``module`` to ONNX with inputs ``input_0..`` and outputs ``output_0..`` (batch dynamic)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with torch.no_grad():
+        outputs = _as_tuple(module.eval()(*example_inputs))
+    input_names = [f"input_{i}" for i in range(len(example_inputs))]
+    output_names = [f"output_{i}" for i in range(len(outputs))]
+    dynamic_axes = {n: {0: "batch"} for n in input_names + output_names} if dynamic_batch else None
+    torch.onnx.export(module, tuple(example_inputs), str(path), input_names=input_names, output_names=output_names,
+                      dynamic_axes=dynamic_axes, opset_version=opset, dynamo=False)
+    return path
+
+
+class TensorRTBackend(Backend):
+    """A serialised TensorRT engine (built offline with trtexec from the ONNX export)."""
+
+    name = "tensorrt"
+
+    def __init__(self, engine_path: str | Path) -> None:
+        try:
+            import tensorrt as trt  # noqa: F401
+        except ImportError as error:
+            raise BackendUnavailableError(
+                "TensorRT is not installed: install NVIDIA TensorRT's Python package on the robot, export the "
+                "network with `hpe-ros export-onnx` and build an engine with trtexec; or use backend 'torch' or "
+                "'onnxruntime'"
+            ) from error
+        if not torch.cuda.is_available():
+            raise BackendUnavailableError("TensorRT needs a CUDA device")
+        raise BackendUnavailableError("the TensorRT engine runner is not implemented yet; use 'onnxruntime' with "
+                                      "the TensorrtExecutionProvider or 'torch' on CUDA")
+
+    def __call__(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:  # pragma: no cover - never constructed
+        raise NotImplementedError
+
+
+BACKENDS = ("torch", "onnxruntime", "tensorrt")
+
+
+def create_backend(kind: str, module: nn.Module, example_inputs: Sequence[torch.Tensor], device: str = "cpu",
+                   half: bool = False, onnx_path: str | Path | None = None, engine_path: str | Path | None = None,
+                   ) -> Backend:
+    """Wrap ``module`` in the backend ``kind`` (one of :data:`BACKENDS`)."""
+    if kind == "torch":
+        return TorchBackend(module, device=device, half=half)
+    if kind == "onnxruntime":
+        providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device.startswith("cuda") else None
+        return OnnxRuntimeBackend.from_module(module, example_inputs, onnx_path, providers=providers)
+    if kind == "tensorrt":
+        if engine_path is None:
+            raise BackendUnavailableError("backend 'tensorrt' needs an engine file (engine_path)")
+        return TensorRTBackend(engine_path)
+    raise ValueError(f"unknown backend {kind!r}; choose one of {BACKENDS}")

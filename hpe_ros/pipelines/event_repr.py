@@ -1,0 +1,302 @@
+"""Event representations for networks: EventHPE event frames, voxel grids, time surfaces; windows.
+
+Events are structured arrays of :data:`CD_EVENT_DTYPE` (x, y, t in ns, p in {0 = OFF, 1 = ON}),
+sorted by time. Accumulation uses ``np.bincount`` on flat pixel indices (no ``np.add.at``).
+
+EventHPE frames (Zou et al., ICCV 2021; facts read from the official JimmyZou/EventHPE code):
+
+* the events between two consecutive gray frames are cut into 4 partitions of equal duration
+  from the first to the last event time (partition i holds ``start + i w <= t < start + (i+1) w``,
+  so the very last event falls in no partition); each partition is a binary occupancy image,
+  polarity ignored;
+* the image is zero-padded on its shorter side to a square (CeleX-V 1280 x 800: 240 columns on
+  each side) and resized to 256 x 256 with nearest-neighbour sampling as OpenCV's INTER_NEAREST
+  does (output pixel j reads input ``floor(j * in / out)``);
+* the official pre-processing also rotates the CeleX stream by 180 degrees (``v = h-1-v``,
+  ``u = w-1-u``); :class:`EventHPEFrameConfig` ``rotate_180`` reproduces it for that data;
+* the partitions of the gray-frame intervals of one step are stacked (2 intervals x 4 = 8) and,
+  when there are more than 8, OR-pooled into 8 channels of ``C // 8`` consecutive partitions
+  each, the last channel also taking the remainder.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from hpe_ros.core.camera import CameraModel
+from hpe_ros.pipelines.base import EventWindow
+
+CD_EVENT_DTYPE = np.dtype([("x", "<u2"), ("y", "<u2"), ("t", "<i8"), ("p", "i1")])
+TRIGGER_EVENT_DTYPE = np.dtype([("t", "<i8"), ("p", "i1"), ("id", "u1")])
+
+
+def empty_events() -> np.ndarray:
+    return np.empty(0, CD_EVENT_DTYPE)
+
+
+def _flat_index(events: np.ndarray, height: int, width: int) -> np.ndarray:
+    x = events["x"].astype(np.int64)
+    y = events["y"].astype(np.int64)
+    if x.size and (x.max() >= width or y.max() >= height):
+        raise ValueError(f"events outside the {width} x {height} sensor")
+    return y * width + x
+
+
+# --------------------------------------------------------------------------- EventHPE frames
+
+
+@dataclass(frozen=True)
+class EventHPEFrameConfig:
+    """EventHPE's event-frame settings (defaults: the official ones)."""
+
+    partitions_per_interval: int = 4
+    channels: int = 8
+    out_size: int = 256
+    rotate_180: bool = False  # the official CeleX data is rotated by 180 degrees
+
+
+def partition_occupancy(events: np.ndarray, height: int, width: int, partitions: int = 4) -> np.ndarray:
+    """(partitions, H, W) uint8 binary occupancy of equal-duration partitions, first to last event."""
+    out = np.zeros((partitions, height * width), np.uint8)
+    if events.size == 0:
+        return out.reshape(partitions, height, width)
+    t = events["t"] - events["t"][0]  # relative: float64 keeps ns exact
+    window = float(t[-1]) / partitions
+    edges = np.arange(partitions + 1) * window
+    part = np.searchsorted(edges, t.astype(np.float64), side="right") - 1
+    inside = (part >= 0) & (part < partitions)
+    flat = part[inside] * (height * width) + _flat_index(events[inside], height, width)
+    occupied = np.bincount(flat, minlength=partitions * height * width) > 0
+    return occupied.astype(np.uint8).reshape(partitions, height, width)
+
+
+def _nearest_source_index(in_size: int, out_size: int) -> np.ndarray:
+    """OpenCV INTER_NEAREST: output j reads input floor(j * (1 / (out / in)))."""
+    scale = 1.0 / (out_size / in_size)
+    return np.minimum(np.floor(np.arange(out_size) * scale).astype(np.int64), in_size - 1)
+
+
+def pad_square_resize_nearest(frames: np.ndarray, out_size: int = 256) -> np.ndarray:
+    """Zero-pad (C, H, W) on the shorter side to a square (extra pixel of an odd pad at the end),
+    then nearest-resize to (C, out_size, out_size)."""
+    _, height, width = frames.shape
+    side = max(height, width)
+    top, left = (side - height) // 2, (side - width) // 2
+    src = _nearest_source_index(side, out_size)
+    rows, cols = src - top, src - left
+    row_ok = (rows >= 0) & (rows < height)
+    col_ok = (cols >= 0) & (cols < width)
+    out = np.zeros((frames.shape[0], out_size, out_size), frames.dtype)
+    out_rows, out_cols = np.flatnonzero(row_ok), np.flatnonzero(col_ok)
+    out[:, out_rows[:, None], out_cols[None, :]] = frames[:, rows[row_ok][:, None], cols[col_ok][None, :]]
+    return out
+
+
+def or_pool_channels(frames: np.ndarray, channels: int = 8) -> np.ndarray:
+    """OR-pool (C, H, W) binary frames into ``channels`` groups of C // channels (last takes the rest)."""
+    count = frames.shape[0]
+    if count < channels:
+        raise ValueError(f"need at least {channels} partitions to make {channels} channels, got {count}")
+    if count == channels:
+        return (frames > 0).astype(np.float32)
+    group = count // channels
+    starts = group * np.arange(channels)
+    summed = np.add.reduceat(frames.astype(np.int32), starts, axis=0)  # last group runs to the end
+    return (summed > 0).astype(np.float32)
+
+
+def eventhpe_frames(
+    intervals: list[np.ndarray], height: int, width: int, config: EventHPEFrameConfig | None = None
+) -> np.ndarray:
+    """EventHPE input for one step: events of each gray-frame interval -> (channels, S, S) float32."""
+    config = config or EventHPEFrameConfig()
+    stacks = []
+    for events in intervals:
+        if config.rotate_180 and events.size:
+            events = events.copy()
+            events["x"] = width - 1 - events["x"]
+            events["y"] = height - 1 - events["y"]
+        stacks.append(partition_occupancy(events, height, width, config.partitions_per_interval))
+    frames = pad_square_resize_nearest(np.concatenate(stacks, axis=0), config.out_size)
+    return or_pool_channels(frames, config.channels)
+
+
+# --------------------------------------------------------------------------- voxel grid, time surface
+
+
+def voxel_grid(
+    events: np.ndarray, num_bins: int, height: int, width: int, normalize: bool = False
+) -> np.ndarray:
+    """(num_bins, H, W) float32 voxel grid, bilinear in time (EV-FlowNet / E2VID).
+
+    Times map linearly to [0, num_bins - 1] from the first to the last event; an event at t*
+    adds its polarity (+1 ON, -1 OFF) times ``1 - |t* - b|`` to the two nearest bins b.
+    ``normalize`` scales the non-zero cells to zero mean and unit standard deviation, as E2VID does.
+    """
+    cells = height * width
+    grid = np.zeros(num_bins * cells, np.float64)
+    if events.size:
+        t = (events["t"] - events["t"][0]).astype(np.float64)
+        span = t[-1] if t[-1] > 0 else 1.0
+        t_star = t * ((num_bins - 1) / span)
+        left = np.floor(t_star).astype(np.int64)
+        frac = t_star - left
+        polarity = events["p"].astype(np.float64) * 2.0 - 1.0
+        pixel = _flat_index(events, height, width)
+        right_ok = left + 1 < num_bins
+        index = np.concatenate([left * cells + pixel, (left[right_ok] + 1) * cells + pixel[right_ok]])
+        weight = np.concatenate([polarity * (1.0 - frac), (polarity * frac)[right_ok]])
+        grid = np.bincount(index, weights=weight, minlength=num_bins * cells)
+    grid = grid.reshape(num_bins, height, width).astype(np.float32)
+    if normalize:
+        nonzero = grid != 0
+        if nonzero.any():
+            values = grid[nonzero]
+            std = values.std()
+            grid[nonzero] = (values - values.mean()) / (std if std > 0 else 1.0)
+    return grid
+
+
+def event_count_image(events: np.ndarray, height: int, width: int) -> np.ndarray:
+    """(2, H, W) float32 event counts per pixel: channel 0 OFF, channel 1 ON."""
+    index = events["p"].astype(np.int64) * (height * width) + _flat_index(events, height, width)
+    return np.bincount(index, minlength=2 * height * width).reshape(2, height, width).astype(np.float32)
+
+
+def time_surface(
+    events: np.ndarray, height: int, width: int, tau_ns: float = 50e6, t_ref_ns: int | None = None,
+    split_polarity: bool = True,
+) -> np.ndarray:
+    """Exponentially decaying time surface: exp(-(t_ref - t_last) / tau) per pixel, 0 where no event.
+
+    (2, H, W) (OFF, ON) with ``split_polarity``, else (1, H, W); ``t_ref_ns`` defaults to the last
+    event time.
+    """
+    planes = 2 if split_polarity else 1
+    out = np.zeros(planes * height * width, np.float32)
+    if events.size == 0:
+        return out.reshape(planes, height, width)
+    t_ref = int(events["t"][-1]) if t_ref_ns is None else int(t_ref_ns)
+    index = _flat_index(events, height, width)
+    if split_polarity:
+        index = index + events["p"].astype(np.int64) * (height * width)
+    # last event per cell: events are time-sorted, so the last occurrence of each index
+    last_first, position = np.unique(index[::-1], return_index=True)
+    t_last = events["t"][::-1][position]
+    out[last_first] = np.exp(-(t_ref - t_last).astype(np.float64) / tau_ns)
+    return out.reshape(planes, height, width)
+
+
+# --------------------------------------------------------------------------- windows, gray frames
+
+
+class GrayFrameBuffer:
+    """The latest gray (intensity) frames of a camera, to pair with event windows by time."""
+
+    def __init__(self, capacity: int = 64, max_gap_ns: int | None = None) -> None:
+        self.frames: deque[tuple[int, np.ndarray]] = deque(maxlen=capacity)
+        self.max_gap_ns = max_gap_ns
+
+    def add(self, stamp_ns: int, image: np.ndarray) -> None:
+        self.frames.append((int(stamp_ns), image))
+
+    def nearest(self, stamp_ns: int) -> tuple[int, np.ndarray] | None:
+        """The buffered frame nearest in time (within ``max_gap_ns`` when set), or None."""
+        if not self.frames:
+            return None
+        stamps = np.fromiter((s for s, _ in self.frames), np.int64, len(self.frames))
+        k = int(np.argmin(np.abs(stamps - stamp_ns)))
+        if self.max_gap_ns is not None and abs(int(stamps[k]) - stamp_ns) > self.max_gap_ns:
+            return None
+        return self.frames[k]
+
+
+class EventWindower:
+    """Accumulates decoded events and emits :class:`EventWindow` s by duration or by event count.
+
+    Time windows are ``[t0 + k d, t0 + (k + 1) d)`` from the first event, stamped with their end;
+    a window is emitted once an event at or after its end arrives (empty windows are skipped).
+    Count windows hold ``count`` events each and are stamped with their last event. Events older
+    than the open window (out of order) are dropped and counted in ``late``.
+    """
+
+    def __init__(self, width: int, height: int, *, duration_ns: int | None = None, count: int | None = None,
+                 frame_id: str = "", camera: CameraModel | None = None,
+                 gray: GrayFrameBuffer | None = None) -> None:
+        if (duration_ns is None) == (count is None):
+            raise ValueError("give exactly one of duration_ns and count")
+        if (duration_ns is not None and duration_ns <= 0) or (count is not None and count <= 0):
+            raise ValueError("window duration / count must be positive")
+        self.width, self.height = width, height
+        self.duration_ns, self.count = duration_ns, count
+        self.frame_id, self.camera, self.gray = frame_id, camera, gray
+        self._pending: list[np.ndarray] = []
+        self._pending_size = 0
+        self._window_start: int | None = None
+        self.late = 0
+
+    def _window(self, events: np.ndarray, stamp_ns: int) -> EventWindow:
+        gray = self.gray.nearest(stamp_ns) if self.gray is not None else None
+        return EventWindow(events=events, width=self.width, height=self.height, stamp_ns=int(stamp_ns),
+                           frame_id=self.frame_id, camera=self.camera,
+                           gray=None if gray is None else gray[1])
+
+    def add(self, events: np.ndarray) -> list[EventWindow]:
+        """Add time-sorted events; returns the windows they complete."""
+        if events.size == 0:
+            return []
+        if self.count is not None:
+            return self._add_by_count(events)
+        if self._window_start is None:
+            self._window_start = int(events["t"][0])
+        in_order = events["t"] >= self._window_start
+        if not in_order.all():
+            self.late += int(np.count_nonzero(~in_order))
+            events = events[in_order]
+        self._pending.append(events)
+        self._pending_size += events.size
+        if events.size == 0 or events["t"][-1] < self._window_start + self.duration_ns:
+            return []
+        buffer = np.concatenate(self._pending)
+        last_closed = (int(buffer["t"][-1]) - self._window_start) // self.duration_ns  # windows now complete
+        ends = self._window_start + self.duration_ns * np.arange(1, last_closed + 1)
+        cuts = np.searchsorted(buffer["t"], ends, side="left")
+        windows = []
+        begin = 0
+        for end_ns, cut in zip(ends, cuts):
+            if cut > begin:
+                windows.append(self._window(buffer[begin:cut], int(end_ns)))
+            begin = int(cut)
+        self._window_start = int(ends[-1])
+        rest = buffer[begin:]
+        self._pending, self._pending_size = ([rest], rest.size) if rest.size else ([], 0)
+        return windows
+
+    def _add_by_count(self, events: np.ndarray) -> list[EventWindow]:
+        self._pending.append(events)
+        self._pending_size += events.size
+        if self._pending_size < self.count:
+            return []
+        buffer = np.concatenate(self._pending)
+        full = buffer.size // self.count
+        windows = [self._window(chunk, int(chunk["t"][-1]))
+                   for chunk in np.split(buffer[: full * self.count], full)]
+        rest = buffer[full * self.count:]
+        self._pending, self._pending_size = ([rest], rest.size) if rest.size else ([], 0)
+        return windows
+
+    def flush(self) -> EventWindow | None:
+        """The events still pending as a last (partial) window, or None."""
+        if not self._pending_size:
+            return None
+        buffer = np.concatenate(self._pending)
+        self._pending, self._pending_size = [], 0
+        if self.count is not None or self._window_start is None:
+            stamp = int(buffer["t"][-1])
+        else:
+            stamp = self._window_start + self.duration_ns
+            self._window_start = stamp
+        return self._window(buffer, stamp)

@@ -1,0 +1,72 @@
+"""Pipelines by name, each with its options and their defaults.
+
+Nodes declare one ROS parameter ``pipeline.<option>`` per option of the chosen pipeline, with
+the default given here, so ``config/*.yaml`` and the command line set them the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from hpe_ros.pipelines.base import Pipeline
+
+OptionValue = str | int | float | bool
+
+
+@dataclass(frozen=True)
+class PipelineSpec:
+    name: str
+    input_kind: str  # "image" or "events"
+    defaults: dict[str, OptionValue]
+    build: Callable[..., Pipeline]
+    summary: str
+
+
+_SPECS: dict[str, PipelineSpec] = {}
+
+
+def register_pipeline(name: str, input_kind: str, defaults: dict[str, OptionValue], summary: str
+                      ) -> Callable[[Callable[..., Pipeline]], Callable[..., Pipeline]]:
+    """Decorator: ``build(**options)`` creates the pipeline ``name``."""
+
+    def decorate(build: Callable[..., Pipeline]) -> Callable[..., Pipeline]:
+        _SPECS[name] = PipelineSpec(name, input_kind, dict(defaults), build, summary)
+        return build
+
+    return decorate
+
+
+def pipeline_specs() -> dict[str, PipelineSpec]:
+    return dict(sorted(_SPECS.items()))
+
+
+def pipeline_spec(name: str) -> PipelineSpec:
+    try:
+        return _SPECS[name]
+    except KeyError:
+        raise ValueError(f"unknown pipeline {name!r}; available: {', '.join(sorted(_SPECS))}") from None
+
+
+def create_pipeline(name: str, options: dict[str, Any] | None = None) -> Pipeline:
+    """Build pipeline ``name``; ``options`` override its defaults, unknown keys are an error."""
+    spec = pipeline_spec(name)
+    options = dict(options or {})
+    unknown = sorted(set(options) - set(spec.defaults))
+    if unknown:
+        raise ValueError(f"unknown option(s) for pipeline {name!r}: {unknown}; known: {sorted(spec.defaults)}")
+    return spec.build(**{**spec.defaults, **options})
+
+
+@register_pipeline(
+    "replay",
+    input_kind="image",
+    defaults={"path": "", "match": "sequence", "stamp_tolerance_s": 0.05},
+    summary="re-publishes known 3D poses from an .npz file at each input's stamp (testing without networks)",
+)
+def _build_replay(path: str, match: str, stamp_tolerance_s: float) -> Pipeline:
+    from hpe_ros.pipelines.replay import ReplayPipeline
+
+    if not path:
+        raise ValueError("pipeline 'replay' needs option 'path' (an .npz file of 3D poses)")
+    return ReplayPipeline(path, match=match, stamp_tolerance_s=stamp_tolerance_s)

