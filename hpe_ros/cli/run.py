@@ -9,9 +9,6 @@ import yaml
 from hpe_ros.cli.settings import resolve_settings
 from hpe_ros.io.config import parse_assignments
 
-NODE_NAMES = {"pose": "hpe_pose", "event": "hpe_event_pose"}
-
-
 def _node_classes(selected: list[str]) -> list[type]:
     classes: list[type] = []
     if "pose" in selected:
@@ -25,16 +22,11 @@ def _node_classes(selected: list[str]) -> list[type]:
     return classes
 
 
-def configured_nodes(config_text: str) -> list[str]:
-    document = yaml.safe_load(config_text) or {}
-    return [short for short, name in NODE_NAMES.items() if name in document or f"/{name}" in document]
-
-
 def run_command(args: argparse.Namespace) -> int:
     from hpe_ros.nodes.runner import run_nodes
 
     settings = resolve_settings(args)
-    selected = args.node or configured_nodes(settings.config.read_text()) or ["pose"]
+    selected = args.node or ["pose"]
     ros_args = ["--ros-args", "--params-file", str(settings.config)]
     overrides = parse_assignments(args.assignments)
     if args.pipeline:

@@ -39,11 +39,19 @@ class BagPlayer(Node):
         self._topic_publishers = {c.topic: self.create_publisher(message_class(c.msgtype), c.topic, qos)
                             for c in self._connections}
 
-    def wait_for_subscribers(self, count: int, timeout_s: float) -> bool:
-        """Spin until every topic has ``count`` subscriptions (DDS matching done) or time runs out."""
+    def wait_for_subscribers(self, count: int, timeout_s: float, settle_s: float = 1.0) -> bool:
+        """Spin until every topic has ``count`` subscriptions or time runs out.
+
+        Discovery is not symmetric: the publisher may see a subscription before that
+        subscription has matched the publisher, and what is sent in between is lost. ``settle_s``
+        more seconds of spinning give the other side time to match.
+        """
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if all(p.get_subscription_count() >= count for p in self._topic_publishers.values()):
+                settled = time.monotonic() + settle_s
+                while time.monotonic() < settled:
+                    rclpy.spin_once(self, timeout_sec=0.05)
                 return True
             rclpy.spin_once(self, timeout_sec=0.05)
         return False

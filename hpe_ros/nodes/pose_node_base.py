@@ -49,12 +49,13 @@ def reliable_qos(depth: int = 10, transient_local: bool = False) -> QoSProfile:
     )
 
 
-def input_qos(name: str) -> QoSProfile:
-    """``sensor_data`` (best effort, shallow: cameras' usual offer) or ``reliable``."""
+def input_qos(name: str, depth: int) -> QoSProfile:
+    """``sensor_data`` (best effort: cameras' usual offer) or ``reliable``, keeping ``depth`` messages."""
     if name == "sensor_data":
-        return qos_profile_sensor_data
+        return QoSProfile(depth=depth, reliability=qos_profile_sensor_data.reliability,
+                          durability=qos_profile_sensor_data.durability)
     if name == "reliable":
-        return reliable_qos()
+        return reliable_qos(depth)
     raise ValueError(f"input.qos must be 'sensor_data' or 'reliable', got {name!r}")
 
 
@@ -64,6 +65,8 @@ class PoseNodeBase(LifecycleNode):
     #: "image" or "events": which pipelines this node accepts
     input_kind = "image"
     default_pipeline = "replay"
+    #: messages the middleware keeps for a subscription whose callback is late
+    default_qos_depth = 5
 
     def __init__(self, node_name: str, **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
@@ -96,6 +99,8 @@ class PoseNodeBase(LifecycleNode):
             for option, default in spec.defaults.items():
                 self.declare(f"{spec.name}.{option}", default, f"option '{option}' of pipeline '{spec.name}'")
         self.declare("input.qos", "sensor_data", "input QoS: 'sensor_data' (best effort) or 'reliable'")
+        self.declare("input.qos_depth", self.default_qos_depth,
+                     "messages the middleware keeps while the subscription callback is busy")
         self.declare("input.queue_size", 1, "frames kept while the pipeline is busy; older ones are dropped")
         self.declare("input.frame_id", "", "override the input's frame_id (empty: use the message header)")
         self.declare("output.markers", True, "publish visualization_msgs/MarkerArray on 'markers'")
@@ -138,7 +143,7 @@ class PoseNodeBase(LifecycleNode):
         return super().on_configure(state)
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._inputs = self.create_input_subscriptions(input_qos(self.param("input.qos")))
+        self._inputs = self.create_input_subscriptions(input_qos(self.param("input.qos"), int(self.param("input.qos_depth"))))
         self._stop.clear()
         self._worker = threading.Thread(target=self._work, name=f"{self.get_name()}-worker", daemon=True)
         self._worker.start()

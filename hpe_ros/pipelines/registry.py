@@ -70,3 +70,13 @@ def _build_replay(path: str, match: str, stamp_tolerance_s: float) -> Pipeline:
     if not path:
         raise ValueError("pipeline 'replay' needs option 'path' (an .npz file of 3D poses)")
     return ReplayPipeline(path, match=match, stamp_tolerance_s=stamp_tolerance_s)
+
+
+@register_pipeline(
+    "event_replay",
+    input_kind="events",
+    defaults={"path": "", "match": "sequence", "stamp_tolerance_s": 0.05},
+    summary="re-publishes known 3D poses from an .npz file at each event window's stamp (testing without networks)",
+)
+def _build_event_replay(path: str, match: str, stamp_tolerance_s: float) -> Pipeline:
+    return _build_replay(path, match, stamp_tolerance_s)

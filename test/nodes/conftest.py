@@ -21,7 +21,8 @@ class RosGraph:
     def __init__(self, tmp_path: Path, domain_id: int) -> None:
         self.tmp_path = tmp_path
         self.env = dict(os.environ, ROS_DOMAIN_ID=str(domain_id), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST",
-                        ROS_LOG_DIR=str(tmp_path / "ros_log"), PYTHONUNBUFFERED="1")
+                        ROS_LOG_DIR=str(tmp_path / "ros_log"), PYTHONUNBUFFERED="1",
+                        RCUTILS_LOGGING_BUFFERED_STREAM="0")
         self.processes: list[tuple[subprocess.Popen, Path]] = []
 
     def start(self, name: str, *args: str) -> subprocess.Popen:

@@ -1,0 +1,89 @@
+"""Bags in and out: `hpe-ros process` output read back by rosbags and by an independent mcap reader."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hpe_ros.cli.demo import write_sample_recording
+from hpe_ros.cli.main import main as cli_main
+from hpe_ros.io.bag_processing import process_bag
+from hpe_ros.io.bags import BagError, BagReader, BagWriter
+from hpe_ros.io.message_classes import RosbagsMessageClasses
+from hpe_ros.io.messages import skeleton_array_to_result
+from hpe_ros.pipelines.replay import ReplayPipeline
+
+
+@pytest.fixture
+def sample(tmp_path: Path) -> tuple[Path, Path]:
+    folder = tmp_path / "sample"
+    folder.mkdir()
+    return write_sample_recording(folder, num_frames=8)
+
+
+def test_process_writes_one_stamped_skeleton_array_per_image(sample, tmp_path: Path) -> None:
+    bag, truth = sample
+    out = tmp_path / "out"
+    report = process_bag(bag, out, ReplayPipeline(truth, match="stamp"), tf=True, progress=False)
+    assert (report.input_frames, report.processed, report.skipped, report.people) == (8, 8, 0, 8)
+    data = np.load(truth)
+    with BagReader(out) as reader:
+        assert reader.topics == {"/hpe/skeletons": "hpe_ros_msgs/msg/Skeleton3DArray",
+                                 "/hpe/markers": "visualization_msgs/msg/MarkerArray", "/tf": "tf2_msgs/msg/TFMessage"}
+        results = [skeleton_array_to_result(m.message) for m in reader.messages(["/hpe/skeletons"])]
+    assert [r.stamp_ns for r in results] == data["stamps_ns"].tolist()
+    for result, joints in zip(results, data["joints_3d"]):
+        np.testing.assert_allclose(result.people[0].joints_3d, joints)
+
+
+def test_mcap_output_is_readable_by_an_independent_reader(sample, tmp_path: Path) -> None:
+    mcap_reader = pytest.importorskip("mcap_ros2.reader")
+    bag, truth = sample
+    out = tmp_path / "out_mcap"
+    assert cli_main(["process", str(bag), str(out), "--set", f"replay.path={truth}", "--set", "replay.match=stamp",
+                     "--storage", "mcap", "--quiet"]) == 0
+    (mcap_file,) = out.glob("*.mcap")
+    data = np.load(truth)
+    decoded = list(mcap_reader.read_ros2_messages(str(mcap_file), topics=["/hpe/skeletons"]))
+    assert len(decoded) == 8
+    first = decoded[0].ros_msg
+    assert first.header.stamp.sec * 10**9 + first.header.stamp.nanosec == int(data["stamps_ns"][0])
+    positions = np.array([[p.x, p.y, p.z] for p in first.skeletons[0].positions])
+    np.testing.assert_allclose(positions, data["joints_3d"][0])
+    assert first.skeletons[0].skeleton_type == 0  # SKELETON_H36M_17
+
+
+def test_bad_images_are_skipped_and_reported(sample, tmp_path: Path) -> None:
+    bag, truth = sample
+    broken = tmp_path / "broken"
+    classes = RosbagsMessageClasses()
+    with BagReader(bag) as reader, BagWriter(broken, typestore=classes.typestore) as writer:
+        for index, item in enumerate(reader.messages()):
+            if item.topic == "/camera/image_raw" and index == 4:
+                item.message.encoding = "rgb12"
+            writer.write(item.topic, item.message, item.timestamp_ns)
+    report = process_bag(broken, tmp_path / "out", ReplayPipeline(truth, match="stamp"), progress=False)
+    assert report.processed == 7 and report.skipped == 1 and "rgb12" in report.errors[0]
+
+
+def test_clear_errors_for_wrong_topics_and_existing_output(sample, tmp_path: Path) -> None:
+    bag, truth = sample
+    pipeline = ReplayPipeline(truth)
+    with pytest.raises(BagError, match="not in the bag"):
+        process_bag(bag, tmp_path / "o1", pipeline, image_topic="/nope", progress=False)
+    with pytest.raises(BagError, match="expected one of"):
+        process_bag(bag, tmp_path / "o2", pipeline, image_topic="/camera/camera_info", progress=False)
+    with pytest.raises(BagError, match="already exists"):
+        process_bag(bag, bag, pipeline, progress=False)
+    with pytest.raises(BagError, match="not found"):
+        BagReader(tmp_path / "missing")
+
+
+def test_cli_reports_configuration_errors(sample, tmp_path: Path, capsys) -> None:
+    bag, _ = sample
+    assert cli_main(["process", str(bag), str(tmp_path / "o"), "--set", "replay.path="]) == 2
+    assert "needs option 'path'" in capsys.readouterr().err
+    assert cli_main(["process", str(bag), str(tmp_path / "o"), "--pipeline", "nope"]) == 2
+    assert "unknown pipeline" in capsys.readouterr().err
