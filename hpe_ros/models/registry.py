@@ -18,6 +18,7 @@ _MODEL_MODULES: tuple[str, ...] = (
     "hpe_ros.models.swahr",
     "hpe_ros.models.capf",
     "hpe_ros.models.hemlets",
+    "hpe_ros.models.hemlets_posh",
     "hpe_ros.models.eventhpe",
     "hpe_ros.models.lifter_baseline",
 )

@@ -1,8 +1,9 @@
 """Batched rotation conversions in torch (axis-angle, rotation matrices, 6D).
 
-The 6D representation (Zhou et al., CVPR 2019) follows the convention of SPIN-derived code
-(HMR, EventHPE): the 6 numbers are read as a 3x2 matrix whose *columns* are the first two
-columns of the rotation matrix before Gram-Schmidt.
+The 6D representation (Zhou et al., CVPR 2019) follows the convention of SPIN-derived code:
+the 6 numbers are read as a 3x2 matrix whose *columns* are the first two columns of the
+rotation matrix before Gram-Schmidt (interleaved). EventHPE lays them out differently (column
+1, then column 2); ``hpe_ros.models.eventhpe`` handles that.
 """
 
 from __future__ import annotations
