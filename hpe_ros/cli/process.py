@@ -6,15 +6,21 @@ import argparse
 
 from hpe_ros.cli.settings import resolve_settings
 from hpe_ros.io.bag_processing import process_bag
-from hpe_ros.pipelines.registry import create_pipeline
+from hpe_ros.pipelines.registry import create_pipeline, pipeline_specs
+
+
+def _is_event_pipeline(args: argparse.Namespace) -> bool:
+    spec = pipeline_specs().get(args.pipeline or "")
+    return spec is not None and spec.input_kind == "events"
 
 
 def process_command(args: argparse.Namespace) -> int:
-    settings = resolve_settings(args)
+    settings = resolve_settings(args, node_name="hpe_event_pose" if _is_event_pipeline(args) else "hpe_pose")
     pipeline = create_pipeline(settings.pipeline, settings.options)
     try:
         report = process_bag(args.in_bag, args.out_bag, pipeline, image_topic=args.image_topic,
-                             camera_info_topic=args.camera_info_topic, storage=args.storage,
+                             camera_info_topic=args.camera_info_topic, events_topic=args.events_topic,
+                             window_ms=args.window_ms, window_events=args.window_events, storage=args.storage,
                              output_prefix=args.prefix.rstrip("/"), markers=not args.no_markers, tf=args.tf,
                              copy_inputs=args.copy_inputs, progress=not args.quiet)
     finally:

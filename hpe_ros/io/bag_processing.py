@@ -1,8 +1,10 @@
 """Offline processing: a recorded bag in, the pipeline's outputs written to a new bag.
 
 Reads ``sensor_msgs/Image`` or ``CompressedImage`` with ``CameraInfo`` (the newest info
-before each image is used), runs a pipeline on every frame and writes the same topics a live
-node publishes, stamped like the inputs. Undecodable messages are counted and skipped.
+before each image is used), or event packets (``event_camera_msgs/EventPacket``, the older
+``event_array_msgs/EventArray`` and ``dvs_msgs/EventArray``) cut into windows, runs a pipeline
+on every frame and writes the same topics a live node publishes, stamped like the inputs.
+Undecodable messages are counted and skipped.
 """
 
 from __future__ import annotations
@@ -14,16 +16,19 @@ from pathlib import Path
 from typing import Any
 
 from hpe_ros.core.camera import CameraModel
-from hpe_ros.io.bags import BagError, BagReader, BagWriter
+from hpe_ros.io.bags import BagError, BagMessage, BagReader, BagWriter
+from hpe_ros.io.events import EventDecodeError, EventPacketDecoder
 from hpe_ros.io.images import ImageDecodeError, compressed_to_rgb8, image_to_rgb8
 from hpe_ros.io.markers import mesh_markers, skeleton_markers
 from hpe_ros.io.message_classes import RosbagsMessageClasses
 from hpe_ros.io.messages import (camera_from_info, faces_to_msg, result_to_body_array, result_to_skeleton_array,
                                  stamp_to_ns)
 from hpe_ros.io.tf_frames import joint_transforms
-from hpe_ros.pipelines.base import ImageFrame, Pipeline
+from hpe_ros.pipelines.base import EventWindow, ImageFrame, Pipeline
+from hpe_ros.pipelines.event_repr import EventWindower
 
 IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
+EVENT_TYPES = ("event_camera_msgs/msg/EventPacket", "dvs_msgs/msg/EventArray")
 CAMERA_INFO_TYPE = "sensor_msgs/msg/CameraInfo"
 MAX_REPORTED_ERRORS = 20
 
@@ -71,28 +76,87 @@ def _camera_info_topic(topics: dict[str, str], image_topic: str, wanted: str | N
 def _progress(total: int, enabled: bool) -> Any:
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="frame", disable=not enabled, file=sys.stderr, dynamic_ncols=True)
+    return tqdm(total=total, unit="msg", disable=not enabled, file=sys.stderr, dynamic_ncols=True)
+
+
+class _ImageFrames:
+    """Turns the image and camera-info messages of a bag into :class:`ImageFrame` s."""
+
+    def __init__(self, info_topic: str | None) -> None:
+        self.info_topic = info_topic
+        self.camera: CameraModel | None = None
+
+    def frames(self, item: BagMessage, report: ProcessReport) -> list[ImageFrame]:
+        if item.topic == self.info_topic:
+            try:
+                self.camera = camera_from_info(item.message)
+            except ValueError as error:
+                report.note_error(f"camera_info at {item.timestamp_ns}: {error}")
+            return []
+        msg = item.message
+        report.input_frames += 1
+        try:
+            rgb = compressed_to_rgb8(msg) if item.msgtype.endswith("CompressedImage") else image_to_rgb8(msg)
+        except ImageDecodeError as error:
+            report.note_error(f"image at {item.timestamp_ns}: {error}")
+            return []
+        camera = self.camera if self.camera and (self.camera.width, self.camera.height) == rgb.shape[1::-1] else None
+        return [ImageFrame(rgb, stamp_to_ns(msg.header.stamp), str(msg.header.frame_id), camera)]
+
+
+class _EventWindows:
+    """Decodes event packets in order and cuts them into windows by time or by count."""
+
+    def __init__(self, window_ms: float, window_events: int) -> None:
+        self.decoder = EventPacketDecoder()
+        self.window_ms, self.window_events = window_ms, window_events
+        self.windower: EventWindower | None = None
+
+    def frames(self, item: BagMessage, report: ProcessReport) -> list[EventWindow]:
+        msg = item.message
+        try:
+            events = self.decoder.decode(msg).cd
+        except EventDecodeError as error:
+            report.note_error(f"event packet at {item.timestamp_ns}: {error}")
+            return []
+        if self.windower is None:
+            count = self.window_events or None
+            self.windower = EventWindower(int(msg.width), int(msg.height), count=count,
+                                          duration_ns=None if count else int(self.window_ms * 1e6),
+                                          frame_id=str(msg.header.frame_id))
+        windows = self.windower.add(events)
+        report.input_frames += len(windows)
+        return windows
 
 
 def process_bag(in_bag: str | Path, out_bag: str | Path, pipeline: Pipeline, *, image_topic: str | None = None,
-                camera_info_topic: str | None = None, storage: str = "sqlite3", output_prefix: str = "/hpe",
+                camera_info_topic: str | None = None, events_topic: str | None = None, window_ms: float = 50.0,
+                window_events: int = 0, storage: str = "sqlite3", output_prefix: str = "/hpe",
                 markers: bool = True, tf: bool = False, copy_inputs: bool = False,
                 progress: bool = True) -> ProcessReport:
-    """Run ``pipeline`` over the images of ``in_bag`` and write its outputs to ``out_bag``."""
+    """Run ``pipeline`` over the images (or event windows) of ``in_bag``; write its outputs to ``out_bag``."""
     report = ProcessReport()
     started = time.perf_counter()
     classes = RosbagsMessageClasses()
     with BagReader(in_bag) as reader:
         topics = reader.topics
-        image = _pick_topic(topics, image_topic, IMAGE_TYPES, "image")
-        if image is None:
-            raise BagError(f"no image topic in {in_bag}; topics: {topics}")
-        info = _camera_info_topic(topics, image, camera_info_topic)
-        wanted = [image] + ([info] if info else [])
-        camera: CameraModel | None = None
+        source: _ImageFrames | _EventWindows
+        if pipeline.input_kind == "events":
+            main_topic = _pick_topic(topics, events_topic, EVENT_TYPES + ("event_array_msgs/msg/EventArray",), "event")
+            if main_topic is None:
+                raise BagError(f"pipeline {pipeline.name!r} needs events; no event topic in {in_bag}: {topics}")
+            wanted = [main_topic]
+            source = _EventWindows(window_ms, window_events)
+        else:
+            main_topic = _pick_topic(topics, image_topic, IMAGE_TYPES, "image")
+            if main_topic is None:
+                raise BagError(f"no image topic in {in_bag}; topics: {topics}")
+            info = _camera_info_topic(topics, main_topic, camera_info_topic)
+            wanted = [main_topic] + ([info] if info else [])
+            source = _ImageFrames(info)
         faces_written = False
         with BagWriter(out_bag, storage=storage, typestore=classes.typestore) as writer, \
-                _progress(reader.count([image]), progress) as bar:
+                _progress(reader.count([main_topic]), progress) as bar:
 
             def write(topic: str, message: Any, timestamp: int) -> None:
                 writer.write(topic, message, timestamp)
@@ -101,41 +165,29 @@ def process_bag(in_bag: str | Path, out_bag: str | Path, pipeline: Pipeline, *, 
             for item in reader.messages(wanted):
                 if copy_inputs:
                     write(item.topic, item.message, item.timestamp_ns)
-                if item.topic == info:
-                    try:
-                        camera = camera_from_info(item.message)
-                    except ValueError as error:
-                        report.note_error(f"camera_info at {item.timestamp_ns}: {error}")
-                    continue
-                report.input_frames += 1
-                bar.update(1)
-                msg = item.message
-                try:
-                    rgb = compressed_to_rgb8(msg) if item.msgtype.endswith("CompressedImage") else image_to_rgb8(msg)
-                except ImageDecodeError as error:
-                    report.note_error(f"image at {item.timestamp_ns}: {error}")
-                    continue
-                frame_camera = camera if camera and (camera.width, camera.height) == rgb.shape[1::-1] else None
-                frame = ImageFrame(rgb, stamp_to_ns(msg.header.stamp), str(msg.header.frame_id), frame_camera)
-                result = pipeline.process(frame)
-                report.processed += 1
-                report.people += len(result.people)
-                t = item.timestamp_ns
-                write(f"{output_prefix}/skeletons", result_to_skeleton_array(classes, result), t)
-                faces = pipeline.mesh_faces()
-                if any(p.smpl is not None for p in result.people):
-                    write(f"{output_prefix}/bodies", result_to_body_array(classes, result), t)
-                    if faces is not None and not faces_written:
-                        write(f"{output_prefix}/mesh_faces", faces_to_msg(classes, faces, int(faces.max()) + 1,
-                                                                          "smpl", result.stamp_ns, result.frame_id), t)
-                        faces_written = True
-                if markers:
-                    marker_array = skeleton_markers(classes, result)
-                    marker_array.markers.extend(mesh_markers(classes, result, faces).markers)
-                    write(f"{output_prefix}/markers", marker_array, t)
-                if tf:
-                    transforms = joint_transforms(classes, result)
-                    if transforms.transforms:
-                        write("/tf", transforms, t)
+                if item.topic == main_topic:
+                    bar.update(1)
+                for frame in source.frames(item, report):
+                    result = pipeline.process(frame)
+                    report.processed += 1
+                    report.people += len(result.people)
+                    t = item.timestamp_ns
+                    write(f"{output_prefix}/skeletons", result_to_skeleton_array(classes, result), t)
+                    faces = pipeline.mesh_faces()
+                    if any(p.smpl is not None for p in result.people):
+                        write(f"{output_prefix}/bodies", result_to_body_array(classes, result), t)
+                        if faces is not None and not faces_written:
+                            write(f"{output_prefix}/mesh_faces",
+                                  faces_to_msg(classes, faces, int(faces.max()) + 1, "smpl", result.stamp_ns,
+                                               result.frame_id), t)
+                            faces_written = True
+                    if markers:
+                        marker_array = skeleton_markers(classes, result)
+                        marker_array.markers.extend(mesh_markers(classes, result, faces).markers)
+                        write(f"{output_prefix}/markers", marker_array, t)
+                    if tf:
+                        transforms = joint_transforms(classes, result)
+                        if transforms.transforms:
+                            write("/tf", transforms, t)
     report.seconds = time.perf_counter() - started
     return report

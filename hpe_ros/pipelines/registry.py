@@ -64,12 +64,13 @@ def create_pipeline(name: str, options: dict[str, Any] | None = None) -> Pipelin
     defaults={"path": "", "match": "sequence", "stamp_tolerance_s": 0.05},
     summary="re-publishes known 3D poses from an .npz file at each input's stamp (testing without networks)",
 )
-def _build_replay(path: str, match: str, stamp_tolerance_s: float) -> Pipeline:
+def _build_replay(path: str, match: str, stamp_tolerance_s: float, input_kind: str = "image") -> Pipeline:
     from hpe_ros.pipelines.replay import ReplayPipeline
 
     if not path:
-        raise ValueError("pipeline 'replay' needs option 'path' (an .npz file of 3D poses)")
-    return ReplayPipeline(path, match=match, stamp_tolerance_s=stamp_tolerance_s)
+        name = "replay" if input_kind == "image" else "event_replay"
+        raise ValueError(f"pipeline {name!r} needs option 'path' (an .npz file of 3D poses)")
+    return ReplayPipeline(path, match=match, stamp_tolerance_s=stamp_tolerance_s, input_kind=input_kind)
 
 
 @register_pipeline(
@@ -79,4 +80,4 @@ def _build_replay(path: str, match: str, stamp_tolerance_s: float) -> Pipeline:
     summary="re-publishes known 3D poses from an .npz file at each event window's stamp (testing without networks)",
 )
 def _build_event_replay(path: str, match: str, stamp_tolerance_s: float) -> Pipeline:
-    return _build_replay(path, match, stamp_tolerance_s)
+    return _build_replay(path, match, stamp_tolerance_s, input_kind="events")

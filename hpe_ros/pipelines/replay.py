@@ -84,13 +84,15 @@ class ReplayPipeline(Pipeline):
 
     name = "replay"
 
-    def __init__(self, path: str | Path, match: str = "sequence", stamp_tolerance_s: float = 0.05) -> None:
+    def __init__(self, path: str | Path, match: str = "sequence", stamp_tolerance_s: float = 0.05,
+                 input_kind: str = "image") -> None:
         if match not in ("sequence", "stamp"):
             raise ValueError(f"match must be 'sequence' or 'stamp', got {match!r}")
         self.sequence = load_pose_sequence(path)
         if match == "stamp" and self.sequence.stamps_ns is None:
             raise ValueError(f"match='stamp' needs 'stamps_ns' in {path}")
         self.path = Path(path)
+        self.input_kind = input_kind
         self.match = match
         self.tolerance_ns = int(stamp_tolerance_s * 1e9)
         self._next = 0

@@ -87,3 +87,17 @@ def test_cli_reports_configuration_errors(sample, tmp_path: Path, capsys) -> Non
     assert "needs option 'path'" in capsys.readouterr().err
     assert cli_main(["process", str(bag), str(tmp_path / "o"), "--pipeline", "nope"]) == 2
     assert "unknown pipeline" in capsys.readouterr().err
+
+
+def test_event_bags_are_cut_into_windows(shared_data: Path, tmp_path: Path) -> None:
+    poses = tmp_path / "poses.npz"
+    np.savez(poses, joints_3d=np.zeros((3, 17, 3)) + [0, 0, 2])
+    out = tmp_path / "out_events"
+    assert cli_main(["process", str(shared_data / "events" / "evt3_trigger"), str(out), "--pipeline", "event_replay",
+                     "--set", f"event_replay.path={poses}", "--window-ms", "100", "--quiet"]) == 0
+    with BagReader(out) as reader:
+        results = [skeleton_array_to_result(m.message) for m in reader.messages(["/hpe/skeletons"])]
+    stamps = [r.stamp_ns for r in results]
+    # 0.84 s of events in 100 ms windows, stamped with their ends, 100 ms apart
+    assert len(results) >= 7 and all(b - a == 100_000_000 for a, b in zip(stamps, stamps[1:]))
+    assert all(len(r.people) == 1 for r in results)
