@@ -99,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     print(report.format())
     metric = int(np.isfinite(placement_mm).sum())
     print(
-        f"root placement error (mm): mean {np.nanmean(placement_mm):.1f}, metric {metric}/{len(placement_mm)}"
+        f"root placement error (mm): mean {np.nanmean(placement_mm) if metric else float('nan'):.1f}, "
+        f"metric {metric}/{len(placement_mm)}"
     )
     if args.json is not None:
         payload = {

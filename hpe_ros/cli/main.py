@@ -69,6 +69,17 @@ def build_parser() -> argparse.ArgumentParser:
     record.add_argument("--wait-publishers", type=float, default=0.0, metavar="SECONDS",
                         help="first wait up to SECONDS until every topic has a publisher")
 
+    from hpe_ros.cli.lifters import add_commands as add_lifter_commands
+
+    add_lifter_commands(commands)
+
+    default_lifter = commands.add_parser("train-default-lifter",
+                                         help="train the offline default lifter on CMU motion capture")
+    default_lifter.add_argument("--data", type=Path, required=True, help="the cmu_mocap folder (train/ and test/)")
+    default_lifter.add_argument("--output", type=Path, required=True, help="weights file to write (.pt)")
+    default_lifter.add_argument("--steps", type=int, default=12000)
+    default_lifter.add_argument("--seed", type=int, default=0)
+
     demo = commands.add_parser("demo", help="the main job: a sample processed end to end, outputs written")
     demo.add_argument("--output", type=Path, default=Path("demo_output"), help="folder for the results")
     return parser
@@ -93,6 +104,17 @@ def main(argv: list[str] | None = None) -> int:
             from hpe_ros.cli.bag_tools import play_command, record_command
 
             return play_command(args) if args.command == "play" else record_command(args)
+        if args.command in ("eval", "train"):
+            from hpe_ros.cli.lifters import eval_command, train_command
+
+            return eval_command(args) if args.command == "eval" else train_command(args)
+        if args.command == "train-default-lifter":
+            from hpe_ros.pipelines.default_lifter import report_dict, train_default_lifter
+
+            report = train_default_lifter(args.data, args.output, steps=args.steps, seed=args.seed)
+            for key, value in report_dict(report).items():
+                print(f"{key}: {value}")
+            return 0
         if args.command == "demo":
             from hpe_ros.cli.demo import demo_command
 

@@ -21,6 +21,7 @@ _MODEL_MODULES: tuple[str, ...] = (
     "hpe_ros.models.hemlets_posh",
     "hpe_ros.models.eventhpe",
     "hpe_ros.models.lifter_baseline",
+    "hpe_ros.models.simple_lifter",
 )
 
 

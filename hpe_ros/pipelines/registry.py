@@ -81,3 +81,15 @@ def _build_replay(path: str, match: str, stamp_tolerance_s: float, input_kind: s
 )
 def _build_event_replay(path: str, match: str, stamp_tolerance_s: float) -> Pipeline:
     return _build_replay(path, match, stamp_tolerance_s, input_kind="events")
+
+
+@register_pipeline(
+    "blazepose",
+    input_kind="image",
+    defaults={"lifter_weights": "", "min_person_score": 0.3, "video_mode": True},
+    summary="offline default: BlazePose 2D (one person) -> default context-agnostic lifter -> metric placement",
+)
+def _build_blazepose(lifter_weights: str, min_person_score: float, video_mode: bool) -> Pipeline:
+    from hpe_ros.pipelines.blazepose_lifting import BlazePoseLiftingPipeline
+
+    return BlazePoseLiftingPipeline(lifter_weights, min_person_score=min_person_score, video_mode=video_mode)

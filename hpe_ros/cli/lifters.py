@@ -1,0 +1,109 @@
+"""``hpe-ros eval`` and ``hpe-ros train``: the lifters on Human3.6M / MPI-INF-3DHP files."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from hpe_ros.io.config import parse_assignments
+
+DATASETS = ("h36m-frames", "h36m", "mpi-inf-3dhp")
+
+
+def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dataset", choices=DATASETS, default="h36m-frames",
+                        help="h36m-frames: mmpose's test_h36m_body3d.npz + cameras.json folder; h36m: the community "
+                             "data_3d_h36m.npz (+ --detections npz, --cameras json); mpi-inf-3dhp: the test set folder")
+    parser.add_argument("--data", type=Path, required=True, help="file or folder of the dataset")
+    parser.add_argument("--cameras", type=Path, help="cameras.json (Human3.6M)")
+    parser.add_argument("--detections", type=Path, help="2D detections npz (Human3.6M); default: projected ground truth")
+    parser.add_argument("--subjects", nargs="+", help="Human3.6M subjects (default: S9 S11 to test, S1 S5-S8 to train)")
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default="capf_baseline", help="registered lifter (coordinate-only models)")
+    parser.add_argument("--model-arg", action="append", default=[], metavar="NAME=VALUE",
+                        help="keyword argument of the model's constructor (repeatable)")
+
+
+def load_samples(args: argparse.Namespace, training: bool = False):  # noqa: ANN201 - LiftingSamples
+    from hpe_ros.pipelines.datasets import h36m
+
+    if args.dataset == "h36m-frames":
+        from hpe_ros.pipelines.datasets.h36m_frames import load_h36m_frames
+
+        return load_h36m_frames(args.data).samples
+    if args.dataset == "mpi-inf-3dhp":
+        from hpe_ros.pipelines.datasets.mpi_inf_3dhp import load_mpi_inf_3dhp_test
+
+        return load_mpi_inf_3dhp_test(args.data)
+    from hpe_ros.core.h36m_cameras import load_h36m_cameras
+
+    if args.cameras is None:
+        raise ValueError("--dataset h36m needs --cameras (a cameras.json with intrinsics and extrinsics)")
+    subjects = args.subjects or (h36m.H36M_TRAIN_SUBJECTS if training else h36m.H36M_TEST_SUBJECTS)
+    detections = h36m.load_h36m_detections_2d(args.detections) if args.detections else None
+    return h36m.h36m_lifting_samples(h36m.load_h36m_poses_3d(args.data), load_h36m_cameras(args.cameras),
+                                     detections, subjects=subjects)
+
+
+def build_model(args: argparse.Namespace):  # noqa: ANN201 - nn.Module
+    from hpe_ros.models.registry import create_model
+
+    return create_model(args.model, **parse_assignments(args.model_arg))
+
+
+def eval_command(args: argparse.Namespace) -> int:
+    from hpe_ros.models.checkpoints import load_strict, read_checkpoint, unwrap_state_dict
+    from hpe_ros.pipelines.lifter_training import evaluate
+
+    model = build_model(args)
+    load_strict(model, unwrap_state_dict(read_checkpoint(args.checkpoint), container_keys=("model", "state_dict")))
+    pck_joints = None
+    if args.dataset == "mpi-inf-3dhp":
+        from hpe_ros.pipelines.datasets.mpi_inf_3dhp import MPI_PCK_JOINTS
+
+        pck_joints = MPI_PCK_JOINTS
+    report = evaluate(model, load_samples(args), flip_test=not args.no_flip_test, pck_joints=pck_joints)
+    print(report.format())
+    return 0
+
+
+def train_command(args: argparse.Namespace) -> int:
+    from hpe_ros.pipelines.lifter_training import LifterTrainingConfig, train_lifter
+
+    overrides = {"epochs": args.epochs}
+    if args.batch_size:
+        overrides["batch_size"] = args.batch_size
+    if args.learning_rate:
+        overrides["learning_rate"] = args.learning_rate
+    config = LifterTrainingConfig.official(args.schedule, **overrides)
+    train = load_samples(args, training=True)
+    validation = None
+    if args.validation_data:
+        validation = load_samples(argparse.Namespace(**{**vars(args), "data": args.validation_data,
+                                                        "subjects": None}))
+    state = train_lifter(build_model(args), train, config, validation, checkpoint_dir=args.output,
+                         resume=args.resume, log=print)
+    print(f"trained {state.epoch} epochs; checkpoints in {args.output}")
+    return 0
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    evaluation = commands.add_parser("eval", help="evaluate a lifter (MPJPE, P-MPJPE, N-MPJPE, PCK, AUC)")
+    add_dataset_arguments(evaluation)
+    add_model_arguments(evaluation)
+    evaluation.add_argument("--checkpoint", type=Path, required=True, help="training checkpoint or state dict")
+    evaluation.add_argument("--no-flip-test", action="store_true")
+
+    training = commands.add_parser("train", help="train a lifter (the papers' schedule; checkpoints with optimizer)")
+    add_dataset_arguments(training)
+    add_model_arguments(training)
+    training.add_argument("--validation-data", type=Path, help="dataset file/folder to validate on after each epoch")
+    training.add_argument("--epochs", type=int, required=True)
+    training.add_argument("--schedule", choices=("hrnet_32", "hrnet_48", "cpn"), default="hrnet_32",
+                          help="the official learning-rate / batch settings of this 2D backbone")
+    training.add_argument("--batch-size", type=int)
+    training.add_argument("--learning-rate", type=float)
+    training.add_argument("--output", type=Path, required=True, help="folder for last.pt and best.pt")
+    training.add_argument("--resume", action="store_true", help="continue from OUTPUT/last.pt")

@@ -1,0 +1,469 @@
+"""Context-Aware PoseFormer (CA-PF), a single-frame 2D-to-3D lifter that also reads image features.
+
+Zhao et al., "A Single 2D Pose with Context is Worth Hundreds for 3D Human Pose Estimation"
+(NeurIPS 2023, arXiv 2311.03312). Every joint becomes ``1 + levels`` tokens: one embeds its 2D
+coordinate, the others embed the backbone's feature map of each level sampled at the joint.
+Deformable context blocks refine the level tokens by sampling each level around the joint at
+learned offsets; transformer blocks then mix the tokens of one joint across levels and finally
+all joints, and a linear head reads one 3D point per joint.
+
+Inputs, as the official pipeline prepares them:
+
+* ``keypoints_2d`` (B, J, 2): 2D joints in full-image pixels, screen-normalised with
+  :func:`normalize_screen_coordinates` (``x / w * 2 - [1, h / w]``).
+* ``features``: the backbone's multi-scale maps, highest resolution first (HRNet: 4 maps of
+  ``c, 2c, 4c, 8c`` channels at 1/4 .. 1/32 of the 256x192 crop; CPN: 4 maps of 256 channels
+  all at 1/4).
+* ``keypoints_crop`` (B, J, 2): the same joints in pixels of the 192x256 (w x h) backbone crop;
+  the model maps them to grid coordinates with :func:`crop_pixels_to_grid`.
+
+Output (B, J, 3): Human3.6M configurations predict camera-frame coordinates relative to the pelvis
+(joint 0) in metres; the network does not force the pelvis to zero. The MPI-INF-3DHP variant was
+trained in millimetres with the pelvis at joint 14; its output is scaled by ``output_scale`` to
+metres here.
+
+Two execution paths give the same numbers: a plain reference path that samples each level on its
+own like the paper's code, and a fast path that first multiplies every level by all context
+blocks' embedding matrices at once, packs the levels side by side into one atlas map and samples
+all levels of a block with one ``grid_sample`` call.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from hpe_ros.models.registry import register_model
+
+# Channels of the backbone's output levels, highest resolution first.
+LEVEL_CHANNELS: dict[str, tuple[int, ...]] = {
+    "hrnet_32": (32, 64, 128, 256),
+    "hrnet_48": (48, 96, 192, 384),
+    "cpn": (256, 256, 256, 256),
+}
+# The backbone crop (width, height) the crop keypoints refer to.
+CROP_SIZE: tuple[int, int] = (192, 256)
+
+
+@dataclass(frozen=True)
+class CapfConfig:
+    """Sizes of a CA-PF lifter (defaults: the Human3.6M HRNet-32 model)."""
+
+    level_channels: tuple[int, ...] = LEVEL_CHANNELS["hrnet_32"]
+    token_dim: int = 128  # the paper's ``embed_dim_ratio``: width of one joint/level token
+    depth: int = 4  # blocks of each kind
+    num_heads: int = 8
+    mlp_ratio: float = 2.0
+    context_blocks: bool = True  # deformable context blocks (absent in the MPI-INF-3DHP model)
+    context_heads: int = 4
+    context_samples: int = 4
+    num_joints: int = 17
+    crop_size: tuple[int, int] = CROP_SIZE
+    output_scale: float = 1.0  # multiplies the head's output to give metres
+    root_index: int = 0  # the joint the 3D output is relative to
+    # Fast path: project the feature maps first, then sample them all at once. Worth it when the
+    # maps are small relative to the sampled points (HRNet); CPN's four 256-channel maps at 1/4
+    # resolution would make the projection cost more than the rest of the network.
+    project_first: bool = True
+
+    @property
+    def levels(self) -> int:
+        return len(self.level_channels)
+
+    @property
+    def joint_dim(self) -> int:
+        return self.token_dim * (self.levels + 1)
+
+
+def capf_config(backbone: str = "hrnet_32", **overrides: object) -> CapfConfig:
+    """The official Human3.6M configuration for ``backbone`` (``hrnet_32``, ``hrnet_48``, ``cpn``)."""
+    if backbone not in LEVEL_CHANNELS:
+        raise ValueError(f"unknown CA-PF backbone {backbone!r}; known: {sorted(LEVEL_CHANNELS)}")
+    config = CapfConfig(level_channels=LEVEL_CHANNELS[backbone], project_first=backbone != "cpn")
+    return replace(config, **overrides)  # type: ignore[arg-type]
+
+
+def capf_mpi_config(backbone: str = "hrnet_48", **overrides: object) -> CapfConfig:
+    """The official MPI-INF-3DHP configuration: no context blocks, millimetre output, root 14."""
+    token_dims = {"hrnet_48": 96, "hrnet_32": 64}
+    if backbone not in token_dims:
+        raise ValueError(f"unknown CA-PF MPI backbone {backbone!r}; known: {sorted(token_dims)}")
+    config = CapfConfig(
+        level_channels=LEVEL_CHANNELS[backbone],
+        token_dim=token_dims[backbone],
+        context_blocks=False,
+        output_scale=1e-3,
+        root_index=14,
+    )
+    return replace(config, **overrides)  # type: ignore[arg-type]
+
+
+# ----------------------------------------------------------------------------------------------
+# Coordinate conventions
+
+
+def normalize_screen_coordinates(points: torch.Tensor, width: float, height: float) -> torch.Tensor:
+    """Map pixels so that ``[0, width]`` becomes ``[-1, 1]``, keeping the aspect ratio."""
+    offset = points.new_tensor([1.0, height / width])
+    return points / width * 2.0 - offset
+
+
+def crop_pixels_to_grid(keypoints_crop: torch.Tensor, crop_size: tuple[int, int] = CROP_SIZE) -> torch.Tensor:
+    """Crop pixels -> ``grid_sample`` coordinates the way the official model does.
+
+    The official code divides by half the crop size (integer halves) and subtracts one; with
+    ``align_corners=True`` this places the crop's last pixel slightly inside ``+1``.
+    """
+    half = keypoints_crop.new_tensor([crop_size[0] // 2, crop_size[1] // 2])
+    return keypoints_crop / half - 1.0
+
+
+def sample_bilinear(
+    feature: torch.Tensor, grid: torch.Tensor, padding_mode: str = "border"
+) -> torch.Tensor:
+    """Bilinear samples of ``feature`` (B, C, H, W) at ``grid`` (B, N, M, 2) in [-1, 1] -> (B, N, M, C).
+
+    ``align_corners=True``: -1 and +1 are the centres of the first and last pixels.
+    """
+    sampled = F.grid_sample(feature, grid, mode="bilinear", padding_mode=padding_mode, align_corners=True)
+    return sampled.permute(0, 2, 3, 1)
+
+
+# ----------------------------------------------------------------------------------------------
+# The feature atlas of the fast path
+
+_ATLAS_GAP = 1  # zero pixels around every level, so bilinear reads never mix two levels
+
+
+@dataclass(frozen=True)
+class AtlasLayout:
+    """Levels packed side by side into one map: the largest at the left, the others in columns.
+
+    Sampling level ``l`` at its own grid coordinate ``g`` (x, y) in [-1, 1] with border padding is
+    sampling the atlas at ``clamp(g, -1, 1) * scale[l] + shift[l]``.
+    """
+
+    height: int
+    width: int
+    origins: tuple[tuple[int, int], ...]  # (row, column) of each level's first pixel
+    sizes: tuple[tuple[int, int], ...]  # (height, width) of each level
+    scale: torch.Tensor  # (L, 2), x then y
+    shift: torch.Tensor  # (L, 2)
+
+
+def atlas_layout(sizes: Sequence[tuple[int, int]], device: torch.device, dtype: torch.dtype) -> AtlasLayout:
+    """Shelf-pack levels of ``sizes`` (height, width), in order, into columns of the first's height."""
+    gap = _ATLAS_GAP
+    height = max(h for h, _ in sizes) + 2 * gap
+    origins: list[tuple[int, int]] = []
+    column, row, column_width = gap, gap, 0
+    for h, w in sizes:
+        if row + h + gap > height:  # start a new column
+            column, row, column_width = column + column_width + gap, gap, 0
+        origins.append((row, column))
+        row += h + gap
+        column_width = max(column_width, w)
+    width = column + column_width + gap
+    scale, shift = [], []
+    for (h, w), (top, left) in zip(sizes, origins):
+        level_scale, level_shift = [], []
+        for extent, origin, atlas_extent in ((w, left, width), (h, top, height)):
+            half_span = (extent - 1) / 2.0  # level pixels per grid unit
+            to_grid = 2.0 / (atlas_extent - 1)
+            level_scale.append(half_span * to_grid)
+            level_shift.append((half_span + origin) * to_grid - 1.0)
+        scale.append(level_scale)
+        shift.append(level_shift)
+    return AtlasLayout(
+        height,
+        width,
+        tuple(origins),
+        tuple(sizes),
+        torch.tensor(scale, dtype=dtype, device=device),
+        torch.tensor(shift, dtype=dtype, device=device),
+    )
+
+
+def build_atlas(
+    features: Sequence[torch.Tensor], projections: Sequence[torch.Tensor], groups: int, layout: AtlasLayout
+) -> torch.Tensor:
+    """Multiply level ``l`` (B, C_l, h, w) by its (D, C_l) matrix and paste it into an atlas
+    (groups, B, D / groups, H, W): each group of channels is sampled on its own."""
+    batch = features[0].shape[0]
+    width = projections[0].shape[0] // groups
+    atlas = features[0].new_zeros(groups, batch, width, layout.height, layout.width)
+    for feature, weight, (top, left) in zip(features, projections, layout.origins):
+        h, w = feature.shape[-2:]
+        projected = torch.matmul(weight, feature.flatten(2)).view(batch, groups, width, h, w)
+        atlas[:, :, :, top : top + h, left : left + w] = projected.transpose(0, 1)
+    return atlas
+
+
+def sample_atlas(atlas: torch.Tensor, points: torch.Tensor, layout: AtlasLayout) -> torch.Tensor:
+    """Border-padded bilinear samples of every level at its points.
+
+    ``atlas`` (B, C, H, W); ``points`` (B, L, N, M, 2), level ``l``'s grid coordinates in
+    ``points[:, l]`` -> (B, C, L * N, M).
+    """
+    view = (1, len(layout.sizes), 1, 1, 2)
+    grid = torch.addcmul(layout.shift.view(view), points.clamp(-1.0, 1.0), layout.scale.view(view))
+    grid = grid.view(points.shape[0], -1, points.shape[-2], 2)
+    return F.grid_sample(atlas, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# Blocks
+
+
+class Mlp(nn.Module):
+    """Linear -> GELU -> Linear."""
+
+    def __init__(self, dim: int, hidden: int) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(hidden, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.act(self.fc1(x)))
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention with one merged qkv projection."""
+
+    def __init__(self, dim: int, num_heads: int) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.scale = (dim // num_heads) ** -0.5
+        self.qkv = nn.Linear(dim, dim * 3)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor, fused: bool = True) -> torch.Tensor:
+        batch, tokens, dim = x.shape
+        qkv = self.qkv(x).view(batch, tokens, 3, self.num_heads, dim // self.num_heads)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
+        if fused:
+            out = F.scaled_dot_product_attention(q, k, v)
+        else:
+            out = ((q @ k.transpose(-2, -1)) * self.scale).softmax(dim=-1) @ v
+        return self.proj(out.transpose(1, 2).reshape(batch, tokens, dim))
+
+
+class TransformerBlock(nn.Module):
+    """Pre-norm transformer block (LayerNorm eps 1e-6 as in the official model)."""
+
+    def __init__(self, dim: int, num_heads: int, mlp_ratio: float) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim, eps=1e-6)
+        self.attn = Attention(dim, num_heads)
+        self.norm2 = nn.LayerNorm(dim, eps=1e-6)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio))
+
+    def forward(self, x: torch.Tensor, fused: bool = True) -> torch.Tensor:
+        x = x + self.attn(self.norm1(x), fused)
+        return x + self.mlp(self.norm2(x))
+
+
+class DeformableContextBlock(nn.Module):
+    """Refine each level token with features sampled around its joint on its own level.
+
+    Per level token: ``heads x samples`` offsets (tanh, in grid units) around the joint, softmax
+    weights over the samples of a head, each level sampled with border padding and projected to
+    ``token_dim / heads`` channels, summed per head and concatenated over heads. The coordinate
+    token (index 0) is added to the level tokens before the norm but is not updated.
+    """
+
+    def __init__(self, level_channels: Sequence[int], dim: int, num_heads: int, num_samples: int, mlp_ratio: float = 2.0) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.num_samples = num_samples
+        self.head_dim = dim // num_heads
+        self.norm1 = nn.LayerNorm(dim)  # eps 1e-5 here, unlike the transformer blocks
+        self.attention_weights = nn.Linear(dim, num_heads * num_samples)
+        self.sampling_offsets = nn.Linear(dim, 2 * num_heads * num_samples)
+        self.embed_proj = nn.ModuleList(nn.Linear(channels, self.head_dim) for channels in level_channels)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """The paper's start: zero weights, offsets on a circle of rings, uniform attention."""
+        nn.init.zeros_(self.sampling_offsets.weight)
+        angles = torch.arange(self.num_heads, dtype=torch.float32) * (2.0 * math.pi / self.num_heads)
+        directions = torch.stack([angles.cos(), angles.sin()], -1)
+        directions = directions / directions.abs().max(-1, keepdim=True).values
+        rings = torch.arange(1, self.num_samples + 1, dtype=torch.float32).view(1, -1, 1)
+        with torch.no_grad():
+            self.sampling_offsets.bias.copy_((0.01 * directions[:, None, :] * rings).reshape(-1))
+        nn.init.zeros_(self.attention_weights.weight)
+        nn.init.zeros_(self.attention_weights.bias)
+
+    def _weights_and_points(self, x: torch.Tensor, ref: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        joint_token, level_tokens = x[:, :1], x[:, 1:]
+        batch, levels, joints, _ = level_tokens.shape
+        h = self.norm1(level_tokens + joint_token)
+        weights = self.attention_weights(h).view(batch, levels, joints, self.num_heads, self.num_samples).softmax(-1)
+        offsets = self.sampling_offsets(h).view(batch, levels, joints, self.num_heads * self.num_samples, 2).tanh()
+        points = offsets + ref.view(batch, 1, joints, 1, 2)
+        return weights, points, level_tokens
+
+    def _finish(self, x: torch.Tensor, level_tokens: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        level_tokens = level_tokens + context
+        level_tokens = level_tokens + self.mlp(self.norm2(level_tokens))
+        return torch.cat([x[:, :1], level_tokens], dim=1)
+
+    def forward(self, x: torch.Tensor, ref: torch.Tensor, features: Sequence[torch.Tensor]) -> torch.Tensor:
+        """Reference path: ``x`` (B, 1 + L, J, D), ``ref`` (B, J, 2) grid coordinates."""
+        weights, points, level_tokens = self._weights_and_points(x, ref)
+        batch, levels, joints, _ = level_tokens.shape
+        sampled = torch.stack(
+            [embed(sample_bilinear(feature, points[:, idx])) for idx, (feature, embed) in enumerate(zip(features, self.embed_proj))],
+            dim=1,
+        )  # (B, L, J, heads * samples, head_dim)
+        sampled = sampled.view(batch, levels, joints, self.num_heads, self.num_samples, self.head_dim)
+        context = (weights.unsqueeze(-1) * sampled).sum(dim=-2).reshape(batch, levels, joints, -1)
+        return self._finish(x, level_tokens, context)
+
+    def forward_atlas(self, x: torch.Tensor, ref: torch.Tensor, atlas: torch.Tensor, layout: AtlasLayout) -> torch.Tensor:
+        """Fast path: ``atlas`` (B, head_dim, H, W) holds this block's projected levels (no bias)."""
+        weights, points, level_tokens = self._weights_and_points(x, ref)
+        batch, levels, joints, _ = level_tokens.shape
+        points = points.view(batch, levels, joints * self.num_heads, self.num_samples, 2)
+        sampled = sample_atlas(atlas, points, layout)  # (B, head_dim, L*J*heads, samples)
+        weights = weights.view(batch, -1, self.num_samples, 1)
+        context = torch.matmul(sampled.transpose(1, 2), weights)  # (B, L*J*heads, head_dim, 1)
+        # Softmax weights sum to one, so the projection bias can be added after the weighting.
+        bias = torch.stack([embed.bias for embed in self.embed_proj]).repeat(1, self.num_heads)
+        context = context.view(batch, levels, joints, -1) + bias.view(1, levels, 1, -1)
+        return self._finish(x, level_tokens, context)
+
+
+# ----------------------------------------------------------------------------------------------
+# The lifter
+
+
+class ContextAwarePoseFormer(nn.Module):
+    """CA-PF lifter: (2D joints, backbone feature maps, crop joints) -> (B, J, 3) in metres."""
+
+    def __init__(self, config: CapfConfig | None = None) -> None:
+        super().__init__()
+        self.config = config = config or CapfConfig()
+        dim, levels = config.token_dim, config.levels
+        self.coord_embed = nn.Linear(2, dim)
+        self.feat_embed = nn.ModuleList(nn.Linear(channels, dim) for channels in config.level_channels)
+        self.pos_embed = nn.Parameter(torch.zeros(1, 1 + levels, config.num_joints, dim))
+        if config.context_blocks:
+            self.context_blocks = nn.ModuleList(
+                DeformableContextBlock(config.level_channels, dim, config.context_heads, config.context_samples)
+                for _ in range(config.depth)
+            )
+        else:
+            self.context_blocks = nn.ModuleList()
+        # Per joint, across its 1 + L tokens (the official ``res_blocks``).
+        self.level_blocks = nn.ModuleList(
+            TransformerBlock(dim, config.num_heads, config.mlp_ratio) for _ in range(config.depth)
+        )
+        # Across the joints, each joint being its concatenated tokens.
+        self.joint_blocks = nn.ModuleList(
+            TransformerBlock(config.joint_dim, config.num_heads, config.mlp_ratio) for _ in range(config.depth)
+        )
+        self.head_norm = nn.LayerNorm(config.joint_dim)
+        self.head = nn.Linear(config.joint_dim, 3)
+        self.use_fast_path = config.project_first
+        self._layouts: dict[tuple[object, ...], AtlasLayout] = {}
+
+    def forward(
+        self, keypoints_2d: torch.Tensor, features: Sequence[torch.Tensor], keypoints_crop: torch.Tensor
+    ) -> torch.Tensor:
+        """``keypoints_2d`` (B, J, 2) screen-normalised, ``features`` the backbone's levels,
+        ``keypoints_crop`` (B, J, 2) in crop pixels -> (B, J, 3) root-relative metres."""
+        if len(features) != self.config.levels:
+            raise ValueError(f"expected {self.config.levels} feature maps, got {len(features)}")
+        ref = crop_pixels_to_grid(keypoints_crop, self.config.crop_size)
+        if self.use_fast_path:
+            tokens = self._tokens_fast(keypoints_2d, features, ref)
+        else:
+            tokens = self._tokens_reference(keypoints_2d, features, ref)
+        return self._lift(tokens, fused=self.use_fast_path)
+
+    # -- token construction and context blocks --------------------------------------------------
+
+    def _level_tokens(self, keypoints_2d: torch.Tensor, features: Sequence[torch.Tensor], ref: torch.Tensor) -> torch.Tensor:
+        """(B, 1 + L, J, D): the coordinate token and each level sampled at the joint (zero padding)."""
+        joint_token = self.coord_embed(keypoints_2d)
+        grid = ref.unsqueeze(-2)  # (B, J, 1, 2)
+        level_tokens = [embed(sample_bilinear(f, grid, "zeros").squeeze(-2)) for f, embed in zip(features, self.feat_embed)]
+        return torch.stack([joint_token, *level_tokens], dim=1) + self.pos_embed
+
+    def _tokens_reference(self, keypoints_2d: torch.Tensor, features: Sequence[torch.Tensor], ref: torch.Tensor) -> torch.Tensor:
+        x = self._level_tokens(keypoints_2d, features, ref)
+        for block in self.context_blocks:
+            x = block(x, ref, features)
+        return x
+
+    def _layout(self, features: Sequence[torch.Tensor]) -> AtlasLayout:
+        sizes = tuple((int(f.shape[-2]), int(f.shape[-1])) for f in features)
+        key = (sizes, features[0].device, features[0].dtype)
+        layout = self._layouts.get(key)
+        if layout is None:
+            layout = self._layouts[key] = atlas_layout(sizes, features[0].device, features[0].dtype)
+        return layout
+
+    def _tokens_fast(self, keypoints_2d: torch.Tensor, features: Sequence[torch.Tensor], ref: torch.Tensor) -> torch.Tensor:
+        x = self._level_tokens(keypoints_2d, features, ref)
+        if not len(self.context_blocks):
+            return x
+        layout = self._layout(features)
+        # One projection matrix per level holding every context block's embedding.
+        projections = [
+            torch.cat([block.embed_proj[level].weight for block in self.context_blocks])
+            for level in range(self.config.levels)
+        ]
+        atlas = build_atlas(features, projections, len(self.context_blocks), layout)
+        for block, block_atlas in zip(self.context_blocks, atlas.unbind(0)):
+            x = block.forward_atlas(x, ref, block_atlas, layout)
+        return x
+
+    # -- transformer and head ------------------------------------------------------------------
+
+    def _lift(self, x: torch.Tensor, fused: bool) -> torch.Tensor:
+        batch, tokens, joints, dim = x.shape
+        x = x.transpose(1, 2).reshape(batch * joints, tokens, dim)
+        for block in self.level_blocks:
+            x = block(x, fused)
+        x = x.reshape(batch, joints, tokens * dim)
+        for block in self.joint_blocks:
+            x = block(x, fused)
+        out = self.head(self.head_norm(x))
+        if self.config.output_scale != 1.0:
+            out = out * self.config.output_scale
+        return out
+
+
+@register_model("capf_hrnet32")
+def capf_hrnet32(**overrides: object) -> ContextAwarePoseFormer:
+    """CA-PF on HRNet-W32 features (Human3.6M)."""
+    return ContextAwarePoseFormer(capf_config("hrnet_32", **overrides))
+
+
+@register_model("capf_hrnet48")
+def capf_hrnet48(**overrides: object) -> ContextAwarePoseFormer:
+    """CA-PF on HRNet-W48 features (Human3.6M)."""
+    return ContextAwarePoseFormer(capf_config("hrnet_48", **overrides))
+
+
+@register_model("capf_cpn")
+def capf_cpn(**overrides: object) -> ContextAwarePoseFormer:
+    """CA-PF on CPN (ResNet-50 FPN) features (Human3.6M)."""
+    return ContextAwarePoseFormer(capf_config("cpn", **overrides))
+
+
+@register_model("capf_mpi")
+def capf_mpi(backbone: str = "hrnet_48", **overrides: object) -> ContextAwarePoseFormer:
+    """CA-PF for MPI-INF-3DHP (no deformable context blocks); ``backbone`` ``hrnet_48`` or ``hrnet_32``."""
+    return ContextAwarePoseFormer(capf_mpi_config(backbone, **overrides))

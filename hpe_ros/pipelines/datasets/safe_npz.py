@@ -1,0 +1,75 @@
+"""Read ``.npz`` files whose members are pickled Python objects, without running pickled code.
+
+The community's Human3.6M files store dictionaries of arrays as 0-d object arrays, which
+``np.load(allow_pickle=True)`` would unpickle with full trust. Here the pickle may only name
+numpy's array/dtype/scalar constructors (and OrderedDict): anything else raises
+:class:`UnsafeNpzError`, the way ``torch.load(weights_only=True)`` guards checkpoints.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import zipfile
+from typing import Any
+
+import numpy as np
+
+# (module, name) pairs a numpy object pickle needs; "numpy.core" is numpy 1.x's name of "numpy._core".
+_ALLOWED_GLOBALS = {
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "scalar"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("collections", "OrderedDict"),
+}
+
+
+class UnsafeNpzError(ValueError):
+    """An object member of an npz file refers to something other than plain numpy data."""
+
+
+class _NumpyOnlyUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        canonical = "numpy._core" + module[len("numpy.core") :] if module.startswith("numpy.core") else module
+        if (canonical, name) not in _ALLOWED_GLOBALS:
+            raise UnsafeNpzError(
+                f"refusing to unpickle {module}.{name}: only numpy arrays and containers are allowed"
+            )
+        return super().find_class(canonical, name)
+
+
+def _read_member(file: Any, name: str) -> Any:
+    version = np.lib.format.read_magic(file)
+    if version == (1, 0):
+        shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(file)
+    elif version in ((2, 0), (3, 0)):
+        shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(file)
+    else:  # pragma: no cover - numpy has no other versions
+        raise UnsafeNpzError(f"{name}: unsupported .npy format version {version}")
+    if not dtype.hasobject:
+        data = np.frombuffer(file.read(), dtype=dtype)
+        order = "F" if fortran_order else "C"
+        return data.reshape(shape, order=order).copy()
+    value = _NumpyOnlyUnpickler(file, encoding="latin1").load()
+    return value.item() if isinstance(value, np.ndarray) and value.shape == () else value
+
+
+def load_npz(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """All members of an npz file; 0-d object arrays are returned as the object they hold."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no such file: {path}")
+    out: dict[str, Any] = {}
+    with zipfile.ZipFile(path) as archive:
+        for member in archive.namelist():
+            if not member.endswith(".npy"):
+                continue
+            with archive.open(member) as file:
+                try:
+                    out[member[: -len(".npy")]] = _read_member(file, member)
+                except (pickle.UnpicklingError, EOFError, ValueError) as error:
+                    if isinstance(error, UnsafeNpzError):
+                        raise UnsafeNpzError(f"{path}: {member}: {error}") from error
+                    raise ValueError(f"{path}: cannot read member {member}: {error}") from error
+    return out
