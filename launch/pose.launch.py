@@ -19,7 +19,7 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument("config", default_value=PathJoinSubstitution([share, "config", "pose.yaml"]),
                               description="parameter file of the nodes"),
         DeclareLaunchArgument("namespace", default_value="", description="namespace of the nodes and their topics"),
-        DeclareLaunchArgument("pipeline", default_value="replay", description="pipeline of the RGB pose node"),
+        DeclareLaunchArgument("pipeline", default_value="blazepose", description="pipeline of the RGB pose node"),
         DeclareLaunchArgument("image_topic", default_value="/camera/image_raw"),
         DeclareLaunchArgument("camera_info_topic", default_value="/camera/camera_info"),
         DeclareLaunchArgument("events", default_value="false", description="also start the event pose node"),

@@ -80,8 +80,16 @@ def build_parser() -> argparse.ArgumentParser:
     default_lifter.add_argument("--steps", type=int, default=12000)
     default_lifter.add_argument("--seed", type=int, default=0)
 
+    from hpe_ros.cli.simulate import add_command as add_simulate_command
+
+    add_simulate_command(commands)
+
     demo = commands.add_parser("demo", help="the main job: a sample processed end to end, outputs written")
+    demo.add_argument("--input", help="image, video or webcam:N (default: scikit-image's astronaut)")
     demo.add_argument("--output", type=Path, default=Path("demo_output"), help="folder for the results")
+    demo.add_argument("--offline", action="store_true", help="run the pipeline directly instead of a ROS 2 graph")
+    demo.add_argument("--fov-deg", type=float, default=60.0, help="horizontal field of view assumed for the camera")
+    demo.add_argument("--max-frames", type=int, default=30, help="frames read from a video or webcam")
     return parser
 
 
@@ -115,6 +123,10 @@ def main(argv: list[str] | None = None) -> int:
             for key, value in report_dict(report).items():
                 print(f"{key}: {value}")
             return 0
+        if args.command == "simulate-events":
+            from hpe_ros.cli.simulate import simulate_command
+
+            return simulate_command(args)
         if args.command == "demo":
             from hpe_ros.cli.demo import demo_command
 

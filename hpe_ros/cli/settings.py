@@ -24,5 +24,5 @@ def resolve_settings(args: argparse.Namespace, node_name: str = "hpe_pose") -> P
     params.update(parse_assignments(args.assignments))
     if args.pipeline:
         params["pipeline"] = args.pipeline
-    pipeline = str(params.get("pipeline", "replay"))
+    pipeline = str(params.get("pipeline", "blazepose"))
     return PipelineSettings(Path(config), params, pipeline, pipeline_options(params, pipeline))

@@ -18,7 +18,7 @@ from hpe_ros.pipelines.base import ImageFrame
 
 class PoseNode(PoseNodeBase):
     input_kind = "image"
-    default_pipeline = "replay"
+    default_pipeline = "blazepose"
 
     def __init__(self, node_name: str = "hpe_pose", **kwargs: Any) -> None:
         self._camera: CameraModel | None = None

@@ -42,7 +42,7 @@ def test_mcap_output_is_readable_by_an_independent_reader(sample, tmp_path: Path
     mcap_reader = pytest.importorskip("mcap_ros2.reader")
     bag, truth = sample
     out = tmp_path / "out_mcap"
-    assert cli_main(["process", str(bag), str(out), "--set", f"replay.path={truth}", "--set", "replay.match=stamp",
+    assert cli_main(["process", str(bag), str(out), "--pipeline", "replay", "--set", f"replay.path={truth}", "--set", "replay.match=stamp",
                      "--storage", "mcap", "--quiet"]) == 0
     (mcap_file,) = out.glob("*.mcap")
     data = np.load(truth)
@@ -83,7 +83,7 @@ def test_clear_errors_for_wrong_topics_and_existing_output(sample, tmp_path: Pat
 
 def test_cli_reports_configuration_errors(sample, tmp_path: Path, capsys) -> None:
     bag, _ = sample
-    assert cli_main(["process", str(bag), str(tmp_path / "o"), "--set", "replay.path="]) == 2
+    assert cli_main(["process", str(bag), str(tmp_path / "o"), "--pipeline", "replay", "--set", "replay.path="]) == 2
     assert "needs option 'path'" in capsys.readouterr().err
     assert cli_main(["process", str(bag), str(tmp_path / "o"), "--pipeline", "nope"]) == 2
     assert "unknown pipeline" in capsys.readouterr().err

@@ -44,7 +44,7 @@ def test_node_publishes_skeletons_markers_and_reports_bad_images(ros_graph, tmp_
     bag = tmp_path / "with_bad_image"
     good_stamps = _with_bad_image(clean_bag, bag)
 
-    ros_graph.start("node", "run", "--set", f"replay.path={truth}", "--set", "replay.match=stamp",
+    ros_graph.start("node", "run", "--pipeline", "replay", "--set", f"replay.path={truth}", "--set", "replay.match=stamp",
                     "--set", "input.qos=reliable", "--set", "input.queue_size=100", "--set", "diagnostics_period_s=0.2")
     ros_graph.wait_for_line("node", "active:", timeout_s=30)
     recorded = tmp_path / "recorded"

@@ -1,0 +1,39 @@
+"""`hpe-ros demo`: the README's main job, offline and through a real ROS 2 graph."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hpe_ros.cli.demo import read_results
+from hpe_ros.cli.main import main
+
+pytest.importorskip("mediapipe", reason="BlazePose (mediapipe) is not installed")
+pytest.importorskip("skimage", reason="scikit-image (the demo picture) is not installed")
+
+
+def _check_outputs(out: Path, topic: str) -> None:
+    assert (out / "overlay_2d.png").stat().st_size > 10_000
+    assert (out / "skeleton_3d.png").stat().st_size > 10_000
+    results = read_results(out / "output", topic)
+    assert len(results) == 3 and all(len(r.people) == 1 for r in results)
+    person = results[0].people[0]
+    joints = person.joints_3d
+    # a plausible upright human: head above the pelvis (y down), limbs of human length
+    assert joints[10, 1] < joints[0, 1] - 0.3
+    for parent, child in ((1, 2), (2, 3), (4, 5), (5, 6)):  # thighs and shins
+        assert 0.25 < np.linalg.norm(joints[child] - joints[parent]) < 0.6
+    assert person.metric and 0.3 < joints[0, 2] < 10.0
+
+
+def test_demo_offline(tmp_path: Path, capsys) -> None:
+    assert main(["demo", "--offline", "--output", str(tmp_path / "demo")]) == 0
+    assert "3D plot" in capsys.readouterr().out
+    _check_outputs(tmp_path / "demo", "/hpe/skeletons")
+
+
+@pytest.mark.ros
+def test_demo_through_the_ros_graph(tmp_path: Path) -> None:
+    pytest.importorskip("rclpy")
+    assert main(["demo", "--output", str(tmp_path / "demo")]) == 0
+    _check_outputs(tmp_path / "demo", "/skeletons")
