@@ -23,9 +23,12 @@ trained in millimetres with the pelvis at joint 14; its output is scaled by ``ou
 metres here.
 
 Two execution paths give the same numbers: a plain reference path that samples each level on its
-own like the paper's code, and a fast path that first multiplies every level by all context
-blocks' embedding matrices at once, packs the levels side by side into one atlas map and samples
-all levels of a block with one ``grid_sample`` call.
+own with ``grid_sample`` like the paper's code (the default), and a gather path
+(``use_fast_path = True``) that gathers the four bilinear corners of all samples from
+channels-last copies of the levels, merges softmax and bilinear weights and sums each head's
+samples before embedding them (four times fewer embeddings) and uses fused attention. The gather
+path is exact, but on a shared 2-core CPU it measured no faster: at batch 1 the time goes to
+streaming the joint blocks' 46 MB of weights, at batch 32 to gathering the sampled features.
 """
 
 from __future__ import annotations
@@ -66,10 +69,6 @@ class CapfConfig:
     crop_size: tuple[int, int] = CROP_SIZE
     output_scale: float = 1.0  # multiplies the head's output to give metres
     root_index: int = 0  # the joint the 3D output is relative to
-    # Fast path: project the feature maps first, then sample them all at once. Worth it when the
-    # maps are small relative to the sampled points (HRNet); CPN's four 256-channel maps at 1/4
-    # resolution would make the projection cost more than the rest of the network.
-    project_first: bool = True
 
     @property
     def levels(self) -> int:
@@ -84,7 +83,7 @@ def capf_config(backbone: str = "hrnet_32", **overrides: object) -> CapfConfig:
     """The official Human3.6M configuration for ``backbone`` (``hrnet_32``, ``hrnet_48``, ``cpn``)."""
     if backbone not in LEVEL_CHANNELS:
         raise ValueError(f"unknown CA-PF backbone {backbone!r}; known: {sorted(LEVEL_CHANNELS)}")
-    config = CapfConfig(level_channels=LEVEL_CHANNELS[backbone], project_first=backbone != "cpn")
+    config = CapfConfig(level_channels=LEVEL_CHANNELS[backbone])
     return replace(config, **overrides)  # type: ignore[arg-type]
 
 
@@ -135,85 +134,57 @@ def sample_bilinear(
 
 
 # ----------------------------------------------------------------------------------------------
-# The feature atlas of the fast path
-
-_ATLAS_GAP = 1  # zero pixels around every level, so bilinear reads never mix two levels
+# Gather-based bilinear sampling of the fast path
 
 
 @dataclass(frozen=True)
-class AtlasLayout:
-    """Levels packed side by side into one map: the largest at the left, the others in columns.
+class BilinearTaps:
+    """The four pixels (corners) a bilinear sample reads, and their weights.
 
-    Sampling level ``l`` at its own grid coordinate ``g`` (x, y) in [-1, 1] with border padding is
-    sampling the atlas at ``clamp(g, -1, 1) * scale[l] + shift[l]``.
+    ``rows`` index a level flattened channels-last to (B * H * W, C); ``weights`` are zero for
+    corners outside the level (zero padding) and sum to one with border padding.
     """
 
-    height: int
-    width: int
-    origins: tuple[tuple[int, int], ...]  # (row, column) of each level's first pixel
-    sizes: tuple[tuple[int, int], ...]  # (height, width) of each level
-    scale: torch.Tensor  # (L, 2), x then y
-    shift: torch.Tensor  # (L, 2)
+    rows: torch.Tensor  # (B, L, N, 4) int64
+    weights: torch.Tensor  # (B, L, N, 4)
 
 
-def atlas_layout(sizes: Sequence[tuple[int, int]], device: torch.device, dtype: torch.dtype) -> AtlasLayout:
-    """Shelf-pack levels of ``sizes`` (height, width), in order, into columns of the first's height."""
-    gap = _ATLAS_GAP
-    height = max(h for h, _ in sizes) + 2 * gap
-    origins: list[tuple[int, int]] = []
-    column, row, column_width = gap, gap, 0
-    for h, w in sizes:
-        if row + h + gap > height:  # start a new column
-            column, row, column_width = column + column_width + gap, gap, 0
-        origins.append((row, column))
-        row += h + gap
-        column_width = max(column_width, w)
-    width = column + column_width + gap
-    scale, shift = [], []
-    for (h, w), (top, left) in zip(sizes, origins):
-        level_scale, level_shift = [], []
-        for extent, origin, atlas_extent in ((w, left, width), (h, top, height)):
-            half_span = (extent - 1) / 2.0  # level pixels per grid unit
-            to_grid = 2.0 / (atlas_extent - 1)
-            level_scale.append(half_span * to_grid)
-            level_shift.append((half_span + origin) * to_grid - 1.0)
-        scale.append(level_scale)
-        shift.append(level_shift)
-    return AtlasLayout(
-        height,
-        width,
-        tuple(origins),
-        tuple(sizes),
-        torch.tensor(scale, dtype=dtype, device=device),
-        torch.tensor(shift, dtype=dtype, device=device),
-    )
+def bilinear_taps(points: torch.Tensor, sizes: torch.Tensor, padding_mode: str = "border") -> BilinearTaps:
+    """Corners and weights of ``grid_sample(align_corners=True)`` at ``points`` (B, L, N, 2).
 
-
-def build_atlas(
-    features: Sequence[torch.Tensor], projections: Sequence[torch.Tensor], groups: int, layout: AtlasLayout
-) -> torch.Tensor:
-    """Multiply level ``l`` (B, C_l, h, w) by its (D, C_l) matrix and paste it into an atlas
-    (groups, B, D / groups, H, W): each group of channels is sampled on its own."""
-    batch = features[0].shape[0]
-    width = projections[0].shape[0] // groups
-    atlas = features[0].new_zeros(groups, batch, width, layout.height, layout.width)
-    for feature, weight, (top, left) in zip(features, projections, layout.origins):
-        h, w = feature.shape[-2:]
-        projected = torch.matmul(weight, feature.flatten(2)).view(batch, groups, width, h, w)
-        atlas[:, :, :, top : top + h, left : left + w] = projected.transpose(0, 1)
-    return atlas
-
-
-def sample_atlas(atlas: torch.Tensor, points: torch.Tensor, layout: AtlasLayout) -> torch.Tensor:
-    """Border-padded bilinear samples of every level at its points.
-
-    ``atlas`` (B, C, H, W); ``points`` (B, L, N, M, 2), level ``l``'s grid coordinates in
-    ``points[:, l]`` -> (B, C, L * N, M).
+    ``sizes`` (L, 2) holds each level's (width, height) as floats; all levels are done at once.
     """
-    view = (1, len(layout.sizes), 1, 1, 2)
-    grid = torch.addcmul(layout.shift.view(view), points.clamp(-1.0, 1.0), layout.scale.view(view))
-    grid = grid.view(points.shape[0], -1, points.shape[-2], 2)
-    return F.grid_sample(atlas, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+    extent = sizes - 1.0  # (L, 2)
+    pixel = (points + 1.0) * (extent.view(1, -1, 1, 2) * 0.5)
+    if padding_mode == "border":
+        pixel = torch.minimum(pixel.clamp(min=0.0), extent.view(1, -1, 1, 2))
+    elif padding_mode != "zeros":
+        raise ValueError(f"unsupported padding mode {padding_mode!r}")
+    low = pixel.floor()
+    frac = pixel - low
+    corner_offsets = points.new_tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])  # (4, 2) x, y
+    corners = low.unsqueeze(-2) + corner_offsets  # (B, L, N, 4, 2)
+    axis_weights = torch.where(corner_offsets.bool(), frac.unsqueeze(-2), 1.0 - frac.unsqueeze(-2))
+    weights = axis_weights.prod(-1)
+    limit = sizes.view(1, -1, 1, 1, 2)
+    inside = ((corners >= 0) & (corners < limit)).all(-1)
+    weights = weights * inside
+    corners = torch.minimum(corners.clamp(min=0.0), limit - 1.0).long()
+    width, height = sizes[:, 0].long().view(1, -1, 1, 1), sizes[:, 1].long().view(1, -1, 1, 1)
+    batch = torch.arange(points.shape[0], device=points.device).view(-1, 1, 1, 1)
+    rows = (batch * height + corners[..., 1]) * width + corners[..., 0]
+    return BilinearTaps(rows, weights)
+
+
+def gather_weighted(rows_table: torch.Tensor, rows: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Sum of ``weights`` (..., K) times the table rows ``rows`` (..., K) -> (..., C)."""
+    gathered = rows_table.index_select(0, rows.reshape(-1)).view(*rows.shape, rows_table.shape[-1])
+    return torch.matmul(weights.unsqueeze(-2), gathered).squeeze(-2)
+
+
+def channels_last_rows(feature: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) -> (B * H * W, C): one contiguous row per pixel, for gathering."""
+    return feature.permute(0, 2, 3, 1).reshape(-1, feature.shape[1])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -329,18 +300,30 @@ class DeformableContextBlock(nn.Module):
         context = (weights.unsqueeze(-1) * sampled).sum(dim=-2).reshape(batch, levels, joints, -1)
         return self._finish(x, level_tokens, context)
 
-    def forward_atlas(self, x: torch.Tensor, ref: torch.Tensor, atlas: torch.Tensor, layout: AtlasLayout) -> torch.Tensor:
-        """Fast path: ``atlas`` (B, head_dim, H, W) holds this block's projected levels (no bias)."""
+    def forward_gather(
+        self, x: torch.Tensor, ref: torch.Tensor, rows_tables: Sequence[torch.Tensor], sizes: torch.Tensor
+    ) -> torch.Tensor:
+        """Fast path: ``rows_tables`` are the levels flattened channels-last, ``sizes`` their (w, h).
+
+        The softmax weights and the bilinear weights are merged, so that each head's samples are
+        summed before the embedding: the embedding runs once per head instead of once per sample
+        (exact, as both weight sets sum to one).
+        """
         weights, points, level_tokens = self._weights_and_points(x, ref)
         batch, levels, joints, _ = level_tokens.shape
-        points = points.view(batch, levels, joints * self.num_heads, self.num_samples, 2)
-        sampled = sample_atlas(atlas, points, layout)  # (B, head_dim, L*J*heads, samples)
-        weights = weights.view(batch, -1, self.num_samples, 1)
-        context = torch.matmul(sampled.transpose(1, 2), weights)  # (B, L*J*heads, head_dim, 1)
-        # Softmax weights sum to one, so the projection bias can be added after the weighting.
-        bias = torch.stack([embed.bias for embed in self.embed_proj]).repeat(1, self.num_heads)
-        context = context.view(batch, levels, joints, -1) + bias.view(1, levels, 1, -1)
-        return self._finish(x, level_tokens, context)
+        taps = bilinear_taps(points.view(batch, levels, -1, 2), sizes, "border")  # N = J*heads*samples
+        corners = self.num_samples * 4
+        merged = (taps.weights.view(batch, levels, joints * self.num_heads, self.num_samples, 4) * weights.view(batch, levels, -1, self.num_samples, 1))
+        merged = merged.view(batch, levels, -1, corners)
+        rows = taps.rows.view(batch, levels, -1, corners)
+        context = torch.stack(
+            [
+                embed(gather_weighted(table, rows[:, level], merged[:, level]))
+                for level, (table, embed) in enumerate(zip(rows_tables, self.embed_proj))
+            ],
+            dim=1,
+        )  # (B, L, J*heads, head_dim)
+        return self._finish(x, level_tokens, context.view(batch, levels, joints, -1))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -374,8 +357,8 @@ class ContextAwarePoseFormer(nn.Module):
         )
         self.head_norm = nn.LayerNorm(config.joint_dim)
         self.head = nn.Linear(config.joint_dim, 3)
-        self.use_fast_path = config.project_first
-        self._layouts: dict[tuple[object, ...], AtlasLayout] = {}
+        # The gather path is exact but measured no faster on a 2-core CPU (see benchmarks/).
+        self.use_fast_path = False
 
     def forward(
         self, keypoints_2d: torch.Tensor, features: Sequence[torch.Tensor], keypoints_crop: torch.Tensor
@@ -393,40 +376,28 @@ class ContextAwarePoseFormer(nn.Module):
 
     # -- token construction and context blocks --------------------------------------------------
 
-    def _level_tokens(self, keypoints_2d: torch.Tensor, features: Sequence[torch.Tensor], ref: torch.Tensor) -> torch.Tensor:
-        """(B, 1 + L, J, D): the coordinate token and each level sampled at the joint (zero padding)."""
+    def _tokens_reference(self, keypoints_2d: torch.Tensor, features: Sequence[torch.Tensor], ref: torch.Tensor) -> torch.Tensor:
         joint_token = self.coord_embed(keypoints_2d)
         grid = ref.unsqueeze(-2)  # (B, J, 1, 2)
         level_tokens = [embed(sample_bilinear(f, grid, "zeros").squeeze(-2)) for f, embed in zip(features, self.feat_embed)]
-        return torch.stack([joint_token, *level_tokens], dim=1) + self.pos_embed
-
-    def _tokens_reference(self, keypoints_2d: torch.Tensor, features: Sequence[torch.Tensor], ref: torch.Tensor) -> torch.Tensor:
-        x = self._level_tokens(keypoints_2d, features, ref)
+        x = torch.stack([joint_token, *level_tokens], dim=1) + self.pos_embed
         for block in self.context_blocks:
             x = block(x, ref, features)
         return x
 
-    def _layout(self, features: Sequence[torch.Tensor]) -> AtlasLayout:
-        sizes = tuple((int(f.shape[-2]), int(f.shape[-1])) for f in features)
-        key = (sizes, features[0].device, features[0].dtype)
-        layout = self._layouts.get(key)
-        if layout is None:
-            layout = self._layouts[key] = atlas_layout(sizes, features[0].device, features[0].dtype)
-        return layout
-
     def _tokens_fast(self, keypoints_2d: torch.Tensor, features: Sequence[torch.Tensor], ref: torch.Tensor) -> torch.Tensor:
-        x = self._level_tokens(keypoints_2d, features, ref)
-        if not len(self.context_blocks):
-            return x
-        layout = self._layout(features)
-        # One projection matrix per level holding every context block's embedding.
-        projections = [
-            torch.cat([block.embed_proj[level].weight for block in self.context_blocks])
-            for level in range(self.config.levels)
+        batch, joints, _ = keypoints_2d.shape
+        levels = self.config.levels
+        tables = [channels_last_rows(f) for f in features]
+        sizes = ref.new_tensor([[f.shape[-1], f.shape[-2]] for f in features])
+        taps = bilinear_taps(ref.unsqueeze(1).expand(batch, levels, joints, 2), sizes, "zeros")
+        level_tokens = [
+            embed(gather_weighted(table, taps.rows[:, level], taps.weights[:, level]))
+            for level, (table, embed) in enumerate(zip(tables, self.feat_embed))
         ]
-        atlas = build_atlas(features, projections, len(self.context_blocks), layout)
-        for block, block_atlas in zip(self.context_blocks, atlas.unbind(0)):
-            x = block.forward_atlas(x, ref, block_atlas, layout)
+        x = torch.stack([self.coord_embed(keypoints_2d), *level_tokens], dim=1) + self.pos_embed
+        for block in self.context_blocks:
+            x = block.forward_gather(x, ref, tables, sizes)
         return x
 
     # -- transformer and head ------------------------------------------------------------------

@@ -9,11 +9,11 @@ from hpe_ros.models import create_model
 from hpe_ros.models.capf import (
     CapfConfig,
     ContextAwarePoseFormer,
-    atlas_layout,
-    build_atlas,
+    bilinear_taps,
+    channels_last_rows,
     crop_pixels_to_grid,
+    gather_weighted,
     normalize_screen_coordinates,
-    sample_atlas,
     sample_bilinear,
 )
 
@@ -135,22 +135,18 @@ def test_deformable_offset_sampling_by_hand():
     assert torch.allclose(sampled, _manual_bilinear(feature[0], x, y), atol=1e-12)
 
 
-def test_atlas_sampling_equals_per_level_border_sampling():
+@pytest.mark.parametrize("padding_mode", ["border", "zeros"])
+def test_gathered_taps_equal_grid_sample_on_every_level(padding_mode):
     sizes = HRNET_SIZES
-    features = _features((3,) * 4, sizes, batch=2, dtype=torch.float64)
-    layout = atlas_layout(sizes, torch.device("cpu"), torch.float64)
-    boxes = [(top, left, top + h, left + w) for (top, left), (h, w) in zip(layout.origins, sizes)]
-    for i, a in enumerate(boxes):  # levels and their one-pixel margins do not overlap
-        for b in boxes[i + 1 :]:
-            assert a[2] < b[0] or b[2] < a[0] or a[3] < b[1] or b[3] < a[1]
-    identity = [torch.eye(3, dtype=torch.float64)] * 4
-    atlas = build_atlas(features, identity, groups=1, layout=layout)[0]
+    features = _features((3, 5, 7, 9), sizes, batch=2, dtype=torch.float64)
     generator = torch.Generator().manual_seed(3)
-    points = (torch.rand(2, 4, 10, 3, 2, generator=generator, dtype=torch.float64) * 2 - 1) * 1.6  # many clamped
-    sampled = sample_atlas(atlas, points, layout)  # (B, C, L*N, M)
-    expected = torch.stack([sample_bilinear(f, points[:, level]) for level, f in enumerate(features)], 1)
-    expected = expected.permute(0, 4, 1, 2, 3).reshape_as(sampled)
-    assert torch.allclose(sampled, expected, atol=1e-12)
+    points = (torch.rand(2, 4, 30, 2, generator=generator, dtype=torch.float64) * 2 - 1) * 1.4  # some outside
+    size_table = torch.tensor([[w, h] for h, w in sizes], dtype=torch.float64)
+    taps = bilinear_taps(points, size_table, padding_mode)
+    for level, feature in enumerate(features):
+        gathered = gather_weighted(channels_last_rows(feature), taps.rows[:, level], taps.weights[:, level])
+        expected = sample_bilinear(feature, points[:, level].unsqueeze(2), padding_mode)[:, :, 0]
+        assert torch.allclose(gathered, expected, atol=1e-12)
 
 
 @pytest.mark.parametrize("name", ["capf_hrnet32", "capf_mpi"])
