@@ -4,12 +4,16 @@
 Example (from the repository root)::
 
     python scripts/eval_h36m_frames.py --model capf_baseline --checkpoint runs/baseline/best.pt
+    python scripts/eval_h36m_frames.py --model default --source blazepose
 
 Inputs: the frames of ``--data`` (mmpose's ``test_h36m_body3d.npz`` and ``cameras.json``), 2D
-keypoints from ``--source`` (``gt``: the annotated 2D joints), a lifter created by registry name
-with its weights from a training checkpoint (``hpe_ros.pipelines.lifter_training``) or a plain
-state dict. Prints MPJPE, P-MPJPE, N-MPJPE, PCK@150 mm and AUC per action, and the error of
-the metric placement (root position from the 2D keypoints and the lifted pose) next to them.
+keypoints from ``--source`` (``gt``: the annotated 2D joints; ``blazepose``: BlazePose on the
+frame image, its 33 landmarks mapped to H36M-17 with ``hpe_ros.pipelines.blazepose.to_h36m17``),
+and a lifter: ``default`` is the offline default lifter (``hpe_ros/data/default_lifter.pt``, its
+own input normalisation, no flip test), any other name a registered lifter with its weights from
+a training checkpoint (``hpe_ros.pipelines.lifter_training``) or a plain state dict. Prints
+MPJPE, P-MPJPE, N-MPJPE, PCK@150 mm and AUC per action, and the error of the metric placement
+(root position from the 2D keypoints and the lifted pose) next to them.
 Context-aware lifters (``capf_*``) need backbone features, which this script does not compute.
 """
 
@@ -29,17 +33,56 @@ sys.path.insert(0, str(REPO_ROOT))
 from hpe_ros.models.checkpoints import load_strict, read_checkpoint, unwrap_state_dict  # noqa: E402
 from hpe_ros.models.registry import create_model  # noqa: E402
 from hpe_ros.pipelines.datasets.h36m_frames import H36MFrames, load_h36m_frames  # noqa: E402
+from hpe_ros.pipelines.datasets.samples import LiftingSamples  # noqa: E402
+from hpe_ros.pipelines.default_lifter import load_default_lifter  # noqa: E402
 from hpe_ros.pipelines.lifter_training import evaluate, predict  # noqa: E402
+from hpe_ros.pipelines.metrics import EvaluationReport, evaluate_poses  # noqa: E402
 from hpe_ros.pipelines.placement import place_skeletons  # noqa: E402
 
-SOURCES = ("gt",)  # BlazePose 2D is to be added here
+SOURCES = ("gt", "blazepose")
+DEFAULT_LIFTER = "default"  # --model value of the offline default lifter
+
+
+def blazepose_keypoints(frames: H36MFrames) -> tuple[np.ndarray, np.ndarray]:
+    """BlazePose (static image mode) on every frame, as H36M-17: (N, 17, 2) pixels, (N, 17) scores.
+
+    A frame where BlazePose finds nobody gets NaN keypoints and zero scores.
+    """
+    from hpe_ros.pipelines.blazepose import BlazePoseDetector, to_h36m17  # noqa: PLC0415 (optional)
+
+    keypoints = np.full((len(frames), 17, 2), np.nan)
+    scores = np.zeros((len(frames), 17))
+    with BlazePoseDetector() as detector:
+        for index in range(len(frames)):
+            people = detector.detect(frames.read_image(index))
+            if people:
+                pose = to_h36m17(people[0])
+                keypoints[index], scores[index] = pose.keypoints, np.nan_to_num(pose.scores)
+    return keypoints, scores
 
 
 def keypoints_from_source(frames: H36MFrames, source: str) -> tuple[np.ndarray, np.ndarray]:
     """(N, 17, 2) pixels and (N, 17) scores of the frames from the chosen 2D source."""
     if source == "gt":
         return frames.samples.keypoints_2d, frames.samples.scores_2d
+    if source == "blazepose":
+        return blazepose_keypoints(frames)
     raise ValueError(f"unknown 2D source {source!r}; available: {', '.join(SOURCES)}")
+
+
+def evaluate_default_lifter(
+    samples: LiftingSamples, weights: Path | None = None
+) -> tuple[EvaluationReport, np.ndarray]:
+    """The default lifter's report on ``samples`` and its (N, 17, 3) pelvis-relative predictions."""
+    predicted = load_default_lifter(weights).lift(samples.keypoints_2d, samples.scores_2d)
+    report = evaluate_poses(
+        predicted,
+        samples.joints_3d,
+        joint_names=samples.joint_names,
+        actions=samples.actions,
+        root_index=samples.root_index,
+    )
+    return report, predicted
 
 
 def load_weights(model: torch.nn.Module, path: Path) -> None:
@@ -64,9 +107,14 @@ def placement_errors_mm(frames: H36MFrames, predicted: np.ndarray) -> np.ndarray
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default="capf_baseline", help="registered lifter name")
     parser.add_argument(
-        "--checkpoint", type=Path, help="weights (training checkpoint or state dict); random if absent"
+        "--model", default="capf_baseline", help=f"registered lifter name, or {DEFAULT_LIFTER!r}"
+    )
+    parser.add_argument(
+        "--checkpoint",
+        type=Path,
+        help="weights (training checkpoint or state dict; for 'default' a default-lifter file, "
+        "default: the package's); random if absent",
     )
     parser.add_argument("--data", type=Path, default=REPO_ROOT.parent / "shared" / "data" / "h36m_frames")
     parser.add_argument("--source", choices=SOURCES, default="gt", help="where the 2D keypoints come from")
@@ -83,16 +131,20 @@ def main(argv: list[str] | None = None) -> int:
     samples = frames.samples.with_keypoints(keypoints, scores)
     frames = H36MFrames(samples, frames.cameras, frames.centers, frames.scales, frames.visibility)
 
-    model = create_model(args.model)
-    if args.checkpoint is not None:
-        load_weights(model, args.checkpoint)
+    if args.model == DEFAULT_LIFTER:
+        flip_test = False  # the default lifter is used without flip test at run time
+        report, predicted = evaluate_default_lifter(samples, args.checkpoint)
     else:
-        print("warning: no --checkpoint: the lifter has random weights", file=sys.stderr)
-    model.eval()
-
-    flip_test = not args.no_flip_test
-    report = evaluate(model, samples, flip_test=flip_test)
-    placement_mm = placement_errors_mm(frames, predict(model, samples, flip_test=flip_test))
+        model = create_model(args.model)
+        if args.checkpoint is not None:
+            load_weights(model, args.checkpoint)
+        else:
+            print("warning: no --checkpoint: the lifter has random weights", file=sys.stderr)
+        model.eval()
+        flip_test = not args.no_flip_test
+        report = evaluate(model, samples, flip_test=flip_test)
+        predicted = predict(model, samples, flip_test=flip_test)
+    placement_mm = placement_errors_mm(frames, predicted)
     print(
         f"{args.model} on {len(samples)} frames of {args.data} with {args.source} 2D (flip test {flip_test})"
     )

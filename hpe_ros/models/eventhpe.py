@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from hpe_ros.models.registry import register_model
+from hpe_ros.models.resnet import Bottleneck, ResNet
 from hpe_ros.models.rotations import axis_angle_to_matrix, rot6d_to_matrix
 
 NUM_SMPL_JOINTS = 24
@@ -233,35 +234,7 @@ def _project(points: torch.Tensor, intrinsics: torch.Tensor, height: int, width:
     return torch.stack([u, v], dim=-1)
 
 
-class _Bottleneck(nn.Module):
-    """ResNet v1.5 bottleneck (stride on the 3x3 conv), torchvision parameter names."""
-
-    expansion = 4
-
-    def __init__(self, in_channels: int, width: int, stride: int = 1) -> None:
-        super().__init__()
-        out_channels = width * self.expansion
-        self.conv1 = nn.Conv2d(in_channels, width, kernel_size=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(width)
-        self.conv2 = nn.Conv2d(width, width, kernel_size=3, stride=stride, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(width)
-        self.conv3 = nn.Conv2d(width, out_channels, kernel_size=1, bias=False)
-        self.bn3 = nn.BatchNorm2d(out_channels)
-        self.downsample: nn.Module | None = None
-        if stride != 1 or in_channels != out_channels:
-            self.downsample = nn.Sequential(
-                nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=stride, bias=False),
-                nn.BatchNorm2d(out_channels),
-            )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        identity = x if self.downsample is None else self.downsample(x)
-        y = torch.relu(self.bn1(self.conv1(x)))
-        y = torch.relu(self.bn2(self.conv2(y)))
-        return torch.relu(self.bn3(self.conv3(y)) + identity)
-
-
-class ResNet50Trunk(nn.Module):
+class ResNet50Trunk(ResNet):
     """ResNet-50 up to the global average pool (no ``fc``): (N, C, H, W) -> (N, 2048).
 
     Parameter names follow torchvision's ``resnet50`` (``conv1``, ``bn1``, ``layer1.0.conv1``,
@@ -269,23 +242,10 @@ class ResNet50Trunk(nn.Module):
     """
 
     def __init__(self, in_channels: int = 3) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
-        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
-        channels = 64
-        stages = ((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2))  # width, blocks, stride
-        for index, (width, blocks, stride) in enumerate(stages, 1):
-            layer = []
-            for block in range(blocks):
-                layer.append(_Bottleneck(channels, width, stride if block == 0 else 1))
-                channels = width * _Bottleneck.expansion
-            setattr(self, f"layer{index}", nn.Sequential(*layer))
+        super().__init__(Bottleneck, (3, 4, 6, 3), in_channels=in_channels, num_classes=None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.maxpool(torch.relu(self.bn1(self.conv1(x))))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return x.mean(dim=(2, 3))
+        return super().forward(x).mean(dim=(2, 3))
 
 
 class EventShapeNet(nn.Module):

@@ -6,6 +6,7 @@ Used by the node executables (``ros2 run`` / ``ros2 launch``) and by ``hpe-ros r
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -31,6 +32,7 @@ def start_lifecycle(node: LifecycleNode) -> bool:
 def run_nodes(factories: Sequence[NodeFactory], args: list[str] | None = None,
               node_kwargs: Sequence[dict[str, Any]] | None = None, autostart: bool | None = None) -> int:
     """Create the nodes, bring them up (unless ``autostart`` is off) and spin; returns an exit code."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: see hpe_ros.cli.main
     rclpy.init(args=args)
     nodes: list[LifecycleNode] = []
     executor = MultiThreadedExecutor()

@@ -59,10 +59,13 @@ def test_bad_images_are_skipped_and_reported(sample, tmp_path: Path) -> None:
     bag, truth = sample
     broken = tmp_path / "broken"
     classes = RosbagsMessageClasses()
+    images = 0
     with BagReader(bag) as reader, BagWriter(broken, typestore=classes.typestore) as writer:
-        for index, item in enumerate(reader.messages()):
-            if item.topic == "/camera/image_raw" and index == 4:
-                item.message.encoding = "rgb12"
+        for item in reader.messages():
+            if item.topic == "/camera/image_raw":
+                images += 1
+                if images == 3:
+                    item.message.encoding = "rgb12"
             writer.write(item.topic, item.message, item.timestamp_ns)
     report = process_bag(broken, tmp_path / "out", ReplayPipeline(truth, match="stamp"), progress=False)
     assert report.processed == 7 and report.skipped == 1 and "rgb12" in report.errors[0]

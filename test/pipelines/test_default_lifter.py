@@ -140,3 +140,23 @@ def test_saved_file_round_trips(tmp_path: Path, walking_frames: dl.MocapFrames) 
     features = dl.normalise_keypoints(_standing_person_pixels()).features
     expected = dl.DefaultLifter(result.model).lift_features(features)
     np.testing.assert_allclose(lifter.lift_features(features), expected)
+
+
+# Regression bounds on the accuracy documented in docs/models.md and hpe_ros/data/default_lifter.md
+# (CMU test views: 92.0 / 58.6 mm noisy, 77.8 / 48.9 mm clean; Human3.6M frames: 128.6 / 90.5 mm),
+# with about 10 % margin so that a retrained file of the same quality still passes.
+
+
+def test_committed_lifter_accuracy_on_held_out_cmu_views(shared_data: Path) -> None:
+    lifter = dl.load_default_lifter()
+    test_frames = dl.MocapFrames.from_split(shared_data / "cmu_mocap", "test")
+    noisy = dl.evaluate_lifter_on_mocap(lifter, test_frames, seed=1, num_samples=4096, noisy=True)
+    clean = dl.evaluate_lifter_on_mocap(lifter, test_frames, seed=1, num_samples=4096, noisy=False)
+    assert noisy["mpjpe_mm"] < 100.0 and noisy["p_mpjpe_mm"] < 65.0
+    assert clean["mpjpe_mm"] < noisy["mpjpe_mm"] and clean["p_mpjpe_mm"] < noisy["p_mpjpe_mm"]
+
+
+def test_committed_lifter_accuracy_on_h36m_frames_with_true_2d(shared_data: Path) -> None:
+    lifter = dl.load_default_lifter()
+    metrics = dl.evaluate_lifter_on_h36m_frames(lifter, shared_data / "h36m_frames" / "test_h36m_body3d.npz")
+    assert metrics["mpjpe_mm"] < 145.0 and metrics["p_mpjpe_mm"] < 105.0
