@@ -20,14 +20,6 @@ from hpe_ros.models.capf import (
 HRNET_SIZES = [(64, 48), (32, 24), (16, 12), (8, 6)]
 
 
-@pytest.fixture(autouse=True)
-def single_thread():
-    """Small networks run fastest on one thread (two threads on a shared CPU mostly wait)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def _features(channels, sizes, batch=2, dtype=torch.float32):
     generator = torch.Generator().manual_seed(1)

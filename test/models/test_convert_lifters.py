@@ -15,13 +15,6 @@ from hpe_ros.models.convert_lifters import (
 )
 
 
-@pytest.fixture(autouse=True)
-def single_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 # Our lifter names -> the official PoseTransformer names (volume_net.*), as read in the official code.
 def _official_capf_key(key: str) -> str:

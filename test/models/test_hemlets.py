@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
 import torch
 
 from hpe_ros.models import create_model
 from hpe_ros.models.hemlets import soft_argmax_3d
 
-
-@pytest.fixture(autouse=True)
-def single_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_soft_argmax_of_a_single_peak_is_its_voxel():

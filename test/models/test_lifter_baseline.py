@@ -8,13 +8,6 @@ import torch
 from hpe_ros.models import create_model
 
 
-@pytest.fixture(autouse=True)
-def single_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def test_default_and_configured_sizes():
     default = create_model("capf_baseline")

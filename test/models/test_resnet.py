@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
 import torch
 
 from hpe_ros.models.resnet import resnet18, resnet50
 
-
-@pytest.fixture(autouse=True)
-def single_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_resnet50_has_torchvision_names_and_size():
