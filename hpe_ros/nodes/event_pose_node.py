@@ -10,16 +10,17 @@ from __future__ import annotations
 from typing import Any
 
 from event_camera_msgs.msg import EventPacket
+from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rclpy.qos import QoSProfile
 from rclpy.qos_overriding_options import QoSOverridingOptions
 from sensor_msgs.msg import CameraInfo, Image
 
 from hpe_ros.io.events import EventDecodeError, EventPacketDecoder
-from hpe_ros.io.images import ImageDecodeError, image_to_numpy
-from hpe_ros.io.messages import camera_from_info
-from hpe_ros.nodes.pose_node_base import PoseNodeBase
+from hpe_ros.io.images import ImageDecodeError, image_to_numpy, rgb8_to_image_fields
+from hpe_ros.io.messages import camera_from_info, make_header
+from hpe_ros.nodes.pose_node_base import PoseNodeBase, reliable_qos
 from hpe_ros.nodes.runner import run_nodes
-from hpe_ros.pipelines.base import EventWindow
+from hpe_ros.pipelines.base import EventWindow, PoseResult
 from hpe_ros.pipelines.event_repr import EventWindower, GrayFrameBuffer
 
 
@@ -41,6 +42,24 @@ class EventPoseNode(PoseNodeBase):
         self.declare("input.gray_topic", "", "intensity frames of the same sensor (empty: none)")
         self.declare("input.window_ms", 50.0, "window length in ms (used when input.window_events is 0)")
         self.declare("input.window_events", 0, "events per window (0: windows by time)")
+        self.declare("output.flow", False, "publish the pipeline's optical flow (when it has one) as a "
+                     "colour-coded rgb8 sensor_msgs/Image on 'flow' (hue: direction, saturation: magnitude)")
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        result = super().on_configure(state)
+        if result == TransitionCallbackReturn.SUCCESS and self.param("output.flow"):
+            self._outputs["flow"] = self.create_lifecycle_publisher(Image, "flow", reliable_qos())
+        return result
+
+    def publish(self, result: PoseResult) -> None:
+        super().publish(result)
+        flow_publisher = self._outputs.get("flow")
+        if flow_publisher is not None and result.flow is not None:
+            from hpe_ros.pipelines.eventhpe_pipeline import flow_to_rgb  # only flow pipelines get here
+
+            header = make_header(self.classes, result.stamp_ns, result.frame_id)
+            fields = rgb8_to_image_fields(flow_to_rgb(result.flow))
+            flow_publisher.publish(self.classes.new("sensor_msgs/msg/Image", header=header, **fields))
 
     def create_input_subscriptions(self, qos: QoSProfile) -> list[Any]:
         overrides = QoSOverridingOptions.with_default_policies()

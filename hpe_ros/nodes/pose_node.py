@@ -1,9 +1,20 @@
-"""RGB pose node: ``sensor_msgs/Image`` (or ``CompressedImage``) + ``CameraInfo`` in, 3D people out."""
+"""RGB pose node: ``sensor_msgs/Image`` (or ``CompressedImage``) + ``CameraInfo`` in, 3D people out.
+
+Optionally person boxes from an upstream detector (``input.boxes_topic``,
+``hpe_ros_msgs/BoundingBox2DArray``): the box message whose stamp is nearest the image's, within
+``input.boxes_stamp_tolerance_s``, becomes :attr:`ImageFrame.boxes` (pipelines with
+``box_source: upstream`` crop those people). SMPL mesh faces go out once on ``mesh_faces`` when
+the pipeline makes meshes (see :class:`PoseNodeBase`).
+"""
 
 from __future__ import annotations
 
+import threading
+from collections import deque
 from typing import Any
 
+import numpy as np
+from hpe_ros_msgs.msg import BoundingBox2DArray
 from rclpy.qos import QoSProfile
 from rclpy.qos_overriding_options import QoSOverridingOptions
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
@@ -16,18 +27,27 @@ from hpe_ros.nodes.runner import run_nodes
 from hpe_ros.pipelines.base import ImageFrame
 
 
+BOX_HISTORY = 16  # box messages kept for pairing with images that arrive later
+
+
 class PoseNode(PoseNodeBase):
     input_kind = "image"
     default_pipeline = "blazepose"
 
     def __init__(self, node_name: str = "hpe_pose", **kwargs: Any) -> None:
         self._camera: CameraModel | None = None
+        self._box_messages: deque[tuple[int, np.ndarray]] = deque(maxlen=BOX_HISTORY)
+        self._box_lock = threading.Lock()
         super().__init__(node_name, **kwargs)
 
     def declare_input_parameters(self) -> None:
         self.declare("input.image_topic", "image", "image topic (for 'compressed': the base name, '/compressed' added)")
         self.declare("input.camera_info_topic", "camera_info", "sensor_msgs/CameraInfo of the image's camera")
         self.declare("input.transport", "raw", "'raw' (sensor_msgs/Image) or 'compressed' (CompressedImage)")
+        self.declare("input.boxes_topic", "", "hpe_ros_msgs/BoundingBox2DArray person boxes of an upstream "
+                     "detector, paired with the image of the same stamp (empty: none)")
+        self.declare("input.boxes_stamp_tolerance_s", 0.02,
+                     "largest stamp difference (s) between an image and the box message used for it")
 
     def create_input_subscriptions(self, qos: QoSProfile) -> list[Any]:
         transport = self.param("input.transport")
@@ -43,7 +63,30 @@ class PoseNode(PoseNodeBase):
                                                  qos_overriding_options=overrides)
         info_sub = self.create_subscription(CameraInfo, self.param("input.camera_info_topic"), self._on_camera_info,
                                             qos, qos_overriding_options=overrides)
-        return [image_sub, info_sub]
+        subscriptions = [image_sub, info_sub]
+        boxes_topic = self.param("input.boxes_topic")
+        with self._box_lock:
+            self._box_messages.clear()
+        if boxes_topic:
+            subscriptions.append(self.create_subscription(BoundingBox2DArray, boxes_topic, self._on_boxes, qos,
+                                                          qos_overriding_options=overrides))
+        return subscriptions
+
+    def _on_boxes(self, msg: BoundingBox2DArray) -> None:
+        boxes = np.array([[b.x_min, b.y_min, b.x_max, b.y_max, b.score] for b in msg.boxes],
+                         dtype=np.float64).reshape(-1, 5)
+        with self._box_lock:
+            self._box_messages.append((self.stamp_of(msg.header), boxes))
+
+    def boxes_for(self, stamp_ns: int) -> np.ndarray | None:
+        """The boxes whose message stamp is nearest ``stamp_ns`` within the tolerance, else None."""
+        tolerance_ns = float(self.param("input.boxes_stamp_tolerance_s")) * 1e9
+        with self._box_lock:
+            candidates = list(self._box_messages)
+        if not candidates:
+            return None
+        stamp, boxes = min(candidates, key=lambda item: abs(item[0] - stamp_ns))
+        return boxes if abs(stamp - stamp_ns) <= tolerance_ns else None
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
         try:
@@ -61,8 +104,9 @@ class PoseNode(PoseNodeBase):
             self.reject(f"camera_info is {camera.width}x{camera.height} but the image is "
                         f"{rgb.shape[1]}x{rgb.shape[0]}; ignoring the intrinsics")
             camera = None
-        return ImageFrame(image=rgb, stamp_ns=self.stamp_of(msg.header), frame_id=self.frame_id_for(msg.header),
-                          camera=camera)
+        stamp_ns = self.stamp_of(msg.header)
+        return ImageFrame(image=rgb, stamp_ns=stamp_ns, frame_id=self.frame_id_for(msg.header),
+                          camera=camera, boxes=self.boxes_for(stamp_ns))
 
 
 def main(args: list[str] | None = None) -> None:

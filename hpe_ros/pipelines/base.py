@@ -25,6 +25,9 @@ class ImageFrame:
     stamp_ns: int
     frame_id: str
     camera: CameraModel | None = None
+    #: (N, 5) person boxes from an upstream detector for this image (x_min, y_min, x_max, y_max,
+    #: score in pixels), or None when there is no detector input
+    boxes: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

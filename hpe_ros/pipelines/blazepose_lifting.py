@@ -3,7 +3,8 @@
 Works with no checkpoint at all: BlazePose's models ship inside the mediapipe wheel and the
 default lifter's weights (trained on CMU motion capture) inside hpe_ros. BlazePose gives 2D
 keypoints but no feature maps, so the lifter is context-agnostic; BlazePose also finds at most
-one person per image.
+one person per image. With ``smpl_model_path`` each person also gets a SMPL body
+(:mod:`hpe_ros.pipelines.mesh_output`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from hpe_ros.core.joints import H36M_17
 from hpe_ros.pipelines.base import ImageFrame, PersonPose, Pipeline, PoseResult
 from hpe_ros.pipelines.blazepose import BlazePoseDetector, Pose2D, to_h36m17
 from hpe_ros.pipelines.default_lifter import DefaultLifter, load_default_lifter
+from hpe_ros.pipelines.mesh_output import MeshOutput, mesh_off_message
 from hpe_ros.pipelines.placement import place_skeletons
 
 
@@ -25,11 +27,15 @@ class BlazePoseLiftingPipeline(Pipeline):
     input_kind = "image"
 
     def __init__(self, lifter_weights: str = "", min_person_score: float = 0.3, video_mode: bool = True,
-                 detector: BlazePoseDetector | None = None, lifter: DefaultLifter | None = None) -> None:
-        self.detector = detector or BlazePoseDetector(video_mode=video_mode)
+                 detector: BlazePoseDetector | None = None, lifter: DefaultLifter | None = None,
+                 smpl_model_path: str = "", posh_checkpoint: str = "", smpl_gender: str = "neutral",
+                 publish_vertices: bool = True) -> None:
         self.lifter = lifter or load_default_lifter(lifter_weights or None)
         self.lifter_weights = lifter_weights or "default (hpe_ros/data/default_lifter.pt)"
         self.min_person_score = min_person_score
+        self.mesh = MeshOutput.from_options(self.name, smpl_model_path, posh_checkpoint, smpl_gender,
+                                            publish_vertices)
+        self.detector = detector or BlazePoseDetector(video_mode=video_mode)
 
     def people_2d(self, image: np.ndarray) -> list[Pose2D]:
         return [p for p in self.detector.detect(image) if p.score >= self.min_person_score]
@@ -47,12 +53,18 @@ class BlazePoseLiftingPipeline(Pipeline):
         relative = self.lifter.lift(keypoints, scores)
         result.timings_s["lift"] = time.perf_counter() - started
         joints, metric = relative, np.zeros(len(people), bool)
-        root_confidence = np.zeros(len(people))
+        root_confidence, roots = np.zeros(len(people)), None
         if frame.camera is not None:
             placement = place_skeletons(keypoints, relative, frame.camera, scores)
             metric = placement.metric
             joints = np.where(metric[:, None, None], placement.joints_camera, relative)
             root_confidence = placement.confidence
+            roots = placement.translation
+        bodies: list = [None] * len(people)
+        if self.mesh is not None:
+            started = time.perf_counter()
+            bodies = self.mesh.estimate(joints, roots)
+            result.timings_s["mesh"] = time.perf_counter() - started
         for index, person in enumerate(people):
             result.people.append(PersonPose(
                 joint_set=H36M_17,
@@ -63,12 +75,17 @@ class BlazePoseLiftingPipeline(Pipeline):
                 keypoints_2d=keypoints[index].astype(np.float32),
                 scores_2d=scores[index],
                 box=person.box.astype(np.float32),
+                smpl=bodies[index],
             ))
         return result
 
     def describe(self) -> dict[str, str]:
         return {"pipeline": self.name, "2d": "BlazePose (mediapipe, offline; one person; no feature maps)",
-                "lifter": f"context-agnostic {self.lifter_weights}"}
+                "lifter": f"context-agnostic {self.lifter_weights}",
+                "mesh": self.mesh.describe() if self.mesh else mesh_off_message(self.name)}
+
+    def mesh_faces(self) -> np.ndarray | None:
+        return self.mesh.faces if self.mesh is not None else None
 
     def close(self) -> None:
         self.detector.close()

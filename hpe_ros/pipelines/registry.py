@@ -86,10 +86,83 @@ def _build_event_replay(path: str, match: str, stamp_tolerance_s: float) -> Pipe
 @register_pipeline(
     "blazepose",
     input_kind="image",
-    defaults={"lifter_weights": "", "min_person_score": 0.3, "video_mode": True},
-    summary="offline default: BlazePose 2D (one person) -> default context-agnostic lifter -> metric placement",
+    defaults={
+        "lifter_weights": "",
+        "min_person_score": 0.3,
+        "video_mode": True,
+        "smpl_model_path": "",
+        "posh_checkpoint": "",
+        "smpl_gender": "neutral",
+        "publish_vertices": True,
+    },
+    summary="offline default: BlazePose 2D (one person) -> default context-agnostic lifter -> metric placement "
+            "(-> SMPL mesh with smpl_model_path)",
 )
-def _build_blazepose(lifter_weights: str, min_person_score: float, video_mode: bool) -> Pipeline:
+def _build_blazepose(lifter_weights: str, min_person_score: float, video_mode: bool, smpl_model_path: str,
+                     posh_checkpoint: str, smpl_gender: str, publish_vertices: bool) -> Pipeline:
     from hpe_ros.pipelines.blazepose_lifting import BlazePoseLiftingPipeline
 
-    return BlazePoseLiftingPipeline(lifter_weights, min_person_score=min_person_score, video_mode=video_mode)
+    return BlazePoseLiftingPipeline(lifter_weights, min_person_score=min_person_score, video_mode=video_mode,
+                                    smpl_model_path=smpl_model_path, posh_checkpoint=posh_checkpoint,
+                                    smpl_gender=smpl_gender, publish_vertices=publish_vertices)
+
+
+@register_pipeline(
+    "eventhpe",
+    input_kind="events",
+    defaults={
+        "flownet_checkpoint": "",
+        "shapenet_checkpoint": "",
+        "smpl_model_path": "",
+        "smpl_gender": "neutral",
+        "device": "cpu",
+        "publish_vertices": True,
+        "publish_flow": False,
+        "input_size": 256,
+        "intervals_per_window": 2,
+        "clip_steps": 8,
+        "initial_pelvis": "0.0,0.0,4.0",
+    },
+    summary="EventHPE: event frames -> FlowNet -> ShapeNet (GRU tracking from a rest pose) -> SMPL body",
+)
+def _build_eventhpe(**options: Any) -> Pipeline:
+    from hpe_ros.pipelines.eventhpe_pipeline import EventHPEPipeline
+
+    return EventHPEPipeline(**options)
+
+
+@register_pipeline(
+    "topdown",
+    input_kind="image",
+    defaults={
+        "box_source": "upstream",
+        "box_detector": "whole_image",
+        "bottom_up_checkpoint": "",
+        "min_box_score": 0.3,
+        "max_people": 10,
+        "box_expand": 0.15,
+        "redetect_every": 15,
+        "track_iou": 0.3,
+        "pose_model": "hrnet_w32_heatmap",
+        "pose_checkpoint": "",
+        "input_size": "256x192",
+        "flip_test": True,
+        "simdr_split_ratio": 2.0,
+        "lifter": "capf_hrnet32",
+        "lifter_checkpoint": "",
+        "lifter_flip_test": True,
+        "backend": "torch",
+        "device": "cpu",
+        "allow_random_weights": False,
+        "smpl_model_path": "",
+        "posh_checkpoint": "",
+        "smpl_gender": "neutral",
+        "publish_vertices": True,
+    },
+    summary="top-down: person boxes -> HRNet/SimDR 2D (all people in one batch) -> Context-Aware PoseFormer on "
+            "HRNet features (or a context-agnostic lifter) -> metric placement (-> SMPL mesh)",
+)
+def _build_topdown(**options: Any) -> Pipeline:
+    from hpe_ros.pipelines.topdown import TopDownPipeline
+
+    return TopDownPipeline(**options)

@@ -1,0 +1,108 @@
+"""Time per event window of the EventHPE pipeline on the CPU, by stage, at the official 256 x 256.
+
+Events are simulated from a textured square moving over a 346 x 260 (DAVIS-sized) sensor and cut
+into 50 ms windows. Prints the median time per window and per stage for each torch thread count,
+and, side by side, the streaming step (one ShapeNet step per window, GRU and SMPL state carried)
+against re-running ShapeNet over the last 8 windows for every window (what a clip model without
+a carried state would cost): their ratio.
+
+    python benchmarks/bench_event_pipeline.py [--windows 6] [--size 256] [--threads 1 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from hpe_ros.models.eventhpe import SMPLInitialState  # noqa: E402
+from hpe_ros.models.rotations import matrix_to_axis_angle  # noqa: E402
+from hpe_ros.pipelines.base import EventWindow  # noqa: E402
+from hpe_ros.pipelines.event_repr import EventWindower  # noqa: E402
+from hpe_ros.pipelines.event_simulator import EventSimulatorConfig, simulate_events  # noqa: E402
+from hpe_ros.pipelines.eventhpe_pipeline import EventHPEPipeline  # noqa: E402
+
+WIDTH, HEIGHT = 346, 260
+WINDOW_NS = 50_000_000
+CLIP = 8
+
+
+def simulated_windows(count: int) -> list[EventWindow]:
+    ys, xs = np.mgrid[0:HEIGHT, 0:WIDTH]
+    frames, stamps = [], []
+    for i in range(count * 10 + 12):  # 200 fps
+        left = 40 + 2 * i
+        inside = (xs >= left) & (xs < left + 80) & (ys >= 60) & (ys < 200)
+        frames.append(np.where(inside, 180 + 60 * np.sin(ys / 4.0) * np.cos(xs / 5.0), 40).astype(np.uint8))
+        stamps.append(i * 5_000_000)
+    events = simulate_events(np.stack(frames), np.array(stamps), EventSimulatorConfig(noise_rate_hz=2.0))
+    return EventWindower(WIDTH, HEIGHT, duration_ns=WINDOW_NS).add(events)[:count]
+
+
+def run(windows: list[EventWindow], size: int, threads: int) -> None:
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # random weights, synthetic SMPL: known here
+        pipeline = EventHPEPipeline(input_size=size, publish_flow=True)
+    pipeline.process(windows[0])  # warm-up (oneDNN primitives)
+    totals, stages = [], {}
+    for window in windows[1:]:
+        started = time.perf_counter()
+        result = pipeline.process(window)
+        totals.append(time.perf_counter() - started)
+        for stage, seconds in result.timings_s.items():
+            stages.setdefault(stage, []).append(seconds)
+    per_stage = ", ".join(f"{k} {statistics.median(v) * 1e3:.0f}" for k, v in stages.items())
+    print(f"threads {threads}: {statistics.median(totals) * 1e3:.0f} ms per window "
+          f"({len(totals)} windows, {sum(w.events.size for w in windows[1:]) // len(totals)} events each); "
+          f"median ms: {per_stage}")
+
+    # streaming step vs the clip model re-run over the last CLIP windows for every window
+    frames = torch.from_numpy(pipeline.window_input(windows[1]).frames)[None]
+    with torch.no_grad():
+        flow = pipeline.flownet(frames, 1.0).flow
+    step_times = []
+    for _ in range(3):
+        started = time.perf_counter()
+        pipeline.step(frames, flow)
+        step_times.append(time.perf_counter() - started)
+    state = pipeline.initial_state()
+    pose = matrix_to_axis_angle(state.rotmats[0]).reshape(1, 72)
+    initial = SMPLInitialState(state.translation, pose, state.betas)
+    clip_frames = frames[:, None].expand(1, CLIP, -1, -1, -1)
+    clip_flows = flow[:, None].expand(1, CLIP, -1, -1, -1)
+    started = time.perf_counter()
+    with torch.no_grad():
+        pipeline.shapenet(clip_frames, initial, clip_flows)
+    clip_time = time.perf_counter() - started
+    step = statistics.median(step_times)
+    print(f"  ShapeNet per window: streaming step {step * 1e3:.0f} ms vs clip of {CLIP} re-run "
+          f"{clip_time * 1e3:.0f} ms: x{clip_time / step:.1f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--windows", type=int, default=6)
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, torch.get_num_threads()])
+    args = parser.parse_args()
+    windows = simulated_windows(args.windows)
+    print(f"EventHPE pipeline, {args.size} x {args.size} network input, {WIDTH} x {HEIGHT} sensor, "
+          f"{WINDOW_NS // 1_000_000} ms windows, torch {torch.__version__} on CPU")
+    for threads in dict.fromkeys(args.threads):
+        run(windows, args.size, threads)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,328 @@
+"""Where the people of a frame are: person box sources for top-down pipelines, and stable track ids.
+
+Every source answers one question, :meth:`BoxSource.boxes`: the (N, 5) boxes ``x_min, y_min,
+x_max, y_max, score`` (image pixels) of the people in a frame. After the 2D stage a pipeline
+tells the source what it found (:meth:`BoxSource.observe`), which is what lets
+:class:`KeypointTrackedBoxes` follow people from frame to frame without running a detector.
+
+* :class:`WholeImageBoxes`: one box covering the image (a single person filling the view).
+* :class:`UpstreamBoxes`: the boxes an external detector sent with the image
+  (:attr:`ImageFrame.boxes`), with a fallback source for frames that come without.
+* :class:`BottomUpBoxes`: the people of a bottom-up estimator (SWAHR / HigherHRNet).
+* :class:`BlazePoseBoxes`: BlazePose's box (at most one person).
+* :class:`KeypointTrackedBoxes`: each person's previous-frame keypoints, boxed and enlarged;
+  a detector source runs when nobody is tracked and every ``redetect_every`` frames.
+
+:class:`IoUTracker` gives boxes ids that stay the same while a person is followed: boxes of
+consecutive frames are matched by the Hungarian algorithm on their IoU.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from hpe_ros.pipelines.base import ImageFrame
+
+BOX_SOURCES = ("upstream", "whole_image", "bottom_up", "blazepose", "tracked")
+
+
+def _as_boxes(boxes: np.ndarray | None) -> np.ndarray:
+    """(N, 4 or 5) -> (N, 5) float64, score 1 where none is given; None -> (0, 5)."""
+    if boxes is None:
+        return np.zeros((0, 5))
+    boxes = np.asarray(boxes, dtype=np.float64)
+    if boxes.size == 0:
+        return np.zeros((0, 5))
+    boxes = np.atleast_2d(boxes)
+    if boxes.ndim != 2 or boxes.shape[1] not in (4, 5):
+        raise ValueError(f"person boxes must be (N, 4) or (N, 5), got {boxes.shape}")
+    if boxes.shape[1] == 4:
+        boxes = np.concatenate([boxes, np.ones((len(boxes), 1))], axis=1)
+    return boxes
+
+
+def clip_boxes(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Boxes (N, 5) clipped to the image; corners reordered so that min <= max."""
+    boxes = _as_boxes(boxes).copy()
+    lo = np.minimum(boxes[:, :2], boxes[:, 2:4])
+    hi = np.maximum(boxes[:, :2], boxes[:, 2:4])
+    limit = np.array([width, height], dtype=np.float64)
+    boxes[:, :2] = np.clip(lo, 0.0, limit)
+    boxes[:, 2:4] = np.clip(hi, 0.0, limit)
+    return boxes
+
+
+def select_boxes(boxes: np.ndarray, min_score: float = 0.0, max_people: int = 0, min_size_px: float = 2.0
+                 ) -> np.ndarray:
+    """Boxes scoring at least ``min_score`` and at least ``min_size_px`` wide and high, best first,
+    at most ``max_people`` of them (0: all)."""
+    boxes = _as_boxes(boxes)
+    size = boxes[:, 2:4] - boxes[:, :2]
+    keep = (boxes[:, 4] >= min_score) & (size >= min_size_px).all(axis=1) & np.isfinite(boxes).all(axis=1)
+    boxes = boxes[keep]
+    boxes = boxes[np.argsort(-boxes[:, 4], kind="stable")]
+    return boxes[:max_people] if max_people > 0 else boxes
+
+
+def boxes_from_keypoints(keypoints: np.ndarray, scores: np.ndarray, min_score: float = 0.3,
+                         expand: float = 0.15) -> np.ndarray:
+    """(N, 5) boxes around each person's keypoints scoring at least ``min_score``.
+
+    ``keypoints`` (N, J, 2) pixels, ``scores`` (N, J). Each box is enlarged by ``expand`` times
+    its width and height on every side; its score is the mean score of the joints that span it.
+    People with fewer than two such joints get an all-NaN box.
+    """
+    keypoints = np.asarray(keypoints, dtype=np.float64)
+    scores = np.asarray(scores, dtype=np.float64)
+    if keypoints.size == 0:
+        return np.zeros((0, 5))
+    confident = (scores >= min_score) & np.isfinite(keypoints).all(axis=-1)
+    lo = np.where(confident[..., None], keypoints, np.inf).min(axis=1)
+    hi = np.where(confident[..., None], keypoints, -np.inf).max(axis=1)
+    count = confident.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):  # people without confident joints become NaN
+        margin = (hi - lo) * expand
+        score = np.where(confident, scores, 0.0).sum(axis=1) / count
+    boxes = np.concatenate([lo - margin, hi + margin, score[:, None]], axis=1)
+    boxes[count < 2] = np.nan
+    return boxes
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N, M) intersection over union of boxes ``a`` (N, >=4) and ``b`` (M, >=4)."""
+    a = np.asarray(a, dtype=np.float64).reshape(-1, np.shape(a)[-1])[:, :4]
+    b = np.asarray(b, dtype=np.float64).reshape(-1, np.shape(b)[-1])[:, :4]
+    lo = np.maximum(a[:, None, :2], b[None, :, :2])
+    hi = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(hi - lo, 0.0, None), axis=-1)
+    area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0.0, None), axis=-1)
+    area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0.0, None), axis=-1)
+    union = area_a[:, None] + area_b[None, :] - inter
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(union > 0, inter / union, 0.0)
+
+
+# ---- track ids ------------------------------------------------------------------------------
+
+
+@dataclass
+class _Track:
+    track_id: str
+    box: np.ndarray  # (4,) last matched box
+    missed: int = 0  # frames since it was last matched
+
+
+@dataclass
+class IoUTracker:
+    """Stable ids for the boxes of consecutive frames.
+
+    Each frame's boxes are matched to the live tracks by maximum total IoU (Hungarian); a match
+    needs IoU >= ``min_iou``. Unmatched boxes start new tracks (ids "1", "2", ... in order of
+    appearance); a track unmatched for more than ``max_missed`` frames ends.
+    """
+
+    min_iou: float = 0.3
+    max_missed: int = 5
+    _tracks: list[_Track] = field(default_factory=list)
+    _next_id: int = 1
+
+    def assign(self, boxes: np.ndarray) -> list[str]:
+        """Ids of ``boxes`` (N, >=4) of the current frame, in their order."""
+        boxes = _as_boxes(boxes)
+        ids: list[str | None] = [None] * len(boxes)
+        matched_tracks: set[int] = set()
+        if len(boxes) and self._tracks:
+            iou = box_iou(boxes, np.stack([t.box for t in self._tracks]))
+            iou = np.where(np.isfinite(iou), iou, 0.0)
+            rows, cols = linear_sum_assignment(-iou)
+            for row, col in zip(rows, cols, strict=True):
+                if iou[row, col] >= self.min_iou:
+                    track = self._tracks[col]
+                    track.box, track.missed = boxes[row, :4].copy(), 0
+                    ids[row] = track.track_id
+                    matched_tracks.add(col)
+        for index, track in enumerate(self._tracks):
+            if index not in matched_tracks:
+                track.missed += 1
+        self._tracks = [t for t in self._tracks if t.missed <= self.max_missed]
+        for row, assigned in enumerate(ids):
+            if assigned is None:
+                track = _Track(str(self._next_id), boxes[row, :4].copy())
+                self._next_id += 1
+                self._tracks.append(track)
+                ids[row] = track.track_id
+        return [str(i) for i in ids]
+
+    def reset(self) -> None:
+        self._tracks = []
+        self._next_id = 1
+
+
+# ---- box sources ----------------------------------------------------------------------------
+
+
+class BoxSource(abc.ABC):
+    """Person boxes of a frame (see the module docstring)."""
+
+    name: str = ""
+
+    @abc.abstractmethod
+    def boxes(self, frame: ImageFrame) -> np.ndarray:
+        """(N, 5) boxes ``x_min, y_min, x_max, y_max, score`` in image pixels."""
+
+    def observe(self, keypoints: np.ndarray, scores: np.ndarray) -> None:  # noqa: B027 - optional hook
+        """The people the pipeline found in the frame last passed to :meth:`boxes`:
+        ``keypoints`` (N, J, 2) image pixels and ``scores`` (N, J)."""
+
+    def describe(self) -> str:
+        return self.name
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release models (sources that own one)."""
+
+
+class WholeImageBoxes(BoxSource):
+    """One box covering the whole image, score 1."""
+
+    name = "whole_image"
+
+    def boxes(self, frame: ImageFrame) -> np.ndarray:
+        height, width = frame.image.shape[:2]
+        return np.array([[0.0, 0.0, float(width), float(height), 1.0]])
+
+
+class UpstreamBoxes(BoxSource):
+    """The boxes that came with the frame (:attr:`ImageFrame.boxes`); ``fallback`` for frames without.
+
+    A frame whose detector message said "nobody" (an empty array) has nobody; only a frame with
+    no detector message at all (``boxes is None``) goes to the fallback (None: nobody).
+    """
+
+    name = "upstream"
+
+    def __init__(self, fallback: BoxSource | None = None) -> None:
+        self.fallback = fallback
+
+    def boxes(self, frame: ImageFrame) -> np.ndarray:
+        if frame.boxes is None:
+            return self.fallback.boxes(frame) if self.fallback is not None else np.zeros((0, 5))
+        height, width = frame.image.shape[:2]
+        return clip_boxes(frame.boxes, width, height)
+
+    def observe(self, keypoints: np.ndarray, scores: np.ndarray) -> None:
+        if self.fallback is not None:
+            self.fallback.observe(keypoints, scores)
+
+    def describe(self) -> str:
+        return f"upstream (fallback: {self.fallback.describe() if self.fallback else 'nobody'})"
+
+    def close(self) -> None:
+        if self.fallback is not None:
+            self.fallback.close()
+
+
+class BottomUpBoxes(BoxSource):
+    """Boxes of the people a bottom-up estimator finds (e.g. :class:`~hpe_ros.pipelines.bottom_up.BottomUpEstimator`).
+
+    ``estimator(image)`` returns an object with ``boxes`` (P, 5); each box is enlarged by
+    ``expand`` of its size on every side (bottom-up boxes span the joints only).
+    """
+
+    name = "bottom_up"
+
+    def __init__(self, estimator: Callable[[np.ndarray], object], expand: float = 0.1) -> None:
+        self.estimator = estimator
+        self.expand = expand
+
+    def boxes(self, frame: ImageFrame) -> np.ndarray:
+        found = _as_boxes(getattr(self.estimator(frame.image), "boxes"))
+        size = found[:, 2:4] - found[:, :2]
+        found[:, :2] -= size * self.expand
+        found[:, 2:4] += size * self.expand
+        height, width = frame.image.shape[:2]
+        return clip_boxes(found, width, height)
+
+
+class BlazePoseBoxes(BoxSource):
+    """BlazePose's box around its (single) person; ``detector.detect(image)`` gives poses with ``box``."""
+
+    name = "blazepose"
+
+    def __init__(self, detector: object, expand: float = 0.1) -> None:
+        self.detector = detector
+        self.expand = expand
+
+    def boxes(self, frame: ImageFrame) -> np.ndarray:
+        poses = self.detector.detect(frame.image)  # type: ignore[attr-defined]
+        found = _as_boxes(np.stack([p.box for p in poses]) if poses else None)
+        size = found[:, 2:4] - found[:, :2]
+        found[:, :2] -= size * self.expand
+        found[:, 2:4] += size * self.expand
+        height, width = frame.image.shape[:2]
+        return clip_boxes(found, width, height)
+
+    def close(self) -> None:
+        close = getattr(self.detector, "close", None)
+        if close is not None:
+            close()
+
+
+class KeypointTrackedBoxes(BoxSource):
+    """Boxes from the previous frame's keypoints, enlarged by ``expand``; ``detector`` to (re)acquire.
+
+    The detector source runs on the first frame, whenever nobody is tracked, and every
+    ``redetect_every`` frames (0: only when nobody is tracked). People whose keypoints are no
+    longer confident (fewer than two joints scoring ``min_score``) are dropped.
+    """
+
+    name = "tracked"
+
+    def __init__(self, detector: BoxSource, expand: float = 0.15, min_score: float = 0.3,
+                 redetect_every: int = 0) -> None:
+        self.detector = detector
+        self.expand = expand
+        self.min_score = min_score
+        self.redetect_every = redetect_every
+        self._tracked = np.zeros((0, 5))
+        self._frames_since_detection = 0
+
+    def boxes(self, frame: ImageFrame) -> np.ndarray:
+        due = self.redetect_every > 0 and self._frames_since_detection >= self.redetect_every
+        if len(self._tracked) == 0 or due:
+            self._frames_since_detection = 1
+            return self.detector.boxes(frame)
+        self._frames_since_detection += 1
+        height, width = frame.image.shape[:2]
+        return clip_boxes(self._tracked, width, height)
+
+    def observe(self, keypoints: np.ndarray, scores: np.ndarray) -> None:
+        boxes = boxes_from_keypoints(keypoints, scores, self.min_score, self.expand)
+        self._tracked = boxes[np.isfinite(boxes).all(axis=1)]
+        self.detector.observe(keypoints, scores)
+
+    def describe(self) -> str:
+        return f"tracked from keypoints (detector: {self.detector.describe()})"
+
+    def close(self) -> None:
+        self.detector.close()
+
+
+__all__ = [
+    "BOX_SOURCES",
+    "BlazePoseBoxes",
+    "BottomUpBoxes",
+    "BoxSource",
+    "IoUTracker",
+    "KeypointTrackedBoxes",
+    "UpstreamBoxes",
+    "WholeImageBoxes",
+    "box_iou",
+    "boxes_from_keypoints",
+    "clip_boxes",
+    "select_boxes",
+]
