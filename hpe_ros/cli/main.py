@@ -91,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--offline", action="store_true", help="run the pipeline directly instead of a ROS 2 graph")
     demo.add_argument("--fov-deg", type=float, default=60.0, help="horizontal field of view assumed for the camera")
     demo.add_argument("--max-frames", type=int, default=30, help="frames read from a video or webcam")
+    demo.add_argument("--no-events", action="store_true", help="skip the event-camera part of the demo")
     return parser
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from hpe_ros.cli.demo import read_results
 from hpe_ros.cli.main import main
+from hpe_ros.io.bags import BagReader
 
 pytest.importorskip("mediapipe", reason="BlazePose (mediapipe) is not installed")
 pytest.importorskip("skimage", reason="scikit-image (the demo picture) is not installed")
@@ -28,12 +29,16 @@ def _check_outputs(out: Path, topic: str) -> None:
 
 def test_demo_offline(tmp_path: Path, capsys) -> None:
     assert main(["demo", "--offline", "--output", str(tmp_path / "demo")]) == 0
-    assert "3D plot" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "3D plot" in printed and "RANDOM weights" in printed
     _check_outputs(tmp_path / "demo", "/hpe/skeletons")
+    with BagReader(tmp_path / "demo" / "events_output") as reader:
+        bodies = [m.message for m in reader.messages(["/hpe/bodies"])]
+    assert bodies and all(len(b.bodies) == 1 and len(b.bodies[0].vertices) > 0 for b in bodies)
 
 
 @pytest.mark.ros
 def test_demo_through_the_ros_graph(tmp_path: Path) -> None:
     pytest.importorskip("rclpy")
-    assert main(["demo", "--output", str(tmp_path / "demo")]) == 0
+    assert main(["demo", "--no-events", "--output", str(tmp_path / "demo")]) == 0
     _check_outputs(tmp_path / "demo", "/skeletons")
