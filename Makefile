@@ -2,7 +2,7 @@
 VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 READY := $(VENV)/.hpe_ros_ready
-SOURCES := requirements.txt setup.py scripts/setup_venv.sh scripts/build_interfaces.sh \
+SOURCES := requirements.txt setup.py scripts/setup_venv.sh scripts/build_interfaces.sh hpe_ros/io/_evt3.c \
            $(wildcard msg/msg/*.msg) msg/CMakeLists.txt $(wildcard hpe_ros/io/interfaces/*/*.msg)
 
 .PHONY: venv demo test bench clean

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from setuptools import find_packages, setup
+from setuptools import Extension, find_packages, setup
 from setuptools.command.build_py import build_py
 
 PACKAGE = "hpe_ros"
@@ -20,6 +20,11 @@ class BuildWithInterfaces(build_py):
             (target / msg.name).write_text(msg.read_text())
 
 
+# The compiled EVT 3.0 decoder: a plain C library that hpe_ros/io/evt3_native.py loads with ctypes.
+# optional=True: without a working C compiler the install still succeeds and the numpy decoder runs.
+EVT3_EXTENSION = Extension(f"{PACKAGE}.io._evt3", sources=[f"{PACKAGE}/io/_evt3.c"], optional=True)
+
+
 def share(folder: str, pattern: str) -> tuple[str, list[str]]:
     return (f"share/{PACKAGE}/{folder}", [str(p.relative_to(ROOT)) for p in sorted((ROOT / folder).glob(pattern))])
 
@@ -35,6 +40,7 @@ setup(
         share("launch", "*.py"),
         share("config", "*"),
     ],
+    ext_modules=[EVT3_EXTENSION],
     cmdclass={"build_py": BuildWithInterfaces},
     python_requires=">=3.10",
     install_requires=["numpy", "pyyaml", "torch", "rosbags>=0.10", "tqdm", "scipy", "pillow"],

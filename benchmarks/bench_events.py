@@ -1,11 +1,12 @@
 """Throughput of EVT 3.0 decoding and event accumulation, on one core.
 
 Prints, in one run: decode Mev/s on the shared evt3 bag's payload repeated to >= 10M events (as one
-stream and packet by packet), on a dense vectorised stream made with ``encode_evt3``, the speed of
+stream and packet by packet; compiled and numpy decoders side by side, median of the repeats, with
+their ratio), on a dense vectorised stream made with ``encode_evt3``, the speed of
 a per-word Python reference loop on a slice (and the ratio), and accumulation Mev/s for EventHPE
 frames and voxel grids.
 
-    python benchmarks/bench_events.py [--min-events 10000000] [--repeats 3]
+    python benchmarks/bench_events.py [--min-events 10000000] [--repeats 5]
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from hpe_ros.io.bags import BagReader  # noqa: E402
+from hpe_ros.io import evt3_native  # noqa: E402
 from hpe_ros.io.events import CD_EVENT_DTYPE, Evt3Decoder, encode_evt3  # noqa: E402
 from hpe_ros.pipelines.event_repr import eventhpe_frames, partition_occupancy, voxel_grid  # noqa: E402
 
@@ -32,6 +34,27 @@ def best_time(fn, repeats: int) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return min(times)
+
+
+def median_time(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def compare_backends(label: str, n_events: int, run, repeats: int) -> None:
+    """Median Mev/s of ``run(backend)`` for the compiled and the numpy decoder, and their ratio."""
+    rates = {}
+    for backend in ("native", "numpy"):
+        if backend == "native" and not evt3_native.available():
+            continue
+        rates[backend] = n_events / median_time(lambda: run(backend), repeats) / 1e6
+    line = "  ".join(f"{name} {rate:7.1f}" for name, rate in rates.items())
+    ratio = f"  (x{rates['native'] / rates['numpy']:.1f})" if len(rates) == 2 else ""
+    print(f"  {label:<22}: {line} Mev/s{ratio}")
 
 
 def reference_decode(data: bytes) -> int:
@@ -77,7 +100,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bag", type=Path, default=REPO.parent / "shared" / "data" / "events" / "evt3_trigger")
     parser.add_argument("--min-events", type=int, default=10_000_000)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     if not args.bag.exists():
         sys.exit(f"bag {args.bag} not found (needs ../shared/data)")
@@ -92,32 +115,32 @@ def main() -> None:
     decoded = Evt3Decoder(1280, 720).decode(stream)
     seconds = best_time(lambda: Evt3Decoder(1280, 720).decode(stream), args.repeats)
     print(f"evt3 bag x{copies}: {decoded.cd.size / 1e6:.1f}M events, {n_words / 1e6:.1f}M words "
-          f"({n_words / decoded.cd.size:.2f} words/event)")
-    print(f"  decode as one stream : {decoded.cd.size / seconds / 1e6:7.1f} Mev/s  ({n_words / seconds / 1e6:.0f} Mwords/s)")
+          f"({n_words / decoded.cd.size:.2f} words/event); compiled decoder: "
+          f"{'yes' if evt3_native.available() else 'no (' + str(evt3_native.unavailable_reason) + ')'}")
+    compare_backends("decode as one stream", decoded.cd.size,
+                     lambda backend: Evt3Decoder(1280, 720, backend=backend).decode(stream), args.repeats)
 
-    def per_packet() -> None:
-        decoder = Evt3Decoder(1280, 720)
+    def per_packet(backend: str) -> None:
+        decoder = Evt3Decoder(1280, 720, backend=backend)
         for packet in packets:
             decoder.decode(packet)
 
-    seconds_packets = best_time(per_packet, args.repeats)
-    print(f"  decode per packet    : {per_copy / seconds_packets / 1e6:7.1f} Mev/s  "
-          f"({len(packets)} packets of ~{per_copy // len(packets)} events)")
+    compare_backends(f"per packet (~{per_copy // len(packets)} ev)", per_copy, per_packet, args.repeats)
 
     dense = dense_stream(args.min_events)
     dense_bytes = encode_evt3(dense, vectorize=True)
     dense_decoded = Evt3Decoder(1280, 720).decode(dense_bytes)
     assert np.array_equal(dense_decoded.cd, dense)
-    seconds_dense = best_time(lambda: Evt3Decoder(1280, 720).decode(dense_bytes), args.repeats)
-    print(f"dense vectorised stream ({dense.size / 1e6:.1f}M events, {len(dense_bytes) / 2 / dense.size:.2f} words/event): "
-          f"{dense.size / seconds_dense / 1e6:.1f} Mev/s")
+    print(f"dense vectorised stream ({dense.size / 1e6:.1f}M events, {len(dense_bytes) / 2 / dense.size:.2f} words/event):")
+    compare_backends("decode as one stream", dense.size,
+                     lambda backend: Evt3Decoder(1280, 720, backend=backend).decode(dense_bytes), args.repeats)
 
     small = b"".join(packets[:20])
     small_events = Evt3Decoder(1280, 720).decode(small).cd.size
     seconds_ref = best_time(lambda: reference_decode(small), 1)
     seconds_vec = best_time(lambda: Evt3Decoder(1280, 720).decode(small), args.repeats)
     print(f"reference per-word loop on {small_events} events: {small_events / seconds_ref / 1e6:.2f} Mev/s; "
-          f"vectorised on the same slice {small_events / seconds_vec / 1e6:.1f} Mev/s "
+          f"Evt3Decoder (default backend) on the same slice {small_events / seconds_vec / 1e6:.1f} Mev/s "
           f"(x{seconds_ref / seconds_vec:.0f}); bulk stream vs loop x{(decoded.cd.size / seconds) / (small_events / seconds_ref):.0f}")
 
     events = decoded.cd

@@ -32,6 +32,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from hpe_ros.io import evt3_native
 from hpe_ros.pipelines.event_repr import CD_EVENT_DTYPE, TRIGGER_EVENT_DTYPE
 
 __all__ = [
@@ -140,19 +141,32 @@ def _as_bytes_array(data: Any) -> np.ndarray:
         return np.asarray(data, dtype=np.uint8)
 
 
+Evt3Backend = Literal["auto", "native", "numpy"]
+_STATE_FLAGS = frozenset(("y_valid", "base_valid", "high_known", "seen_high", "time_valid"))
+
+
 class Evt3Decoder:
-    """Stateful, vectorised decoder of Prophesee EVT 3.0 byte streams.
+    """Stateful decoder of Prophesee EVT 3.0 byte streams (compiled, or vectorised numpy).
 
     Feed the packets of one camera in order to :meth:`decode`; row, vector base, polarity and
     time state (with 24-bit wrap count) carry over from packet to packet. Times are sensor time
     in nanoseconds. Events whose pixel is outside ``width`` x ``height`` (when given) and events
     that come before the stream has told their row or time are dropped and counted.
+
+    ``backend``: ``"auto"`` uses the compiled decoder of :mod:`hpe_ros.io.evt3_native` when it
+    was built and numpy otherwise; ``"native"`` insists on it; ``"numpy"`` never uses it. Both
+    give identical events, dropped counts, states and errors.
     """
 
-    def __init__(self, width: int = 0, height: int = 0) -> None:
+    def __init__(self, width: int = 0, height: int = 0, backend: Evt3Backend = "auto") -> None:
+        if backend not in ("auto", "native", "numpy"):
+            raise ValueError(f"backend must be 'auto', 'native' or 'numpy', got {backend!r}")
+        if backend == "native" and not evt3_native.available():
+            raise RuntimeError(f"the compiled EVT 3.0 decoder is not available: {evt3_native.unavailable_reason}")
         self.width = int(width)
         self.height = int(height)
         self.state = Evt3State()
+        self.uses_native = backend != "numpy" and evt3_native.available()
 
     def reset(self) -> None:
         self.state = Evt3State()
@@ -163,6 +177,8 @@ class Evt3Decoder:
         if raw.size % 2:
             self.state = self.state.resynced()
             raise EventDecodeError(f"evt3 packet has an odd byte count ({raw.size}); it is not 16-bit words")
+        if self.uses_native:
+            return self._decode_native(raw, is_bigendian)
         state = self.state
         parts = []
         try:
@@ -179,6 +195,29 @@ class Evt3Decoder:
             return parts[0]
         return DecodedEvents(np.concatenate([p.cd for p in parts]), np.concatenate([p.triggers for p in parts]),
                              dropped=sum(p.dropped for p in parts))
+
+    def _decode_native(self, raw: np.ndarray, is_bigendian: bool) -> DecodedEvents:
+        state = self.state
+        result = evt3_native.decode_evt3(raw, tuple(getattr(state, name) for name in evt3_native.STATE_FIELDS),
+                                         is_bigendian, self.width, self.height)
+        if result.reserved_word >= 0:
+            self.state = state.resynced()
+            # the numpy path reports the first chunk with reserved words: so does this one
+            start = 2 * (result.reserved_word // _CHUNK_WORDS * _CHUNK_WORDS)
+            raise _reserved_types_error(raw[start:start + 2 * _CHUNK_WORDS], is_bigendian)
+        self.state = Evt3State(*(bool(value) if name in _STATE_FLAGS else value
+                                 for name, value in zip(evt3_native.STATE_FIELDS, result.state)))
+        return DecodedEvents(result.cd, result.triggers, dropped=result.cd_total - result.cd.size)
+
+
+def _reserved_types_error(raw: np.ndarray, is_bigendian: bool) -> EventDecodeError:
+    """The error for a chunk of words that holds reserved word types."""
+    words = raw.view(">u2" if is_bigendian else "<u2")
+    bad = np.flatnonzero(np.isin(words >> np.uint16(12), RESERVED_TYPES))
+    return EventDecodeError(
+        f"evt3 packet has {bad.size} words of reserved types (first: word {bad[0]} = "
+        f"0x{int(words[bad[0]]):04x}); the packet is corrupt or not EVT 3.0"
+    )
 
 
 def _first_after(positions: np.ndarray, index: int) -> int:
@@ -199,11 +238,7 @@ def _decode_evt3(
     types = high_bytes >> _U8_4
     counts = np.bincount(types, minlength=16)
     if counts[list(RESERVED_TYPES)].any():
-        bad = np.flatnonzero(np.isin(types, RESERVED_TYPES))
-        raise EventDecodeError(
-            f"evt3 packet has {bad.size} words of reserved types (first: word {bad[0]} = "
-            f"0x{int(words[bad[0]]):04x}); the packet is corrupt or not EVT 3.0"
-        )
+        raise _reserved_types_error(raw, is_bigendian)
     n_words = words.size
 
     # --- time: TIME_HIGH (with wrap detection) and TIME_LOW, as positions and values
