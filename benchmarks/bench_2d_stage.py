@@ -21,6 +21,7 @@ import torch
 
 from hpe_ros.models import create_model
 from hpe_ros.models.fuse import optimize_for_inference
+from hpe_ros.pipelines.backends import OnnxRuntimeBackend
 from hpe_ros.pipelines.codecs import HeatmapCodec, SimDRCodec
 from hpe_ros.pipelines.crops import crop_people
 
@@ -57,9 +58,11 @@ def _bench_batch(
     fast: torch.nn.Module,
     codec: HeatmapCodec | SimDRCodec,
     repeats: int,
+    threads: int,
 ) -> None:
-    """Interleave the four timings ``repeats`` times and print their medians."""
+    """Interleave the stage timings ``repeats`` times and print their medians."""
     x = crop_people(image, boxes, input_size).images
+    onnx = OnnxRuntimeBackend.from_module(optimize_for_inference(plain, channels_last=False), [x], threads=threads)
     with torch.inference_mode():
         out = fast(x)
         for _ in range(2):
@@ -68,6 +71,7 @@ def _bench_batch(
             "crop": lambda: crop_people(image, boxes, input_size),
             "network plain": lambda: plain(x),
             "network optimised": lambda: fast(x),
+            "network onnxruntime": lambda: onnx(x),
             "decode": (lambda: codec.decode(*out))
             if isinstance(codec, SimDRCodec)
             else (lambda: codec.decode(out)),
@@ -77,13 +81,14 @@ def _bench_batch(
             for name, stage in stages.items():
                 times[name].append(_timed(stage))
     medians = {k: statistics.median(v) * 1e3 for k, v in times.items()}
-    ratio = statistics.median(
-        p / f for p, f in zip(times["network plain"], times["network optimised"], strict=True)
-    )
-    per_person = medians["network optimised"] / len(boxes)
+    def ratio(fast_stage: str) -> float:
+        return statistics.median(p / f for p, f in zip(times["network plain"], times[fast_stage], strict=True))
+
+    per_person = medians["network onnxruntime"] / len(boxes)
     row = ", ".join(f"{k} {v:.1f} ms" for k, v in medians.items())
     print(f"batch {len(boxes)}: {row}")
-    print(f"  plain/optimised ratio {ratio:.2f}x; optimised network per person {per_person:.1f} ms")
+    print(f"  plain eager / optimised torch {ratio('network optimised'):.2f}x, plain eager / optimised onnxruntime "
+          f"{ratio('network onnxruntime'):.2f}x; onnxruntime network per person {per_person:.1f} ms")
 
 
 def main() -> None:
@@ -113,7 +118,7 @@ def main() -> None:
     frame = f"{image.shape[1]}x{image.shape[0]}"
     print(f"{args.model} {crop_w}x{crop_h}, torch {torch.__version__}, {args.threads} threads, frame {frame}")
     for batch in (int(b) for b in args.batches.split(",")):
-        _bench_batch(image, _boxes(image, batch), (crop_w, crop_h), plain, fast, codec, args.repeats)
+        _bench_batch(image, _boxes(image, batch), (crop_w, crop_h), plain, fast, codec, args.repeats, args.threads)
 
 
 if __name__ == "__main__":

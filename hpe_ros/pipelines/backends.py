@@ -79,6 +79,8 @@ class OnnxRuntimeBackend(Backend):
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
+        # idle worker threads sleep instead of spinning (the CPU is shared with rclpy and the other stages)
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         available = ort.get_available_providers()
         chosen = [p for p in (providers or available) if p in available] or ["CPUExecutionProvider"]
