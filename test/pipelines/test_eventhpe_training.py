@@ -67,9 +67,9 @@ def test_shapenet_training_lowers_its_loss_and_leaves_smpl_alone() -> None:
     model.temporal.requires_grad_(False)
     optimizer, _ = make_shapenet_optimizer(model, lr=1e-3)
     batch = _shapenet_batch(smpl)
-    history = train_shapenet(model, [batch] * 5, optimizer)
+    history = train_shapenet(model, [batch] * 10, optimizer)
     totals = history.series("total")
-    assert totals[-1] < 0.7 * totals[0]
+    assert sum(totals[-3:]) / 3 < 0.7 * totals[0]  # the heads' loss is noisy step to step
     assert history.series("rotation")[-1] < history.series("rotation")[0]
     assert all(step["flow"] >= 0 for step in history.steps)
     assert torch.equal(smpl.v_template, template)
