@@ -287,6 +287,7 @@ class TopDownPipeline(Pipeline):
             from hpe_ros.pipelines.default_lifter import load_default_lifter
 
             self.default_lifter = load_default_lifter(checkpoint or None)
+            self.lifter_root = H36M_17.root
             self._facts["lifter"] = f"default context-agnostic {checkpoint or '(packaged weights)'}"
             return
         model = create_model(lifter)

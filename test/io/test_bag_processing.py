@@ -104,3 +104,25 @@ def test_event_bags_are_cut_into_windows(shared_data: Path, tmp_path: Path) -> N
     # 0.84 s of events in 100 ms windows, stamped with their ends, 100 ms apart
     assert len(results) >= 7 and all(b - a == 100_000_000 for a, b in zip(stamps, stamps[1:]))
     assert all(len(r.people) == 1 for r in results)
+
+
+def test_meshes_are_written_with_faces_once(sample, tmp_path: Path) -> None:
+    """An RGB pipeline with a SMPL model configured writes bodies, the faces once and mesh markers."""
+    from hpe_ros.models.smpl_synthetic import save_synthetic_smpl
+    from hpe_ros.pipelines.registry import create_pipeline
+
+    bag, _ = sample
+    smpl_path = tmp_path / "smpl.npz"
+    save_synthetic_smpl(smpl_path, "npz", num_vertices=300)
+    pipeline = create_pipeline("topdown", {"allow_random_weights": True, "box_source": "whole_image",
+                                           "lifter": "default", "smpl_model_path": str(smpl_path),
+                                           "flip_test": False})
+    out = tmp_path / "meshes"
+    report = process_bag(bag, out, pipeline, progress=False)
+    assert report.written["/hpe/mesh_faces"] == 1 and report.written["/hpe/bodies"] == report.processed == 8
+    with BagReader(out) as reader:
+        (faces,) = [m.message for m in reader.messages(["/hpe/mesh_faces"])]
+        body = next(m.message for m in reader.messages(["/hpe/bodies"])).bodies[0]
+        markers = next(m.message for m in reader.messages(["/hpe/markers"])).markers
+    assert faces.num_vertices == 300 == len(body.vertices) and len(faces.triangles) % 3 == 0
+    assert any(m.type == 11 and m.ns.startswith("mesh/") for m in markers)  # TRIANGLE_LIST
