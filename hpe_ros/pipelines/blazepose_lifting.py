@@ -10,16 +10,14 @@ one person per image. With ``smpl_model_path`` each person also gets a SMPL body
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 
-from hpe_ros.core.joints import H36M_17
-from hpe_ros.pipelines.base import ImageFrame, PersonPose, Pipeline, PoseResult
+from hpe_ros.pipelines.base import ImageFrame, Pipeline, PoseResult
 from hpe_ros.pipelines.blazepose import BlazePoseDetector, Pose2D, to_h36m17
 from hpe_ros.pipelines.default_lifter import DefaultLifter, load_default_lifter
 from hpe_ros.pipelines.mesh_output import MeshOutput, mesh_off_message
-from hpe_ros.pipelines.placement import place_skeletons
+from hpe_ros.pipelines.people import place_people
 
 
 class BlazePoseLiftingPipeline(Pipeline):
@@ -52,31 +50,9 @@ class BlazePoseLiftingPipeline(Pipeline):
         started = time.perf_counter()
         relative = self.lifter.lift(keypoints, scores)
         result.timings_s["lift"] = time.perf_counter() - started
-        joints, metric = relative, np.zeros(len(people), bool)
-        root_confidence, roots = np.zeros(len(people)), None
-        if frame.camera is not None:
-            placement = place_skeletons(keypoints, relative, frame.camera, scores)
-            metric = placement.metric
-            joints = np.where(metric[:, None, None], placement.joints_camera, relative)
-            root_confidence = placement.confidence
-            roots = placement.translation
-        bodies: list = [None] * len(people)
-        if self.mesh is not None:
-            started = time.perf_counter()
-            bodies = self.mesh.estimate(joints, roots)
-            result.timings_s["mesh"] = time.perf_counter() - started
-        for index, person in enumerate(people):
-            result.people.append(PersonPose(
-                joint_set=H36M_17,
-                joints_3d=joints[index],
-                confidence=np.nan_to_num(scores[index]),
-                metric=bool(metric[index]),
-                root_confidence=float(root_confidence[index]),
-                keypoints_2d=keypoints[index].astype(np.float32),
-                scores_2d=scores[index],
-                box=person.box.astype(np.float32),
-                smpl=bodies[index],
-            ))
+        boxes = np.stack([p.box for p in people])
+        result.people.extend(place_people(keypoints, scores, relative, boxes, frame.camera, result.timings_s,
+                                          self.mesh))
         return result
 
     def describe(self) -> dict[str, str]:

@@ -55,7 +55,7 @@ from hpe_ros.models.convert_lifters import convert_capf_state_dict
 from hpe_ros.models.fuse import optimize_for_inference
 from hpe_ros.models.registry import create_model
 from hpe_ros.pipelines.backends import Backend, create_backend
-from hpe_ros.pipelines.base import ImageFrame, PersonPose, Pipeline, PoseResult
+from hpe_ros.pipelines.base import ImageFrame, Pipeline, PoseResult
 from hpe_ros.pipelines.codecs import COCO_FLIP_PAIRS, HeatmapCodec, SimDRCodec
 from hpe_ros.pipelines.crops import INPUT_SIZE_256x192, INPUT_SIZE_384x288, crop_people, crop_to_image
 from hpe_ros.pipelines.datasets.samples import normalize_screen
@@ -71,7 +71,7 @@ from hpe_ros.pipelines.person_boxes import (
     WholeImageBoxes,
     select_boxes,
 )
-from hpe_ros.pipelines.placement import place_skeletons
+from hpe_ros.pipelines.people import place_people
 
 NAME = "topdown"
 POSE_MODEL_PATTERN = re.compile(r"^hrnet_w(32|48)_(heatmap|simdr|sa_simdr)$")
@@ -396,35 +396,9 @@ class TopDownPipeline(Pipeline):
         started = time.perf_counter()
         keypoints, scores, relative = self.lift(people_2d, (width, height))
         timings["lift"] = time.perf_counter() - started
-        started = time.perf_counter()
-        joints, metric = relative, np.zeros(len(boxes), bool)
-        root_confidence, roots = np.zeros(len(boxes)), None
-        if frame.camera is not None:
-            placement = place_skeletons(keypoints, relative, frame.camera, scores)
-            metric = placement.metric
-            joints = np.where(metric[:, None, None], placement.joints_camera, relative)
-            root_confidence = placement.confidence
-            roots = placement.joints_camera[:, self.lifter_root]
-        timings["place"] = time.perf_counter() - started
-        bodies: list = [None] * len(boxes)
-        if self.mesh is not None:
-            started = time.perf_counter()
-            bodies = self.mesh.estimate(joints, roots)
-            timings["mesh"] = time.perf_counter() - started
         track_ids = self.tracker.assign(boxes)
-        for index in range(len(boxes)):
-            result.people.append(PersonPose(
-                joint_set=H36M_17,
-                joints_3d=joints[index],
-                confidence=np.nan_to_num(scores[index]),
-                metric=bool(metric[index]),
-                root_confidence=float(root_confidence[index]),
-                keypoints_2d=keypoints[index].astype(np.float32),
-                scores_2d=scores[index],
-                box=boxes[index].astype(np.float32),
-                track_id=track_ids[index],
-                smpl=bodies[index],
-            ))
+        result.people.extend(place_people(keypoints, scores, relative, boxes, frame.camera, timings, self.mesh,
+                                          track_ids))
         return result
 
     def describe(self) -> dict[str, str]:
