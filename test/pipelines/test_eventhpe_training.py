@@ -39,6 +39,20 @@ def test_flownet_training_lowers_the_unsupervised_loss() -> None:
     scheduler.step()  # per-epoch decay stays usable
 
 
+def _simulated_event_frames(steps: int, size: int, channels: int = 8) -> torch.Tensor:
+    """(1, steps, channels, size, size) occupancy frames of events simulated from a moving square."""
+    from hpe_ros.pipelines.event_repr import partition_occupancy
+    from hpe_ros.pipelines.event_simulator import EventSimulatorConfig, simulate_events
+
+    frames = np.full((steps * 2 + 1, size, size), 30, np.uint8)
+    for k in range(len(frames)):
+        frames[k, 8:20, 4 + k : 14 + k] = 220
+    stamps = np.arange(len(frames), dtype=np.int64) * 5_000_000
+    events = simulate_events(frames, stamps, EventSimulatorConfig(contrast_pos=0.3, contrast_neg=0.3, seed=2))
+    per_step = np.array_split(events, steps)
+    return torch.from_numpy(np.stack([partition_occupancy(e, size, size, channels) for e in per_step])).float()[None]
+
+
 def _shapenet_batch(smpl: SMPLModel, steps: int = 2, size: int = 32) -> ShapeNetBatch:
     gen = torch.Generator().manual_seed(0)
     initial = SMPLInitialState(
@@ -50,7 +64,7 @@ def _shapenet_batch(smpl: SMPLModel, steps: int = 2, size: int = 32) -> ShapeNet
     translation = initial.translation[:, None] + torch.tensor([0.02, 0.0, 0.0]) * torch.arange(1, steps + 1)[:, None]
     joints = smpl(pose=pose.reshape(steps, 72), betas=torch.zeros(steps, 10)).joints[None] + translation[:, :, None]
     targets = ShapeNetTargets(pose=pose, translation=translation, joints=joints)
-    events = (torch.rand(1, steps, 8, size, size, generator=gen) > 0.8).float()
+    events = _simulated_event_frames(steps, size)
     flows = torch.zeros(1, steps, 2, size, size)
     flows[:, :, 0] = 5.0
     return ShapeNetBatch(events=events, initial=initial, targets=targets, flows=flows)
