@@ -19,11 +19,9 @@ from hpe_ros.core.camera import CameraModel
 from hpe_ros.io.bags import BagError, BagMessage, BagReader, BagWriter
 from hpe_ros.io.events import EventDecodeError, EventPacketDecoder
 from hpe_ros.io.images import ImageDecodeError, compressed_to_rgb8, image_to_rgb8
-from hpe_ros.io.markers import mesh_markers, skeleton_markers
 from hpe_ros.io.message_classes import RosbagsMessageClasses
-from hpe_ros.io.messages import (camera_from_info, faces_to_msg, result_to_body_array, result_to_skeleton_array,
-                                 stamp_to_ns)
-from hpe_ros.io.tf_frames import joint_transforms
+from hpe_ros.io.messages import camera_from_info, stamp_to_ns
+from hpe_ros.io.outputs import OutputOptions, ResultMessages
 from hpe_ros.pipelines.base import EventWindow, ImageFrame, Pipeline
 from hpe_ros.pipelines.event_repr import EventWindower
 
@@ -154,7 +152,10 @@ def process_bag(in_bag: str | Path, out_bag: str | Path, pipeline: Pipeline, *, 
             info = _camera_info_topic(topics, main_topic, camera_info_topic)
             wanted = [main_topic] + ([info] if info else [])
             source = _ImageFrames(info)
-        faces_written = False
+        outputs = ResultMessages(classes)
+        options = OutputOptions(markers=markers, tf=tf)
+        topics = {"skeletons": f"{output_prefix}/skeletons", "bodies": f"{output_prefix}/bodies",
+                  "faces": f"{output_prefix}/mesh_faces", "markers": f"{output_prefix}/markers", "tf": "/tf"}
         with BagWriter(out_bag, storage=storage, typestore=classes.typestore) as writer, \
                 _progress(reader.count([main_topic]), progress) as bar:
 
@@ -171,23 +172,7 @@ def process_bag(in_bag: str | Path, out_bag: str | Path, pipeline: Pipeline, *, 
                     result = pipeline.process(frame)
                     report.processed += 1
                     report.people += len(result.people)
-                    t = item.timestamp_ns
-                    write(f"{output_prefix}/skeletons", result_to_skeleton_array(classes, result), t)
-                    faces = pipeline.mesh_faces()
-                    if any(p.smpl is not None for p in result.people):
-                        write(f"{output_prefix}/bodies", result_to_body_array(classes, result), t)
-                        if faces is not None and not faces_written:
-                            write(f"{output_prefix}/mesh_faces",
-                                  faces_to_msg(classes, faces, int(faces.max()) + 1, "smpl", result.stamp_ns,
-                                               result.frame_id), t)
-                            faces_written = True
-                    if markers:
-                        marker_array = skeleton_markers(classes, result)
-                        marker_array.markers.extend(mesh_markers(classes, result, faces).markers)
-                        write(f"{output_prefix}/markers", marker_array, t)
-                    if tf:
-                        transforms = joint_transforms(classes, result)
-                        if transforms.transforms:
-                            write("/tf", transforms, t)
+                    for name, message in outputs.messages(result, pipeline.mesh_faces(), options):
+                        write(topics[name], message, item.timestamp_ns)
     report.seconds = time.perf_counter() - started
     return report

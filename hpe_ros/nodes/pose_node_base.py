@@ -28,10 +28,9 @@ from tf2_msgs.msg import TFMessage
 from visualization_msgs.msg import MarkerArray
 
 from hpe_ros.io.diagnostics import StreamStats, diagnostic_array
-from hpe_ros.io.markers import mesh_markers, skeleton_markers
 from hpe_ros.io.message_classes import RclpyMessageClasses
-from hpe_ros.io.messages import faces_to_msg, result_to_body_array, result_to_skeleton_array, stamp_to_ns
-from hpe_ros.io.tf_frames import joint_transforms
+from hpe_ros.io.messages import stamp_to_ns
+from hpe_ros.io.outputs import OutputOptions, ResultMessages
 from hpe_ros.nodes.latest_queue import LatestQueue
 from hpe_ros.pipelines.base import EventWindow, ImageFrame, Pipeline, PoseResult
 from hpe_ros.pipelines.registry import create_pipeline, pipeline_specs
@@ -78,7 +77,7 @@ class PoseNodeBase(LifecycleNode):
         self._stop = threading.Event()
         self._inputs: list[Any] = []
         self._outputs: dict[str, Any] = {}
-        self._faces_sent = False
+        self._messages = ResultMessages(self.classes)
         self._declare_common_parameters()
         self.declare_input_parameters()
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
@@ -137,7 +136,7 @@ class PoseNodeBase(LifecycleNode):
             "faces": self.create_lifecycle_publisher(MeshFaces, "mesh_faces", reliable_qos(1, transient_local=True)),
             "tf": self.create_lifecycle_publisher(TFMessage, "/tf", reliable_qos(100)),
         }
-        self._faces_sent = False
+        self._messages = ResultMessages(self.classes)
         described = ", ".join(f"{k}={v}" for k, v in self.pipeline.describe().items())
         self.get_logger().info(f"configured: {described}")
         return super().on_configure(state)
@@ -227,25 +226,12 @@ class PoseNodeBase(LifecycleNode):
 
     def publish(self, result: PoseResult) -> None:
         """Publish every output of one processed frame."""
-        pubs = self._outputs
-        pubs["skeletons"].publish(result_to_skeleton_array(self.classes, result))
+        options = OutputOptions(markers=bool(self.param("output.markers")), tf=bool(self.param("output.tf")),
+                                tf_prefix=str(self.param("output.tf_prefix")),
+                                marker_lifetime_s=float(self.param("output.marker_lifetime_s")))
         faces = self.pipeline.mesh_faces() if self.pipeline is not None else None
-        if any(p.smpl is not None for p in result.people):
-            pubs["bodies"].publish(result_to_body_array(self.classes, result))
-            if faces is not None and not self._faces_sent:
-                n_vertices = int(faces.max()) + 1
-                pubs["faces"].publish(faces_to_msg(self.classes, faces, n_vertices, "smpl", result.stamp_ns,
-                                                   result.frame_id))
-                self._faces_sent = True
-        if self.param("output.markers"):
-            lifetime = float(self.param("output.marker_lifetime_s"))
-            markers = skeleton_markers(self.classes, result, lifetime_s=lifetime)
-            markers.markers.extend(mesh_markers(self.classes, result, faces, lifetime_s=lifetime).markers)
-            pubs["markers"].publish(markers)
-        if self.param("output.tf"):
-            transforms = joint_transforms(self.classes, result, prefix=self.param("output.tf_prefix"))
-            if transforms.transforms:
-                pubs["tf"].publish(transforms)
+        for name, message in self._messages.messages(result, faces, options):
+            self._outputs[name].publish(message)
 
     def _publish_diagnostics(self) -> None:
         now_ns = self.get_clock().now().nanoseconds
