@@ -22,7 +22,6 @@ from diagnostic_msgs.msg import DiagnosticArray
 from hpe_ros_msgs.msg import MeshFaces, Skeleton3DArray, SMPLBodyArray
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
-from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from tf2_msgs.msg import TFMessage
 from visualization_msgs.msg import MarkerArray
@@ -250,8 +249,3 @@ class PoseNodeBase(LifecycleNode):
     @staticmethod
     def stamp_of(header: Any) -> int:
         return stamp_to_ns(header.stamp)
-
-
-def set_parameters_from_dict(node: PoseNodeBase, values: dict[str, Any]) -> None:
-    """Apply parameter values (used by the command line before configuring)."""
-    node.set_parameters([Parameter(name, value=value) for name, value in values.items()])
