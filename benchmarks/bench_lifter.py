@@ -1,10 +1,16 @@
-"""Time the CA-PF lifter per person: gather vs reference path, torch eager vs ONNX Runtime, FLOP bound.
+"""Time the CA-PF lifter per person: reference vs fast path, torch eager vs ONNX Runtime, FLOP bound.
 
     python benchmarks/bench_lifter.py [--model capf_hrnet32] [--threads 2] [--rounds 5]
+        [--official-file PATH/TO/ContextAware-PoseFormer/.../h36m_dformer.py]
 
 Each configuration is timed in interleaved rounds (the CPU may be shared) and the median of the
 round medians is printed in milliseconds per person. The FLOP bound is the model's matmul and
 convolution FLOPs (torch's flop counter) divided by the GFLOP/s a large matmul reaches here.
+
+``--official-file`` times the official ``PoseTransformer`` (hrnet_32 configuration, random
+weights) side by side; its imports (einops, timm) must be importable. OpenMP's wait policy
+changes the small ops' cost a lot: this script sets ``OMP_WAIT_POLICY=PASSIVE`` like the nodes
+unless the environment sets it (``OMP_WAIT_POLICY=ACTIVE python benchmarks/bench_lifter.py``).
 """
 
 from __future__ import annotations
@@ -16,17 +22,22 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse  # noqa: E402
+import copy  # noqa: E402
+import importlib.util  # noqa: E402
 import io  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
-from typing import Callable
+from pathlib import Path  # noqa: E402
+from types import SimpleNamespace  # noqa: E402
+from typing import Callable  # noqa: E402
 
 import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from hpe_ros.models import create_model
-from hpe_ros.models.capf import ContextAwarePoseFormer
+from hpe_ros.models.capf import ContextAwarePoseFormer, crop_pixels_to_grid
+from hpe_ros.models.packed_linear import pack_linears
 
 LEVEL_SIZES = [(64, 48), (32, 24), (16, 12), (8, 6)]  # HRNet maps of a 256x192 crop
 
@@ -53,6 +64,24 @@ def matmul_gflops(repeats: int = 5) -> float:
     a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
     a @ b
     return 2 * 1024**3 / median_time(lambda: a @ b, repeats) / 1e9
+
+
+def official_model(path: Path, model: ContextAwarePoseFormer) -> Callable[[tuple], object]:
+    """The official PoseTransformer from a user's clone, called with our inputs."""
+    spec = importlib.util.spec_from_file_location("official_capf", path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    config = model.config
+    args = SimpleNamespace(base_dim=config.level_channels[0], embed_dim_ratio=config.token_dim, levels=config.levels,
+                           depth=config.depth)
+    backbone = {32: "hrnet_32", 48: "hrnet_48"}[config.level_channels[0]]
+    official = module.PoseTransformer(args, backbone=backbone).eval()
+
+    def run(batch_inputs: tuple) -> object:
+        keypoints_2d, features, crop = batch_inputs
+        return official(keypoints_2d, crop_pixels_to_grid(crop, config.crop_size), features)
+
+    return run
 
 
 def onnx_session(model: torch.nn.Module, inputs: tuple, threads: int):  # noqa: ANN201 (onnxruntime type)
@@ -90,31 +119,40 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 32])
+    parser.add_argument("--official-file", type=Path, help="the official h36m_dformer.py, to time side by side")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    model = create_model(args.model).eval()
+    model = create_model(args.model).eval().requires_grad_(False)
+    packed = copy.deepcopy(model)
+    pack_linears(packed)
+    official = official_model(args.official_file, model) if args.official_file else None
     session, feed = onnx_session(model, make_inputs(model, 1), args.threads)
     peak = matmul_gflops()
-    print(f"{args.model}: {args.threads} threads, large-matmul {peak:.1f} GFLOP/s")
+    print(f"{args.model}: {args.threads} threads, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, "
+          f"large-matmul {peak:.1f} GFLOP/s")
 
     for batch in args.batches:
         inputs = make_inputs(model, batch)
+        model.use_fast_path = False
         with FlopCounterMode(display=False) as counter, torch.no_grad():
             model(*inputs)
         flops = counter.get_total_flops()
         repeats = 20 if batch == 1 else 3
         onnx_feed = feed(inputs)
 
-        def eager(fast: bool) -> Callable[[], object]:
+        def eager(network: ContextAwarePoseFormer, fast: bool) -> Callable[[], object]:
             def run() -> object:
-                model.use_fast_path = fast
+                network.use_fast_path = fast
                 with torch.inference_mode():
-                    return model(*inputs)
+                    return network(*inputs)
 
             return run
 
-        runs = {"eager gather path": eager(True), "eager reference": eager(False), "onnxruntime": lambda: session.run(None, onnx_feed)}
+        runs = {"eager reference": eager(model, False), "eager fast": eager(model, True),
+                "eager fast packed": eager(packed, True), "onnxruntime fast": lambda: session.run(None, onnx_feed)}
+        if official is not None:
+            runs["official"] = lambda: torch.inference_mode()(official)(inputs)
         with torch.inference_mode():
             reference = model(*inputs).numpy()
         deviation = float(np.abs(session.run(None, onnx_feed)[0] - reference).max())
@@ -126,13 +164,12 @@ def main() -> None:
                 rounds[name].append(median_time(fn, repeats))
         per_person = {name: statistics.median(values) / batch * 1e3 for name, values in rounds.items()}
         bound = flops / (peak * 1e9) / batch * 1e3
-        model.use_fast_path = False
-        print(f"batch {batch}: {flops / batch / 1e9:.3f} GFLOP/person, FLOP bound {bound:.3f} ms/person")
-        for name, value in per_person.items():
-            print(f"  {name:16s} {value:8.3f} ms/person  ({value / bound:.2f}x bound)")
-        print(f"  gather/reference {per_person['eager gather path'] / per_person['eager reference']:.2f}, "
-              f"onnxruntime/eager-reference {per_person['onnxruntime'] / per_person['eager reference']:.2f}, "
+        print(f"batch {batch}: {flops / batch / 1e9:.3f} GFLOP/person, FLOP bound {bound:.3f} ms/person, "
               f"onnx max|diff| {deviation:.2e}")
+        against = "official" if official is not None else "eager reference"
+        for name, value in per_person.items():
+            print(f"  {name:18s} {value:8.3f} ms/person  {value / bound:5.2f}x bound  "
+                  f"{value / per_person[against]:5.2f}x {against}")
 
 
 if __name__ == "__main__":

@@ -22,13 +22,14 @@ Output (B, J, 3): Human3.6M configurations predict camera-frame coordinates rela
 trained in millimetres with the pelvis at joint 14; its output is scaled by ``output_scale`` to
 metres here.
 
-Two execution paths give the same numbers: a plain reference path that samples each level on its
-own with ``grid_sample`` like the paper's code (the default), and a gather path
-(``use_fast_path = True``) that gathers the four bilinear corners of all samples from
-channels-last copies of the levels, merges softmax and bilinear weights and sums each head's
-samples before embedding them (four times fewer embeddings) and uses fused attention. The gather
-path is exact, but on a shared 2-core CPU it measured no faster: at batch 1 the time goes to
-streaming the joint blocks' 46 MB of weights, at batch 32 to gathering the sampled features.
+Two execution paths give the same numbers (up to float rounding). The reference path
+(``use_fast_path = False``) is the paper's literal form: ``grid_sample`` on each level, then the
+per-sample embedding. The fast path (the default) embeds every level once for all context blocks,
+gathers the four bilinear corners of all samples from the embedded maps with the softmax weights
+folded in, and splits q, k and v with one transpose. At batch 1 it takes far fewer operations;
+above :data:`EMBEDDED_SAMPLING_MAX_BATCH` people, embedding whole maps costs more arithmetic
+than it saves, and the fast path samples the paper's way. Exported to ONNX Runtime, the fast path
+is the quickest way to run the lifter on a CPU (``benchmarks/bench_lifter.py``).
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ LEVEL_CHANNELS: dict[str, tuple[int, ...]] = {
 }
 # The backbone crop (width, height) the crop keypoints refer to.
 CROP_SIZE: tuple[int, int] = (192, 256)
+# Largest batch for which the fast path samples pre-embedded maps (see the module docstring).
+EMBEDDED_SAMPLING_MAX_BATCH = 8
 
 
 @dataclass(frozen=True)
@@ -134,57 +137,77 @@ def sample_bilinear(
 
 
 # ----------------------------------------------------------------------------------------------
-# Gather-based bilinear sampling of the fast path
+# Pre-embedded levels and gathered bilinear taps (the fast path)
 
 
 @dataclass(frozen=True)
-class BilinearTaps:
-    """The four pixels (corners) a bilinear sample reads, and their weights.
+class EmbeddedLevels:
+    """Every level of a batch projected by every context block's embedding, ready to gather.
 
-    ``rows`` index a level flattened channels-last to (B * H * W, C); ``weights`` are zero for
-    corners outside the level (zero padding) and sum to one with border padding.
+    Sampling and the (linear) embedding commute, and with border padding the bilinear weights and
+    the softmax weights each sum to one, so embedding the maps once and sampling the embedded maps
+    gives the paper's ``embed(sample(level))`` exactly (up to float rounding). Row
+    ``(pixel_row * blocks + block)`` of ``rows`` holds one block's ``head_dim`` values of one pixel;
+    pixel rows run over the batch, then the levels, then y and x. Geometry tensors are shaped to
+    broadcast against points (B, L, N, 2).
     """
 
-    rows: torch.Tensor  # (B, L, N, 4) int64
-    weights: torch.Tensor  # (B, L, N, 4)
+    rows: torch.Tensor  # (B * pixels * blocks, head_dim)
+    blocks: int
+    half_extent: torch.Tensor  # (1, L, 1, 2): grid units -> pixels
+    extent: torch.Tensor  # (1, L, 1, 2): (width - 1, height - 1)
+    last_cell: torch.Tensor  # (1, L, 1, 2): the highest top-left corner, (width - 2, height - 2)
+    stride: torch.Tensor  # (1, L, 1, 2) int64: pixel rows per step in x and in y, (1, width)
+    base: torch.Tensor  # (B, L, 1) int64: first pixel row of each image's level
+    corner_steps: torch.Tensor  # (1, L, 1, 4) int64: rows of the four corners: 0, 1, width, width + 1
 
 
-def bilinear_taps(points: torch.Tensor, sizes: torch.Tensor, padding_mode: str = "border") -> BilinearTaps:
-    """Corners and weights of ``grid_sample(align_corners=True)`` at ``points`` (B, L, N, 2).
+def embed_levels(features: Sequence[torch.Tensor], weights: Sequence[torch.Tensor], blocks: int) -> EmbeddedLevels:
+    """Project every level (B, C_l, H_l, W_l) by ``weights[l]`` (blocks * head_dim, C_l), without bias."""
+    reference = features[0]
+    batch = reference.shape[0]
+    projected = [F.linear(feature.flatten(2).transpose(1, 2), weight) for feature, weight in zip(features, weights)]
+    table = torch.cat(projected, dim=1)  # (B, pixels, blocks * head_dim)
+    # Python ints: spatial sizes become constants of an exported graph (the batch stays dynamic).
+    sizes = [(int(feature.shape[-1]), int(feature.shape[-2])) for feature in features]
+    pixels = sum(w * h for w, h in sizes)
+    extent = reference.new_tensor([[w - 1.0, h - 1.0] for w, h in sizes]).view(1, -1, 1, 2)
+    starts, offset = [], 0
+    for width, height in sizes:
+        if width < 2 or height < 2:
+            raise ValueError(f"context sampling needs feature maps of at least 2x2 pixels, got {width}x{height}")
+        starts.append(offset)
+        offset += width * height
+    device = reference.device
+    base = torch.tensor(starts, device=device).view(1, -1, 1) + torch.arange(batch, device=device).view(-1, 1, 1) * pixels
+    return EmbeddedLevels(
+        rows=table.reshape(-1, table.shape[-1] // blocks),
+        blocks=blocks,
+        half_extent=extent * 0.5,
+        extent=extent,
+        last_cell=extent - 1.0,
+        stride=torch.tensor([[1, w] for w, _ in sizes], device=device).view(1, -1, 1, 2),
+        base=base,
+        corner_steps=torch.tensor([[0, 1, w, w + 1] for w, _ in sizes], device=device).view(1, -1, 1, 4),
+    )
 
-    ``sizes`` (L, 2) holds each level's (width, height) as floats; all levels are done at once.
+
+def border_taps(points: torch.Tensor, levels: EmbeddedLevels) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pixel rows (B, L, N, 4) and weights (B, L, N, 4) of ``grid_sample(align_corners=True, border)``.
+
+    ``points`` (B, L, N, 2) are grid coordinates in [-1, 1] (outside is clamped to the border).
+    The top-left corner is kept one pixel inside the last row and column, so all four corners are
+    real pixels; on the border itself the far corner then takes the whole weight.
     """
-    extent = sizes - 1.0  # (L, 2)
-    pixel = (points + 1.0) * (extent.view(1, -1, 1, 2) * 0.5)
-    if padding_mode == "border":
-        pixel = torch.minimum(pixel.clamp(min=0.0), extent.view(1, -1, 1, 2))
-    elif padding_mode != "zeros":
-        raise ValueError(f"unsupported padding mode {padding_mode!r}")
-    low = pixel.floor()
+    pixel = torch.clamp((points + 1.0) * levels.half_extent, min=torch.zeros_like(levels.extent), max=levels.extent)
+    low = torch.minimum(pixel.floor(), levels.last_cell)
     frac = pixel - low
-    corner_offsets = points.new_tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])  # (4, 2) x, y
-    corners = low.unsqueeze(-2) + corner_offsets  # (B, L, N, 4, 2)
-    axis_weights = torch.where(corner_offsets.bool(), frac.unsqueeze(-2), 1.0 - frac.unsqueeze(-2))
-    weights = axis_weights.prod(-1)
-    limit = sizes.view(1, -1, 1, 1, 2)
-    inside = ((corners >= 0) & (corners < limit)).all(-1)
-    weights = weights * inside
-    corners = torch.minimum(corners.clamp(min=0.0), limit - 1.0).long()
-    width, height = sizes[:, 0].long().view(1, -1, 1, 1), sizes[:, 1].long().view(1, -1, 1, 1)
-    batch = torch.arange(points.shape[0], device=points.device).view(-1, 1, 1, 1)
-    rows = (batch * height + corners[..., 1]) * width + corners[..., 0]
-    return BilinearTaps(rows, weights)
-
-
-def gather_weighted(rows_table: torch.Tensor, rows: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """Sum of ``weights`` (..., K) times the table rows ``rows`` (..., K) -> (..., C)."""
-    gathered = rows_table.index_select(0, rows.reshape(-1)).view(*rows.shape, rows_table.shape[-1])
-    return torch.matmul(weights.unsqueeze(-2), gathered).squeeze(-2)
-
-
-def channels_last_rows(feature: torch.Tensor) -> torch.Tensor:
-    """(B, C, H, W) -> (B * H * W, C): one contiguous row per pixel, for gathering."""
-    return feature.permute(0, 2, 3, 1).reshape(-1, feature.shape[1])
+    top_left = levels.base + (low.long() * levels.stride).sum(-1)
+    rows = top_left.unsqueeze(-1) + levels.corner_steps
+    fx, fy = frac.unbind(-1)
+    gx, gy = 1.0 - fx, 1.0 - fy
+    weights = torch.stack([gx * gy, fx * gy, gx * fy, fx * fy], dim=-1)
+    return rows, weights
 
 
 # ----------------------------------------------------------------------------------------------
@@ -216,8 +239,9 @@ class Attention(nn.Module):
 
     def forward(self, x: torch.Tensor, fused: bool = True) -> torch.Tensor:
         batch, tokens, dim = x.shape
-        qkv = self.qkv(x).view(batch, tokens, 3, self.num_heads, dim // self.num_heads)
-        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
+        # (B, T, 3 * heads, head_dim) -> (B, 3 * heads, T, head_dim): one transpose for q, k and v
+        qkv = self.qkv(x).view(batch, tokens, 3 * self.num_heads, dim // self.num_heads).transpose(1, 2)
+        q, k, v = qkv.split(self.num_heads, dim=1)
         if fused:
             out = F.scaled_dot_product_attention(q, k, v)
         else:
@@ -300,30 +324,23 @@ class DeformableContextBlock(nn.Module):
         context = (weights.unsqueeze(-1) * sampled).sum(dim=-2).reshape(batch, levels, joints, -1)
         return self._finish(x, level_tokens, context)
 
-    def forward_gather(
-        self, x: torch.Tensor, ref: torch.Tensor, rows_tables: Sequence[torch.Tensor], sizes: torch.Tensor
-    ) -> torch.Tensor:
-        """Fast path: ``rows_tables`` are the levels flattened channels-last, ``sizes`` their (w, h).
+    def forward_embedded(self, x: torch.Tensor, ref: torch.Tensor, levels: EmbeddedLevels, index: int) -> torch.Tensor:
+        """Fast path: sample ``levels``, embedded beforehand by all blocks; this block is ``index``.
 
-        The softmax weights and the bilinear weights are merged, so that each head's samples are
-        summed before the embedding: the embedding runs once per head instead of once per sample
-        (exact, as both weight sets sum to one).
+        The softmax weights are folded into the bilinear weights, so each head's ``samples x 4``
+        corners are summed in one batched product.
         """
         weights, points, level_tokens = self._weights_and_points(x, ref)
-        batch, levels, joints, _ = level_tokens.shape
-        taps = bilinear_taps(points.view(batch, levels, -1, 2), sizes, "border")  # N = J*heads*samples
-        corners = self.num_samples * 4
-        merged = (taps.weights.view(batch, levels, joints * self.num_heads, self.num_samples, 4) * weights.view(batch, levels, -1, self.num_samples, 1))
-        merged = merged.view(batch, levels, -1, corners)
-        rows = taps.rows.view(batch, levels, -1, corners)
-        context = torch.stack(
-            [
-                embed(gather_weighted(table, rows[:, level], merged[:, level]))
-                for level, (table, embed) in enumerate(zip(rows_tables, self.embed_proj))
-            ],
-            dim=1,
-        )  # (B, L, J*heads, head_dim)
-        return self._finish(x, level_tokens, context.view(batch, levels, joints, -1))
+        batch, num_levels, joints, _ = level_tokens.shape
+        rows, corner_weights = border_taps(points.view(batch, num_levels, -1, 2), levels)
+        taps = self.num_samples * 4
+        merged = corner_weights.view(batch, num_levels, joints * self.num_heads, self.num_samples, 4) * weights.view(
+            batch, num_levels, joints * self.num_heads, self.num_samples, 1
+        )
+        gathered = levels.rows.index_select(0, (rows * levels.blocks + index).view(-1)).view(-1, taps, self.head_dim)
+        context = torch.bmm(merged.view(-1, 1, taps), gathered).view(batch, num_levels, joints, -1)
+        bias = torch.stack([embed.bias for embed in self.embed_proj]).repeat(1, self.num_heads)  # (L, heads * head_dim)
+        return self._finish(x, level_tokens, context + bias.unsqueeze(1))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -357,8 +374,8 @@ class ContextAwarePoseFormer(nn.Module):
         )
         self.head_norm = nn.LayerNorm(config.joint_dim)
         self.head = nn.Linear(config.joint_dim, 3)
-        # The gather path is exact but measured no faster on a 2-core CPU (see benchmarks/).
-        self.use_fast_path = False
+        # The pre-embedded gather path (exact up to float rounding); False runs the paper's literal form.
+        self.use_fast_path = True
 
     def forward(
         self, keypoints_2d: torch.Tensor, features: Sequence[torch.Tensor], keypoints_crop: torch.Tensor
@@ -368,7 +385,7 @@ class ContextAwarePoseFormer(nn.Module):
         if len(features) != self.config.levels:
             raise ValueError(f"expected {self.config.levels} feature maps, got {len(features)}")
         ref = crop_pixels_to_grid(keypoints_crop, self.config.crop_size)
-        if self.use_fast_path:
+        if self.use_fast_path and keypoints_2d.shape[0] <= EMBEDDED_SAMPLING_MAX_BATCH:
             tokens = self._tokens_fast(keypoints_2d, features, ref)
         else:
             tokens = self._tokens_reference(keypoints_2d, features, ref)
@@ -376,28 +393,26 @@ class ContextAwarePoseFormer(nn.Module):
 
     # -- token construction and context blocks --------------------------------------------------
 
-    def _tokens_reference(self, keypoints_2d: torch.Tensor, features: Sequence[torch.Tensor], ref: torch.Tensor) -> torch.Tensor:
-        joint_token = self.coord_embed(keypoints_2d)
+    def _initial_tokens(self, keypoints_2d: torch.Tensor, features: Sequence[torch.Tensor], ref: torch.Tensor) -> torch.Tensor:
         grid = ref.unsqueeze(-2)  # (B, J, 1, 2)
         level_tokens = [embed(sample_bilinear(f, grid, "zeros").squeeze(-2)) for f, embed in zip(features, self.feat_embed)]
-        x = torch.stack([joint_token, *level_tokens], dim=1) + self.pos_embed
+        return torch.stack([self.coord_embed(keypoints_2d), *level_tokens], dim=1) + self.pos_embed
+
+    def _tokens_reference(self, keypoints_2d: torch.Tensor, features: Sequence[torch.Tensor], ref: torch.Tensor) -> torch.Tensor:
+        x = self._initial_tokens(keypoints_2d, features, ref)
         for block in self.context_blocks:
             x = block(x, ref, features)
         return x
 
     def _tokens_fast(self, keypoints_2d: torch.Tensor, features: Sequence[torch.Tensor], ref: torch.Tensor) -> torch.Tensor:
-        batch, joints, _ = keypoints_2d.shape
-        levels = self.config.levels
-        tables = [channels_last_rows(f) for f in features]
-        sizes = ref.new_tensor([[f.shape[-1], f.shape[-2]] for f in features])
-        taps = bilinear_taps(ref.unsqueeze(1).expand(batch, levels, joints, 2), sizes, "zeros")
-        level_tokens = [
-            embed(gather_weighted(table, taps.rows[:, level], taps.weights[:, level]))
-            for level, (table, embed) in enumerate(zip(tables, self.feat_embed))
-        ]
-        x = torch.stack([self.coord_embed(keypoints_2d), *level_tokens], dim=1) + self.pos_embed
-        for block in self.context_blocks:
-            x = block.forward_gather(x, ref, tables, sizes)
+        x = self._initial_tokens(keypoints_2d, features, ref)
+        if len(self.context_blocks) == 0:
+            return x
+        blocks = list(self.context_blocks)
+        weights = [torch.cat([block.embed_proj[level].weight for block in blocks]) for level in range(self.config.levels)]
+        levels = embed_levels(features, weights, len(blocks))
+        for index, block in enumerate(blocks):
+            x = block.forward_embedded(x, ref, levels, index)
         return x
 
     # -- transformer and head ------------------------------------------------------------------

@@ -14,6 +14,8 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from hpe_ros.models.packed_linear import pack_linears
+
 
 class BackendUnavailableError(RuntimeError):
     """The requested backend cannot run on this machine (missing package or device)."""
@@ -55,6 +57,8 @@ class TorchBackend(Backend):
         self.module = module.eval().to(self.device)
         if half:
             self.module = self.module.half()
+        # Big linears (a lifter's, at a few people per frame) run on pre-packed oneDNN weights.
+        self.packed_linears = pack_linears(self.module) if self.device.type == "cpu" else 0
 
     def __call__(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
         dtype = torch.float16 if self.half else None
@@ -63,7 +67,8 @@ class TorchBackend(Backend):
             return tuple(y.float() for y in _as_tuple(self.module(*moved)))
 
     def describe(self) -> dict[str, str]:
-        return {"backend": self.name, "device": str(self.device), "half": str(self.half)}
+        return {"backend": self.name, "device": str(self.device), "half": str(self.half),
+                "packed_linears": str(self.packed_linears)}
 
 
 class OnnxRuntimeBackend(Backend):
@@ -108,13 +113,13 @@ def export_onnx(module: nn.Module, example_inputs: Sequence[torch.Tensor], path:
     """Export ``module`` to ONNX with inputs ``input_0..`` and outputs ``output_0..`` (batch dynamic)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with torch.no_grad():
+    with torch.no_grad():  # also lets weights derived inside forward (concatenations) become constants
         outputs = _as_tuple(module.eval()(*example_inputs))
-    input_names = [f"input_{i}" for i in range(len(example_inputs))]
-    output_names = [f"output_{i}" for i in range(len(outputs))]
-    dynamic_axes = {n: {0: "batch"} for n in input_names + output_names} if dynamic_batch else None
-    torch.onnx.export(module, tuple(example_inputs), str(path), input_names=input_names, output_names=output_names,
-                      dynamic_axes=dynamic_axes, opset_version=opset, dynamo=False)
+        input_names = [f"input_{i}" for i in range(len(example_inputs))]
+        output_names = [f"output_{i}" for i in range(len(outputs))]
+        dynamic_axes = {n: {0: "batch"} for n in input_names + output_names} if dynamic_batch else None
+        torch.onnx.export(module, tuple(example_inputs), str(path), input_names=input_names,
+                          output_names=output_names, dynamic_axes=dynamic_axes, opset_version=opset, dynamo=False)
     return path
 
 

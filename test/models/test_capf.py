@@ -7,12 +7,12 @@ import torch
 
 from hpe_ros.models import create_model
 from hpe_ros.models.capf import (
+    EMBEDDED_SAMPLING_MAX_BATCH,
     CapfConfig,
     ContextAwarePoseFormer,
-    bilinear_taps,
-    channels_last_rows,
+    border_taps,
     crop_pixels_to_grid,
-    gather_weighted,
+    embed_levels,
     normalize_screen_coordinates,
     sample_bilinear,
 )
@@ -127,22 +127,37 @@ def test_deformable_offset_sampling_by_hand():
     assert torch.allclose(sampled, _manual_bilinear(feature[0], x, y), atol=1e-12)
 
 
-@pytest.mark.parametrize("padding_mode", ["border", "zeros"])
-def test_gathered_taps_equal_grid_sample_on_every_level(padding_mode):
+def test_border_taps_on_embedded_levels_equal_grid_sample_then_embedding():
+    """Gathering from pre-embedded maps = ``embed(grid_sample(level))`` on every level and batch image."""
     sizes = HRNET_SIZES
-    features = _features((3, 5, 7, 9), sizes, batch=2, dtype=torch.float64)
+    channels = (3, 5, 7, 9)
+    features = _features(channels, sizes, batch=2, dtype=torch.float64)
     generator = torch.Generator().manual_seed(3)
     points = (torch.rand(2, 4, 30, 2, generator=generator, dtype=torch.float64) * 2 - 1) * 1.4  # some outside
-    size_table = torch.tensor([[w, h] for h, w in sizes], dtype=torch.float64)
-    taps = bilinear_taps(points, size_table, padding_mode)
-    for level, feature in enumerate(features):
-        gathered = gather_weighted(channels_last_rows(feature), taps.rows[:, level], taps.weights[:, level])
-        expected = sample_bilinear(feature, points[:, level].unsqueeze(2), padding_mode)[:, :, 0]
-        assert torch.allclose(gathered, expected, atol=1e-12)
+    points[:, :, :4] = torch.tensor([[-1.0, -1.0], [1.0, 1.0], [1.0, -1.0], [-1.0, 0.3]], dtype=torch.float64)  # on the border
+    blocks, head_dim = 2, 4
+    weights = [torch.randn(blocks * head_dim, c, generator=generator, dtype=torch.float64) for c in channels]
+    levels = embed_levels(features, weights, blocks)
+    rows, corner_weights = border_taps(points, levels)
+    assert torch.allclose(corner_weights.sum(-1), torch.ones((), dtype=torch.float64))
+    for block in range(blocks):
+        gathered = levels.rows[rows * blocks + block]  # (B, L, N, 4, head_dim)
+        sampled = (gathered * corner_weights.unsqueeze(-1)).sum(-2)
+        for level, feature in enumerate(features):
+            weight = weights[level][block * head_dim : (block + 1) * head_dim]
+            expected = sample_bilinear(feature, points[:, level].unsqueeze(2), "border")[:, :, 0] @ weight.T
+            assert torch.allclose(sampled[:, level], expected, atol=1e-12)
 
 
-@pytest.mark.parametrize("name", ["capf_hrnet32", "capf_mpi"])
-def test_fast_path_equals_reference_path(name):
+def test_embedded_sampling_rejects_one_pixel_wide_maps():
+    features = [torch.zeros(1, 2, 4, 1)]
+    with pytest.raises(ValueError, match="2x2"):
+        embed_levels(features, [torch.zeros(4, 2)], 1)
+
+
+@pytest.mark.parametrize(("name", "batch"), [("capf_hrnet32", 2), ("capf_hrnet32", EMBEDDED_SAMPLING_MAX_BATCH + 1),
+                                             ("capf_mpi", 2)])
+def test_fast_path_equals_reference_path(name, batch):
     model = create_model(name).double().eval()
     with torch.no_grad():  # non-trivial offsets and attention so that sampling matters
         for block in model.context_blocks:
@@ -150,8 +165,9 @@ def test_fast_path_equals_reference_path(name):
             block.attention_weights.weight.normal_(0, 0.2)
         model.pos_embed.normal_(0, 0.1)
     channels = model.config.level_channels
-    features = _features(channels, HRNET_SIZES, dtype=torch.float64)
-    keypoints_2d, crop = _keypoints(dtype=torch.float64)
+    features = _features(channels, HRNET_SIZES, batch=batch, dtype=torch.float64)
+    keypoints_2d, crop = _keypoints(batch=batch, dtype=torch.float64)
+    crop[0, :3] = torch.tensor([[0.0, 0.0], [192.0, 256.0], [-50.0, 400.0]], dtype=torch.float64)  # corners, outside
     with torch.no_grad():
         model.use_fast_path = False
         reference = model(keypoints_2d, features, crop)
