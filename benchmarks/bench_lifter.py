@@ -24,7 +24,6 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import argparse  # noqa: E402
 import copy  # noqa: E402
 import importlib.util  # noqa: E402
-import io  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -38,6 +37,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from hpe_ros.models import create_model
 from hpe_ros.models.capf import ContextAwarePoseFormer, crop_pixels_to_grid
 from hpe_ros.models.packed_linear import pack_linears
+from hpe_ros.pipelines.backends import OnnxRuntimeBackend
+from hpe_ros.pipelines.topdown import CapfWithFlatInputs
 
 LEVEL_SIZES = [(64, 48), (32, 24), (16, 12), (8, 6)]  # HRNet maps of a 256x192 crop
 
@@ -84,33 +85,10 @@ def official_model(path: Path, model: ContextAwarePoseFormer) -> Callable[[tuple
     return run
 
 
-def onnx_session(model: torch.nn.Module, inputs: tuple, threads: int):  # noqa: ANN201 (onnxruntime type)
-    import onnxruntime
-
-    names = ["keypoints_2d", *(f"features_{i}" for i in range(len(inputs[1]))), "keypoints_crop"]
-    buffer = io.BytesIO()
-    torch.onnx.export(
-        model,
-        inputs,
-        buffer,
-        opset_version=17,
-        dynamo=False,
-        input_names=names,
-        output_names=["joints"],
-        dynamic_axes={name: {0: "batch"} for name in [*names, "joints"]},
-    )
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # shared CPU: yield, do not spin
-    session = onnxruntime.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
-
-    def feed(batch_inputs: tuple) -> dict[str, np.ndarray]:
-        keypoints_2d, features, crop = batch_inputs
-        arrays = [keypoints_2d, *features, crop]
-        return {name: array.numpy() for name, array in zip(names, arrays)}
-
-    return session, feed
+def flat(batch_inputs: tuple) -> list[torch.Tensor]:
+    """(keypoints_2d, features, crop) in the flat order of :class:`CapfWithFlatInputs`."""
+    keypoints_2d, features, crop = batch_inputs
+    return [keypoints_2d, crop, *features]
 
 
 def main() -> None:
@@ -127,7 +105,9 @@ def main() -> None:
     packed = copy.deepcopy(model)
     pack_linears(packed)
     official = official_model(args.official_file, model) if args.official_file else None
-    session, feed = onnx_session(model, make_inputs(model, 1), args.threads)
+    # The product's ONNX Runtime backend (batch axis dynamic, worker threads do not spin).
+    onnx_backend = OnnxRuntimeBackend.from_module(CapfWithFlatInputs(model), flat(make_inputs(model, 1)),
+                                                  threads=args.threads)
     peak = matmul_gflops()
     print(f"{args.model}: {args.threads} threads, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, "
           f"large-matmul {peak:.1f} GFLOP/s")
@@ -139,7 +119,7 @@ def main() -> None:
             model(*inputs)
         flops = counter.get_total_flops()
         repeats = 20 if batch == 1 else 3
-        onnx_feed = feed(inputs)
+        flat_inputs = flat(inputs)
 
         def eager(network: ContextAwarePoseFormer, fast: bool) -> Callable[[], object]:
             def run() -> object:
@@ -150,12 +130,12 @@ def main() -> None:
             return run
 
         runs = {"eager reference": eager(model, False), "eager fast": eager(model, True),
-                "eager fast packed": eager(packed, True), "onnxruntime fast": lambda: session.run(None, onnx_feed)}
+                "eager fast packed": eager(packed, True), "onnxruntime fast": lambda: onnx_backend(*flat_inputs)}
         if official is not None:
             runs["official"] = lambda: torch.inference_mode()(official)(inputs)
         with torch.inference_mode():
             reference = model(*inputs).numpy()
-        deviation = float(np.abs(session.run(None, onnx_feed)[0] - reference).max())
+        deviation = float(np.abs(onnx_backend(*flat_inputs)[0].numpy() - reference).max())
         for fn in runs.values():
             fn()
         rounds: dict[str, list[float]] = {name: [] for name in runs}

@@ -199,7 +199,7 @@ def border_taps(points: torch.Tensor, levels: EmbeddedLevels) -> tuple[torch.Ten
     The top-left corner is kept one pixel inside the last row and column, so all four corners are
     real pixels; on the border itself the far corner then takes the whole weight.
     """
-    pixel = torch.clamp((points + 1.0) * levels.half_extent, min=torch.zeros_like(levels.extent), max=levels.extent)
+    pixel = torch.minimum(((points + 1.0) * levels.half_extent).clamp(min=0.0), levels.extent)
     low = torch.minimum(pixel.floor(), levels.last_cell)
     frac = pixel - low
     top_left = levels.base + (low.long() * levels.stride).sum(-1)

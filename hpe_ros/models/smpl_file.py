@@ -17,7 +17,6 @@ scipy matrices pickle the same way, with ``data``, ``indices``, ``indptr`` and `
 
 from __future__ import annotations
 
-import io
 import os
 import pickle
 import zipfile
@@ -26,6 +25,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
+
+from hpe_ros.core.npy import read_npy
 
 try:  # numpy >= 2
     from numpy._core.multiarray import _reconstruct as _np_reconstruct
@@ -408,16 +409,7 @@ def _read_npz(path: Path) -> dict[str, Any]:
 
 
 def _read_npy(stream: BinaryIO) -> Any:
-    data = stream.read()
-    buffer = io.BytesIO(data)
-    version = np.lib.format.read_magic(buffer)
-    if version == (1, 0):
-        _, _, dtype = np.lib.format.read_array_header_1_0(buffer)
-    else:
-        _, _, dtype = np.lib.format.read_array_header_2_0(buffer)
-    if dtype.hasobject:  # np.save pickles object arrays after the header
-        return restricted_load(buffer)
-    return np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
+    return read_npy(stream, restricted_load)
 
 
 def _read_regressor(path: Path) -> np.ndarray:

@@ -44,6 +44,7 @@ def test_capf_fast_path_exports_with_a_dynamic_batch(tmp_path) -> None:
     """The lifter exported at batch 1 (pre-embedded sampling, packed linears) runs any batch in ONNX Runtime."""
     pytest.importorskip("onnxruntime")
     from hpe_ros.models import create_model
+    from hpe_ros.pipelines.topdown import CapfWithFlatInputs
 
     torch.manual_seed(0)
     model = create_model("capf_hrnet32").eval().requires_grad_(False)
@@ -51,21 +52,13 @@ def test_capf_fast_path_exports_with_a_dynamic_batch(tmp_path) -> None:
         for block in model.context_blocks:
             block.sampling_offsets.weight.normal_(0, 0.02)
 
-    class Flat(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.model = model
-
-        def forward(self, joints: torch.Tensor, crop: torch.Tensor, *maps: torch.Tensor) -> torch.Tensor:
-            return self.model(joints, maps, crop)
-
     def inputs(batch: int) -> list[torch.Tensor]:
         maps = [torch.randn(batch, c, 64 // s, 48 // s) for c, s in zip((32, 64, 128, 256), (1, 2, 4, 8))]
         return [torch.rand(batch, 17, 2) - 0.5, torch.rand(batch, 17, 2) * torch.tensor([192.0, 256.0]), *maps]
 
-    eager = create_backend("torch", Flat(), inputs(1))
+    eager = create_backend("torch", CapfWithFlatInputs(model), inputs(1))
     assert eager.describe()["packed_linears"] == "16"  # the joint blocks' linears
-    ort = create_backend("onnxruntime", Flat(), inputs(1), onnx_path=tmp_path / "capf.onnx")
+    ort = create_backend("onnxruntime", CapfWithFlatInputs(model), inputs(1), onnx_path=tmp_path / "capf.onnx")
     batch_of_three = inputs(3)
     # float32 rounding differs between the runtimes; a wrong batch offset would be off by ~0.1-1
     torch.testing.assert_close(eager(*batch_of_three)[0], ort(*batch_of_three)[0], atol=1e-3, rtol=1e-3)

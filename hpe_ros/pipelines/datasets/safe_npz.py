@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from hpe_ros.core.npy import read_npy
+
 # (module, name) pairs a numpy object pickle needs; "numpy.core" is numpy 1.x's name of "numpy._core".
 _ALLOWED_GLOBALS = {
     ("numpy._core.multiarray", "_reconstruct"),
@@ -39,19 +41,8 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
         return super().find_class(canonical, name)
 
 
-def _read_member(file: Any, name: str) -> Any:
-    version = np.lib.format.read_magic(file)
-    if version == (1, 0):
-        shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(file)
-    elif version in ((2, 0), (3, 0)):
-        shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(file)
-    else:  # pragma: no cover - numpy has no other versions
-        raise UnsafeNpzError(f"{name}: unsupported .npy format version {version}")
-    if not dtype.hasobject:
-        data = np.frombuffer(file.read(), dtype=dtype)
-        order = "F" if fortran_order else "C"
-        return data.reshape(shape, order=order).copy()
-    value = _NumpyOnlyUnpickler(file, encoding="latin1").load()
+def _read_member(file: Any) -> Any:
+    value = read_npy(file, lambda stream: _NumpyOnlyUnpickler(stream, encoding="latin1").load())
     return value.item() if isinstance(value, np.ndarray) and value.shape == () else value
 
 
@@ -67,7 +58,7 @@ def load_npz(path: str | os.PathLike[str]) -> dict[str, Any]:
                 continue
             with archive.open(member) as file:
                 try:
-                    out[member[: -len(".npy")]] = _read_member(file, member)
+                    out[member[: -len(".npy")]] = _read_member(file)
                 except (pickle.UnpicklingError, EOFError, ValueError) as error:
                     if isinstance(error, UnsafeNpzError):
                         raise UnsafeNpzError(f"{path}: {member}: {error}") from error
