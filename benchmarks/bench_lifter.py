@@ -8,27 +8,27 @@ round medians is printed in milliseconds per person. The FLOP bound is the model
 convolution FLOPs (torch's flop counter) divided by the GFLOP/s a large matmul reaches here.
 
 ``--official-file`` times the official ``PoseTransformer`` (hrnet_32 configuration, random
-weights) side by side; its imports (einops, timm) must be importable. OpenMP's wait policy
-changes the small ops' cost a lot: this script sets ``OMP_WAIT_POLICY=PASSIVE`` like the nodes
-unless the environment sets it (``OMP_WAIT_POLICY=ACTIVE python benchmarks/bench_lifter.py``).
+weights) side by side; its imports (einops, timm) must be importable.
+
+OpenMP's wait policy changes the cost of torch's small ops a lot. This script leaves it as the
+environment sets it: unset, libgomp spins a while between ops, which suits the official module
+and the eager paths. The nodes and ``hpe-ros`` set ``OMP_WAIT_POLICY=PASSIVE`` (the CPU is shared
+with the other stages); ONNX Runtime does not use OpenMP, so its numbers hold in either setting,
+except with ``OMP_WAIT_POLICY=ACTIVE``, where torch's idle threads spin forever and take a core
+from it.
 """
 
 from __future__ import annotations
 
+import argparse
+import copy
+import importlib.util
 import os
-
-# On a shared CPU, OpenMP threads that spin while waiting steal time from the thread doing the
-# work; yielding instead makes small ops several times faster. Must be set before torch loads.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-import argparse  # noqa: E402
-import copy  # noqa: E402
-import importlib.util  # noqa: E402
-import statistics  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-from types import SimpleNamespace  # noqa: E402
-from typing import Callable  # noqa: E402
+import statistics
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Callable
 
 import numpy as np
 import torch
@@ -109,7 +109,7 @@ def main() -> None:
     onnx_backend = OnnxRuntimeBackend.from_module(CapfWithFlatInputs(model), flat(make_inputs(model, 1)),
                                                   threads=args.threads)
     peak = matmul_gflops()
-    print(f"{args.model}: {args.threads} threads, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, "
+    print(f"{args.model}: {args.threads} threads, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}, "
           f"large-matmul {peak:.1f} GFLOP/s")
 
     for batch in args.batches:

@@ -26,10 +26,13 @@ Two execution paths give the same numbers (up to float rounding). The reference 
 (``use_fast_path = False``) is the paper's literal form: ``grid_sample`` on each level, then the
 per-sample embedding. The fast path (the default) embeds every level once for all context blocks,
 gathers the four bilinear corners of all samples from the embedded maps with the softmax weights
-folded in, and splits q, k and v with one transpose. At batch 1 it takes far fewer operations;
-above :data:`EMBEDDED_SAMPLING_MAX_BATCH` people, embedding whole maps costs more arithmetic
-than it saves, and the fast path samples the paper's way. Exported to ONNX Runtime, the fast path
-is the quickest way to run the lifter on a CPU (``benchmarks/bench_lifter.py``).
+folded in, gathers the initial tokens' zero-padded samples the same way, and splits q, k and v
+with one transpose. At batch 1 it takes far fewer operations; above
+:data:`EMBEDDED_SAMPLING_MAX_BATCH` people, embedding whole maps costs more arithmetic than it
+saves, and the fast path samples the context the paper's way. Every size but the batch is a
+Python int (:func:`static_size`), so a graph exported from either path computes no shapes at run
+time. Exported to ONNX Runtime, the fast path is the quickest way to run the lifter on a CPU
+(``benchmarks/bench_lifter.py``).
 """
 
 from __future__ import annotations
@@ -115,6 +118,15 @@ def normalize_screen_coordinates(points: torch.Tensor, width: float, height: flo
     return points / width * 2.0 - offset
 
 
+def static_size(x: torch.Tensor, dim: int) -> int:
+    """A size that does not vary with the batch, as a plain int.
+
+    An exported graph then holds it as a constant instead of computing it from the input's shape
+    at every call; the batch is always left to ``-1``.
+    """
+    return int(x.shape[dim])
+
+
 def crop_pixels_to_grid(keypoints_crop: torch.Tensor, crop_size: tuple[int, int] = CROP_SIZE) -> torch.Tensor:
     """Crop pixels -> ``grid_sample`` coordinates the way the official model does.
 
@@ -140,6 +152,24 @@ def sample_bilinear(
 # Pre-embedded levels and gathered bilinear taps (the fast path)
 
 
+# The four bilinear corners in (x, y) pixel steps. Their weights (1 - fx)(1 - fy), fx (1 - fy),
+# (1 - fx) fy and fx fy are linear in (fx, fy, fx fy): weights = [fx, fy, fx fy] @ A + b.
+_CORNER_STEPS = ((0, 0), (1, 0), (0, 1), (1, 1))
+_CORNER_WEIGHT_MATRIX = ((-1.0, 1.0, 0.0, 0.0), (-1.0, 0.0, 1.0, 0.0), (1.0, -1.0, -1.0, 1.0))
+_CORNER_WEIGHT_OFFSET = (1.0, 0.0, 0.0, 0.0)
+
+
+def _nan_to_zero(x: torch.Tensor) -> torch.Tensor:
+    """NaN -> 0, so that a broken input gives garbage numbers instead of an out-of-range gather."""
+    return torch.where(torch.isnan(x), torch.zeros((), dtype=x.dtype, device=x.device), x)
+
+
+def _corner_weights(frac: torch.Tensor) -> torch.Tensor:
+    """Bilinear weights (..., 4) of the corners in :data:`_CORNER_STEPS` order, from ``frac`` (..., 2)."""
+    terms = torch.cat([frac, frac.prod(-1, keepdim=True)], dim=-1)
+    return terms @ frac.new_tensor(_CORNER_WEIGHT_MATRIX) + frac.new_tensor(_CORNER_WEIGHT_OFFSET)
+
+
 @dataclass(frozen=True)
 class EmbeddedLevels:
     """Every level of a batch projected by every context block's embedding, ready to gather.
@@ -149,65 +179,86 @@ class EmbeddedLevels:
     gives the paper's ``embed(sample(level))`` exactly (up to float rounding). Row
     ``(pixel_row * blocks + block)`` of ``rows`` holds one block's ``head_dim`` values of one pixel;
     pixel rows run over the batch, then the levels, then y and x. Geometry tensors are shaped to
-    broadcast against points (B, L, N, 2).
+    broadcast against points (B, L, N, 2); row steps are already multiplied by ``blocks``.
     """
 
     rows: torch.Tensor  # (B * pixels * blocks, head_dim)
-    blocks: int
     half_extent: torch.Tensor  # (1, L, 1, 2): grid units -> pixels
     extent: torch.Tensor  # (1, L, 1, 2): (width - 1, height - 1)
     last_cell: torch.Tensor  # (1, L, 1, 2): the highest top-left corner, (width - 2, height - 2)
-    stride: torch.Tensor  # (1, L, 1, 2) int64: pixel rows per step in x and in y, (1, width)
-    base: torch.Tensor  # (B, L, 1) int64: first pixel row of each image's level
-    corner_steps: torch.Tensor  # (1, L, 1, 4) int64: rows of the four corners: 0, 1, width, width + 1
+    row_steps: torch.Tensor  # (1, L, 1, 2) int64: rows per pixel step in x and in y
+    corner_rows: torch.Tensor  # (B, L, 1, 4) int64: block 0's rows of each image's level origin's four corners
 
 
 def embed_levels(features: Sequence[torch.Tensor], weights: Sequence[torch.Tensor], blocks: int) -> EmbeddedLevels:
     """Project every level (B, C_l, H_l, W_l) by ``weights[l]`` (blocks * head_dim, C_l), without bias."""
     reference = features[0]
     batch = reference.shape[0]
-    projected = [F.linear(feature.flatten(2).transpose(1, 2), weight) for feature, weight in zip(features, weights)]
+    sizes = [(static_size(feature, 3), static_size(feature, 2)) for feature in features]
+    projected = [
+        F.linear(feature.reshape(-1, static_size(feature, 1), w * h).transpose(1, 2), weight)
+        for feature, weight, (w, h) in zip(features, weights, sizes)
+    ]
     table = torch.cat(projected, dim=1)  # (B, pixels, blocks * head_dim)
-    # Python ints: spatial sizes become constants of an exported graph (the batch stays dynamic).
-    sizes = [(int(feature.shape[-1]), int(feature.shape[-2])) for feature in features]
     pixels = sum(w * h for w, h in sizes)
     extent = reference.new_tensor([[w - 1.0, h - 1.0] for w, h in sizes]).view(1, -1, 1, 2)
-    starts, offset = [], 0
+    origins, offset = [], 0
     for width, height in sizes:
         if width < 2 or height < 2:
             raise ValueError(f"context sampling needs feature maps of at least 2x2 pixels, got {width}x{height}")
-        starts.append(offset)
+        origins.append([offset + dx + dy * width for dx, dy in _CORNER_STEPS])
         offset += width * height
     device = reference.device
-    base = torch.tensor(starts, device=device).view(1, -1, 1) + torch.arange(batch, device=device).view(-1, 1, 1) * pixels
+    image_starts = torch.arange(batch, device=device).view(-1, 1, 1, 1) * pixels
+    corner_pixels = torch.tensor(origins, device=device).view(1, -1, 1, 4) + image_starts
     return EmbeddedLevels(
-        rows=table.reshape(-1, table.shape[-1] // blocks),
-        blocks=blocks,
+        rows=table.reshape(-1, static_size(table, 2) // blocks),
         half_extent=extent * 0.5,
         extent=extent,
         last_cell=extent - 1.0,
-        stride=torch.tensor([[1, w] for w, _ in sizes], device=device).view(1, -1, 1, 2),
-        base=base,
-        corner_steps=torch.tensor([[0, 1, w, w + 1] for w, _ in sizes], device=device).view(1, -1, 1, 4),
+        row_steps=torch.tensor([[blocks, w * blocks] for w, _ in sizes], device=device).view(1, -1, 1, 2),
+        corner_rows=corner_pixels * blocks,
     )
 
 
 def border_taps(points: torch.Tensor, levels: EmbeddedLevels) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pixel rows (B, L, N, 4) and weights (B, L, N, 4) of ``grid_sample(align_corners=True, border)``.
+    """Block 0's rows (B, L, N, 4) and weights (B, L, N, 4) of ``grid_sample(align_corners=True, border)``.
 
-    ``points`` (B, L, N, 2) are grid coordinates in [-1, 1] (outside is clamped to the border).
-    The top-left corner is kept one pixel inside the last row and column, so all four corners are
-    real pixels; on the border itself the far corner then takes the whole weight.
+    ``points`` (B, L, N, 2) are grid coordinates in [-1, 1] (outside is clamped to the border; NaN
+    is read as 0). Block ``k``'s rows are these plus ``k``. The top-left corner is kept one pixel
+    inside the last row and column, so all four corners are real pixels; on the border itself the
+    far corner then takes the whole weight.
     """
-    pixel = torch.minimum(((points + 1.0) * levels.half_extent).clamp(min=0.0), levels.extent)
+    pixel = torch.minimum(((_nan_to_zero(points) + 1.0) * levels.half_extent).clamp(min=0.0), levels.extent)
     low = torch.minimum(pixel.floor(), levels.last_cell)
-    frac = pixel - low
-    top_left = levels.base + (low.long() * levels.stride).sum(-1)
-    rows = top_left.unsqueeze(-1) + levels.corner_steps
-    fx, fy = frac.unbind(-1)
-    gx, gy = 1.0 - fx, 1.0 - fy
-    weights = torch.stack([gx * gy, fx * gy, gx * fy, fx * fy], dim=-1)
-    return rows, weights
+    rows = (low.long() * levels.row_steps).sum(-1, keepdim=True) + levels.corner_rows
+    return rows, _corner_weights(pixel - low)
+
+
+def sample_zero_padded(features: Sequence[torch.Tensor], grid: torch.Tensor) -> list[torch.Tensor]:
+    """``grid_sample(align_corners=True, zeros)`` of every level at one point per joint -> [(B, J, C_l)].
+
+    ``grid`` (B, J, 2) holds the same grid coordinates for every level. The same numbers as
+    :func:`sample_bilinear` with zero padding, in gathers that an exported graph runs cheaply.
+    """
+    sizes = [(static_size(feature, 3), static_size(feature, 2)) for feature in features]
+    joints = static_size(grid, 1)
+    extent = grid.new_tensor([[w - 1.0, h - 1.0] for w, h in sizes]).view(1, -1, 1, 2)
+    pixel = (_nan_to_zero(grid).unsqueeze(1) + 1.0) * (extent * 0.5)  # (B, L, J, 2)
+    low = pixel.floor()
+    corners = low.unsqueeze(-2) + grid.new_tensor(_CORNER_STEPS)  # (B, L, J, 4, 2)
+    inside = ((corners >= 0.0) & (corners <= extent.unsqueeze(-2))).to(grid.dtype).prod(-1)
+    weights = _corner_weights(pixel - low) * inside
+    row_steps = grid.new_tensor([[1.0, w] for w, _ in sizes]).view(1, -1, 1, 1, 2)
+    index = (torch.minimum(corners.clamp(min=0.0), extent.unsqueeze(-2)) * row_steps).sum(-1).long()  # (B, L, J, 4)
+    sampled = []
+    for level, (feature, (width, height)) in enumerate(zip(features, sizes)):
+        channels = static_size(feature, 1)
+        flat = feature.reshape(-1, channels, width * height)
+        taps = flat.gather(2, index[:, level].reshape(-1, 1, joints * 4).expand(-1, channels, -1))
+        values = (taps.view(-1, channels, joints, 4) * weights[:, level].unsqueeze(1)).sum(-1)
+        sampled.append(values.transpose(1, 2))
+    return sampled
 
 
 # ----------------------------------------------------------------------------------------------
@@ -238,15 +289,15 @@ class Attention(nn.Module):
         self.proj = nn.Linear(dim, dim)
 
     def forward(self, x: torch.Tensor, fused: bool = True) -> torch.Tensor:
-        batch, tokens, dim = x.shape
+        tokens, dim = static_size(x, 1), static_size(x, 2)
         # (B, T, 3 * heads, head_dim) -> (B, 3 * heads, T, head_dim): one transpose for q, k and v
-        qkv = self.qkv(x).view(batch, tokens, 3 * self.num_heads, dim // self.num_heads).transpose(1, 2)
+        qkv = self.qkv(x).view(-1, tokens, 3 * self.num_heads, dim // self.num_heads).transpose(1, 2)
         q, k, v = qkv.split(self.num_heads, dim=1)
         if fused:
-            out = F.scaled_dot_product_attention(q, k, v)
+            out = F.scaled_dot_product_attention(q, k, v, scale=self.scale)
         else:
             out = ((q @ k.transpose(-2, -1)) * self.scale).softmax(dim=-1) @ v
-        return self.proj(out.transpose(1, 2).reshape(batch, tokens, dim))
+        return self.proj(out.transpose(1, 2).reshape(-1, tokens, dim))
 
 
 class TransformerBlock(nn.Module):
@@ -300,11 +351,11 @@ class DeformableContextBlock(nn.Module):
 
     def _weights_and_points(self, x: torch.Tensor, ref: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         joint_token, level_tokens = x[:, :1], x[:, 1:]
-        batch, levels, joints, _ = level_tokens.shape
+        levels, joints = static_size(level_tokens, 1), static_size(level_tokens, 2)
         h = self.norm1(level_tokens + joint_token)
-        weights = self.attention_weights(h).view(batch, levels, joints, self.num_heads, self.num_samples).softmax(-1)
-        offsets = self.sampling_offsets(h).view(batch, levels, joints, self.num_heads * self.num_samples, 2).tanh()
-        points = offsets + ref.view(batch, 1, joints, 1, 2)
+        weights = self.attention_weights(h).view(-1, levels, joints, self.num_heads, self.num_samples).softmax(-1)
+        offsets = self.sampling_offsets(h).view(-1, levels, joints, self.num_heads * self.num_samples, 2).tanh()
+        points = offsets + ref.view(-1, 1, joints, 1, 2)
         return weights, points, level_tokens
 
     def _finish(self, x: torch.Tensor, level_tokens: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
@@ -315,13 +366,14 @@ class DeformableContextBlock(nn.Module):
     def forward(self, x: torch.Tensor, ref: torch.Tensor, features: Sequence[torch.Tensor]) -> torch.Tensor:
         """Reference path: ``x`` (B, 1 + L, J, D), ``ref`` (B, J, 2) grid coordinates."""
         weights, points, level_tokens = self._weights_and_points(x, ref)
-        batch, levels, joints, _ = level_tokens.shape
+        levels, joints = static_size(level_tokens, 1), static_size(level_tokens, 2)
         sampled = torch.stack(
             [embed(sample_bilinear(feature, points[:, idx])) for idx, (feature, embed) in enumerate(zip(features, self.embed_proj))],
             dim=1,
         )  # (B, L, J, heads * samples, head_dim)
-        sampled = sampled.view(batch, levels, joints, self.num_heads, self.num_samples, self.head_dim)
-        context = (weights.unsqueeze(-1) * sampled).sum(dim=-2).reshape(batch, levels, joints, -1)
+        sampled = sampled.view(-1, levels, joints, self.num_heads, self.num_samples, self.head_dim)
+        context = (weights.unsqueeze(-1) * sampled).sum(dim=-2)
+        context = context.reshape(-1, levels, joints, self.num_heads * self.head_dim)
         return self._finish(x, level_tokens, context)
 
     def forward_embedded(self, x: torch.Tensor, ref: torch.Tensor, levels: EmbeddedLevels, index: int) -> torch.Tensor:
@@ -331,14 +383,16 @@ class DeformableContextBlock(nn.Module):
         corners are summed in one batched product.
         """
         weights, points, level_tokens = self._weights_and_points(x, ref)
-        batch, num_levels, joints, _ = level_tokens.shape
-        rows, corner_weights = border_taps(points.view(batch, num_levels, -1, 2), levels)
+        num_levels, joints = static_size(level_tokens, 1), static_size(level_tokens, 2)
+        samples = joints * self.num_heads * self.num_samples
+        rows, corner_weights = border_taps(points.view(-1, num_levels, samples, 2), levels)
         taps = self.num_samples * 4
-        merged = corner_weights.view(batch, num_levels, joints * self.num_heads, self.num_samples, 4) * weights.view(
-            batch, num_levels, joints * self.num_heads, self.num_samples, 1
+        merged = corner_weights.view(-1, num_levels, joints * self.num_heads, self.num_samples, 4) * weights.view(
+            -1, num_levels, joints * self.num_heads, self.num_samples, 1
         )
-        gathered = levels.rows.index_select(0, (rows * levels.blocks + index).view(-1)).view(-1, taps, self.head_dim)
-        context = torch.bmm(merged.view(-1, 1, taps), gathered).view(batch, num_levels, joints, -1)
+        gathered = levels.rows.index_select(0, (rows + index).view(-1)).view(-1, taps, self.head_dim)
+        context = torch.bmm(merged.view(-1, 1, taps), gathered)
+        context = context.view(-1, num_levels, joints, self.num_heads * self.head_dim)
         bias = torch.stack([embed.bias for embed in self.embed_proj]).repeat(1, self.num_heads)  # (L, heads * head_dim)
         return self._finish(x, level_tokens, context + bias.unsqueeze(1))
 
@@ -385,27 +439,28 @@ class ContextAwarePoseFormer(nn.Module):
         if len(features) != self.config.levels:
             raise ValueError(f"expected {self.config.levels} feature maps, got {len(features)}")
         ref = crop_pixels_to_grid(keypoints_crop, self.config.crop_size)
-        if self.use_fast_path and keypoints_2d.shape[0] <= EMBEDDED_SAMPLING_MAX_BATCH:
-            tokens = self._tokens_fast(keypoints_2d, features, ref)
+        fast = self.use_fast_path
+        x = self._initial_tokens(keypoints_2d, features, ref, fast)
+        if fast and keypoints_2d.shape[0] <= EMBEDDED_SAMPLING_MAX_BATCH:
+            x = self._context_embedded(x, features, ref)
         else:
-            tokens = self._tokens_reference(keypoints_2d, features, ref)
-        return self._lift(tokens, fused=self.use_fast_path)
+            for block in self.context_blocks:
+                x = block(x, ref, features)
+        return self._lift(x, fused=fast)
 
     # -- token construction and context blocks --------------------------------------------------
 
-    def _initial_tokens(self, keypoints_2d: torch.Tensor, features: Sequence[torch.Tensor], ref: torch.Tensor) -> torch.Tensor:
-        grid = ref.unsqueeze(-2)  # (B, J, 1, 2)
-        level_tokens = [embed(sample_bilinear(f, grid, "zeros").squeeze(-2)) for f, embed in zip(features, self.feat_embed)]
+    def _initial_tokens(
+        self, keypoints_2d: torch.Tensor, features: Sequence[torch.Tensor], ref: torch.Tensor, fast: bool
+    ) -> torch.Tensor:
+        if fast:
+            sampled = sample_zero_padded(features, ref)
+        else:
+            sampled = [sample_bilinear(f, ref.unsqueeze(-2), "zeros").squeeze(-2) for f in features]
+        level_tokens = [embed(values) for values, embed in zip(sampled, self.feat_embed)]
         return torch.stack([self.coord_embed(keypoints_2d), *level_tokens], dim=1) + self.pos_embed
 
-    def _tokens_reference(self, keypoints_2d: torch.Tensor, features: Sequence[torch.Tensor], ref: torch.Tensor) -> torch.Tensor:
-        x = self._initial_tokens(keypoints_2d, features, ref)
-        for block in self.context_blocks:
-            x = block(x, ref, features)
-        return x
-
-    def _tokens_fast(self, keypoints_2d: torch.Tensor, features: Sequence[torch.Tensor], ref: torch.Tensor) -> torch.Tensor:
-        x = self._initial_tokens(keypoints_2d, features, ref)
+    def _context_embedded(self, x: torch.Tensor, features: Sequence[torch.Tensor], ref: torch.Tensor) -> torch.Tensor:
         if len(self.context_blocks) == 0:
             return x
         blocks = list(self.context_blocks)
@@ -418,11 +473,11 @@ class ContextAwarePoseFormer(nn.Module):
     # -- transformer and head ------------------------------------------------------------------
 
     def _lift(self, x: torch.Tensor, fused: bool) -> torch.Tensor:
-        batch, tokens, joints, dim = x.shape
-        x = x.transpose(1, 2).reshape(batch * joints, tokens, dim)
+        tokens, joints, dim = static_size(x, 1), static_size(x, 2), static_size(x, 3)
+        x = x.transpose(1, 2).reshape(-1, tokens, dim)
         for block in self.level_blocks:
             x = block(x, fused)
-        x = x.reshape(batch, joints, tokens * dim)
+        x = x.reshape(-1, joints, tokens * dim)
         for block in self.joint_blocks:
             x = block(x, fused)
         out = self.head(self.head_norm(x))

@@ -7,7 +7,10 @@ whatever runs the network. ``create_backend`` picks an implementation by name.
 from __future__ import annotations
 
 import abc
+import importlib.util
+import os
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -84,8 +87,13 @@ class OnnxRuntimeBackend(Backend):
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
-        # idle worker threads sleep instead of spinning (the CPU is shared with rclpy and the other stages)
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # Worker threads spin between the operators of one run (a network of many small operators
+        # otherwise pays a thread wake-up for each) and stop spinning when the run returns, so
+        # that between frames they leave the CPU to rclpy and the other stages. Not when torch's
+        # OpenMP threads are told to spin forever: both pools spinning oversubscribe the cores.
+        torch_spins = os.environ.get("OMP_WAIT_POLICY", "").upper() == "ACTIVE"
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0" if torch_spins else "1")
+        options.add_session_config_entry("session.force_spinning_stop", "1")
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         available = ort.get_available_providers()
         chosen = [p for p in (providers or available) if p in available] or ["CPUExecutionProvider"]
@@ -113,7 +121,10 @@ def export_onnx(module: nn.Module, example_inputs: Sequence[torch.Tensor], path:
     """Export ``module`` to ONNX with inputs ``input_0..`` and outputs ``output_0..`` (batch dynamic)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with torch.no_grad():  # also lets weights derived inside forward (concatenations) become constants
+    # no_grad also lets weights derived inside forward (concatenations) become constants; sizes the
+    # models turn into Python ints on purpose become constants too, which the tracer warns about.
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
         outputs = _as_tuple(module.eval()(*example_inputs))
         input_names = [f"input_{i}" for i in range(len(example_inputs))]
         output_names = [f"output_{i}" for i in range(len(outputs))]
@@ -146,20 +157,31 @@ class TensorRTBackend(Backend):
         raise NotImplementedError
 
 
-BACKENDS = ("torch", "onnxruntime", "tensorrt")
+BACKENDS = ("auto", "torch", "onnxruntime", "tensorrt")
+
+
+def resolve_backend(kind: str, device: str = "cpu") -> str:
+    """The backend ``kind`` stands for: ``auto`` is ONNX Runtime on a CPU when it is installed
+    (several times faster there for HRNet and CA-PF), else torch."""
+    if kind not in BACKENDS:
+        raise ValueError(f"unknown backend {kind!r}; choose one of {BACKENDS}")
+    if kind != "auto":
+        return kind
+    if device.startswith("cuda") or importlib.util.find_spec("onnxruntime") is None:
+        return "torch"
+    return "onnxruntime"
 
 
 def create_backend(kind: str, module: nn.Module, example_inputs: Sequence[torch.Tensor], device: str = "cpu",
                    half: bool = False, onnx_path: str | Path | None = None, engine_path: str | Path | None = None,
                    ) -> Backend:
     """Wrap ``module`` in the backend ``kind`` (one of :data:`BACKENDS`)."""
+    kind = resolve_backend(kind, device)
     if kind == "torch":
         return TorchBackend(module, device=device, half=half)
     if kind == "onnxruntime":
         providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device.startswith("cuda") else None
         return OnnxRuntimeBackend.from_module(module, example_inputs, onnx_path, providers=providers)
-    if kind == "tensorrt":
-        if engine_path is None:
-            raise BackendUnavailableError("backend 'tensorrt' needs an engine file (engine_path)")
-        return TensorRTBackend(engine_path)
-    raise ValueError(f"unknown backend {kind!r}; choose one of {BACKENDS}")
+    if engine_path is None:  # tensorrt
+        raise BackendUnavailableError("backend 'tensorrt' needs an engine file (engine_path)")
+    return TensorRTBackend(engine_path)

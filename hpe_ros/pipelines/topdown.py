@@ -54,7 +54,7 @@ from hpe_ros.models.convert_hrnet import load_hrnet_checkpoint
 from hpe_ros.models.convert_lifters import convert_capf_state_dict
 from hpe_ros.models.fuse import optimize_for_inference
 from hpe_ros.models.registry import create_model
-from hpe_ros.pipelines.backends import Backend, create_backend
+from hpe_ros.pipelines.backends import Backend, create_backend, resolve_backend
 from hpe_ros.pipelines.base import ImageFrame, Pipeline, PoseResult
 from hpe_ros.pipelines.codecs import COCO_FLIP_PAIRS, HeatmapCodec, SimDRCodec
 from hpe_ros.pipelines.crops import INPUT_SIZE_256x192, INPUT_SIZE_384x288, crop_people, crop_to_image
@@ -177,7 +177,7 @@ class TopDownPipeline(Pipeline):
         box_expand: float = 0.15,
         redetect_every: int = 15,
         track_iou: float = 0.3,
-        backend: str = "torch",
+        backend: str = "auto",
         device: str = "cpu",
         allow_random_weights: bool = False,
         smpl_model_path: str = "",
@@ -193,6 +193,7 @@ class TopDownPipeline(Pipeline):
         if lifter in _CAPF_WIDTH and _CAPF_WIDTH[lifter] != spec.width:
             raise ValueError(f"{NAME}.lifter {lifter} samples HRNet-W{_CAPF_WIDTH[lifter]} maps but "
                              f"{NAME}.pose_model is {pose_model}")
+        backend = resolve_backend(backend, device)
         self.allow_random_weights = allow_random_weights
         self.input_size = INPUT_SIZES[input_size]
         self.flip_test = flip_test

@@ -15,6 +15,7 @@ from hpe_ros.models.capf import (
     embed_levels,
     normalize_screen_coordinates,
     sample_bilinear,
+    sample_zero_padded,
 )
 
 HRNET_SIZES = [(64, 48), (32, 24), (16, 12), (8, 6)]
@@ -141,12 +142,39 @@ def test_border_taps_on_embedded_levels_equal_grid_sample_then_embedding():
     rows, corner_weights = border_taps(points, levels)
     assert torch.allclose(corner_weights.sum(-1), torch.ones((), dtype=torch.float64))
     for block in range(blocks):
-        gathered = levels.rows[rows * blocks + block]  # (B, L, N, 4, head_dim)
+        gathered = levels.rows[rows + block]  # (B, L, N, 4, head_dim)
         sampled = (gathered * corner_weights.unsqueeze(-1)).sum(-2)
         for level, feature in enumerate(features):
             weight = weights[level][block * head_dim : (block + 1) * head_dim]
             expected = sample_bilinear(feature, points[:, level].unsqueeze(2), "border")[:, :, 0] @ weight.T
             assert torch.allclose(sampled[:, level], expected, atol=1e-12)
+
+
+def test_gathered_zero_padded_samples_equal_grid_sample():
+    """The fast path's initial tokens: one point per joint on every level, zero outside the map."""
+    features = _features((3, 5, 7, 9), HRNET_SIZES, batch=2, dtype=torch.float64)
+    generator = torch.Generator().manual_seed(4)
+    grid = (torch.rand(2, 40, 2, generator=generator, dtype=torch.float64) * 2 - 1) * 1.3
+    # corners and edges of the map, just inside and just outside them, far outside
+    grid[0, :8] = torch.tensor([[-1.0, -1.0], [1.0, 1.0], [1.0, -1.0], [-1.0, 0.3], [1.0 + 1e-9, 0.2],
+                                [-1.02, 0.5], [0.4, 1.01], [-7.0, 9.0]], dtype=torch.float64)
+    sampled = sample_zero_padded(features, grid)
+    for values, feature in zip(sampled, features):
+        expected = sample_bilinear(feature, grid.unsqueeze(-2), "zeros").squeeze(-2)
+        assert torch.allclose(values, expected, atol=1e-12)
+
+
+def test_fast_path_survives_nan_joints():
+    """A NaN joint must not turn into an out-of-range gather: the other people still come out right."""
+    model = create_model("capf_hrnet32").eval()
+    features = _features(model.config.level_channels, HRNET_SIZES, batch=2)
+    keypoints_2d, crop = _keypoints(batch=2)
+    with torch.no_grad():
+        alone = model(keypoints_2d[1:], [f[1:] for f in features], crop[1:])
+        keypoints_2d[0, 3] = float("nan")
+        crop[0, 3] = float("nan")
+        both = model(keypoints_2d, features, crop)
+    assert torch.allclose(both[1:], alone, atol=1e-5)
 
 
 def test_embedded_sampling_rejects_one_pixel_wide_maps():

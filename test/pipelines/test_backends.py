@@ -1,8 +1,10 @@
+import importlib.util
+
 import pytest
 import torch
 from torch import nn
 
-from hpe_ros.pipelines.backends import BackendUnavailableError, create_backend
+from hpe_ros.pipelines.backends import BackendUnavailableError, create_backend, resolve_backend
 
 
 class _Net(nn.Module):
@@ -40,6 +42,13 @@ def test_unavailable_backends_say_why() -> None:
         create_backend("tflite", net, [])
 
 
+def test_auto_backend_is_onnxruntime_on_a_cpu_and_torch_on_cuda() -> None:
+    expected = "onnxruntime" if importlib.util.find_spec("onnxruntime") else "torch"
+    assert resolve_backend("auto", "cpu") == expected
+    assert resolve_backend("auto", "cuda:0") == "torch"
+    assert resolve_backend("torch", "cpu") == "torch"
+
+
 def test_capf_fast_path_exports_with_a_dynamic_batch(tmp_path) -> None:
     """The lifter exported at batch 1 (pre-embedded sampling, packed linears) runs any batch in ONNX Runtime."""
     pytest.importorskip("onnxruntime")
@@ -62,3 +71,8 @@ def test_capf_fast_path_exports_with_a_dynamic_batch(tmp_path) -> None:
     batch_of_three = inputs(3)
     # float32 rounding differs between the runtimes; a wrong batch offset would be off by ~0.1-1
     torch.testing.assert_close(eager(*batch_of_three)[0], ort(*batch_of_three)[0], atol=1e-3, rtol=1e-3)
+    # Only the batch is left to the runtime: every other size is a constant of the graph, so
+    # ONNX Runtime computes no shapes per call (one Shape: the batch, for the images' row offsets).
+    onnx = pytest.importorskip("onnx")
+    graph = onnx.load(str(tmp_path / "capf.onnx")).graph
+    assert sum(node.op_type == "Shape" for node in graph.node) == 1
