@@ -104,16 +104,23 @@ class OnnxRuntimeBackend(Backend):
     @classmethod
     def from_module(cls, module: nn.Module, example_inputs: Sequence[torch.Tensor], onnx_path: str | Path | None = None,
                     dynamic_batch: bool = True, **kwargs: object) -> "OnnxRuntimeBackend":
-        path = Path(onnx_path) if onnx_path else Path(tempfile.mkdtemp(prefix="hpe_ros_onnx_")) / "model.onnx"
-        export_onnx(module, example_inputs, path, dynamic_batch=dynamic_batch)
-        return cls(path, **kwargs)  # type: ignore[arg-type]
+        """Export ``module`` and load it; without ``onnx_path`` the file lives only until it is loaded
+        (a node that starts every day must not leave tens of MB in /tmp each time)."""
+        if onnx_path is not None:
+            export_onnx(module, example_inputs, onnx_path, dynamic_batch=dynamic_batch)
+            return cls(onnx_path, **kwargs)  # type: ignore[arg-type]
+        with tempfile.TemporaryDirectory(prefix="hpe_ros_onnx_") as folder:
+            path = Path(folder) / "model.onnx"
+            export_onnx(module, example_inputs, path, dynamic_batch=dynamic_batch)
+            return cls(path, **kwargs)  # type: ignore[arg-type]
 
     def __call__(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
         feeds = {name: x.detach().cpu().numpy() for name, x in zip(self.input_names, inputs)}
         return tuple(torch.from_numpy(y) for y in self.session.run(None, feeds))
 
     def describe(self) -> dict[str, str]:
-        return {"backend": self.name, "model": str(self.path), "providers": ",".join(self.session.get_providers())}
+        model = str(self.path) if self.path.exists() else "exported at start-up (in memory)"
+        return {"backend": self.name, "model": model, "providers": ",".join(self.session.get_providers())}
 
 
 def export_onnx(module: nn.Module, example_inputs: Sequence[torch.Tensor], path: str | Path,

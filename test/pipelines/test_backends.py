@@ -29,6 +29,15 @@ def test_torch_and_onnxruntime_backends_agree(tmp_path) -> None:
     for a, b in zip(eager(batch_of_five), ort(batch_of_five)):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
     assert ort.describe()["backend"] == "onnxruntime"
+    assert ort.describe()["model"] == str(tmp_path / "net.onnx")
+
+
+def test_onnx_exports_without_a_path_leave_no_file_behind() -> None:
+    pytest.importorskip("onnxruntime")
+    torch.manual_seed(0)
+    backend = create_backend("onnxruntime", _Net().eval(), [torch.randn(1, 3, 8, 8)])
+    assert not backend.path.exists() and not backend.path.parent.exists()
+    assert backend(torch.randn(2, 3, 8, 8))[0].shape == (2, 4, 8, 8)  # the session runs from memory
 
 
 def test_unavailable_backends_say_why() -> None:
