@@ -54,6 +54,10 @@ class PoseNode(PoseNodeBase):
         if transport not in ("raw", "compressed"):
             raise ValueError(f"input.transport must be 'raw' or 'compressed', got {transport!r}")
         overrides = QoSOverridingOptions.with_default_policies()
+        # Created first: when an image and its CameraInfo are ready in the same wait, the executor
+        # takes them in creation order, so the image finds its intrinsics.
+        info_sub = self.create_subscription(CameraInfo, self.param("input.camera_info_topic"), self._on_camera_info,
+                                            qos, qos_overriding_options=overrides)
         image_topic = self.param("input.image_topic")
         if transport == "compressed":
             image_sub = self.create_subscription(CompressedImage, f"{image_topic}/compressed", self.enqueue, qos,
@@ -61,8 +65,6 @@ class PoseNode(PoseNodeBase):
         else:
             image_sub = self.create_subscription(Image, image_topic, self.enqueue, qos,
                                                  qos_overriding_options=overrides)
-        info_sub = self.create_subscription(CameraInfo, self.param("input.camera_info_topic"), self._on_camera_info,
-                                            qos, qos_overriding_options=overrides)
         subscriptions = [image_sub, info_sub]
         boxes_topic = self.param("input.boxes_topic")
         with self._box_lock:
