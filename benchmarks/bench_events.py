@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -25,24 +24,7 @@ from hpe_ros.io.bags import BagReader  # noqa: E402
 from hpe_ros.io import evt3_native  # noqa: E402
 from hpe_ros.io.events import CD_EVENT_DTYPE, Evt3Decoder, encode_evt3  # noqa: E402
 from hpe_ros.pipelines.event_repr import eventhpe_frames, partition_occupancy, voxel_grid  # noqa: E402
-
-
-def best_time(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
-def median_time(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
+from timing import best_time, median_time  # noqa: E402
 
 
 def compare_backends(label: str, n_events: int, run, repeats: int) -> None:

@@ -25,7 +25,6 @@ import copy
 import importlib.util
 import os
 import statistics
-import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Callable
@@ -39,6 +38,7 @@ from hpe_ros.models.capf import ContextAwarePoseFormer, crop_pixels_to_grid
 from hpe_ros.models.packed_linear import pack_linears
 from hpe_ros.pipelines.backends import OnnxRuntimeBackend
 from hpe_ros.pipelines.topdown import CapfWithFlatInputs
+from timing import median_time
 
 LEVEL_SIZES = [(64, 48), (32, 24), (16, 12), (8, 6)]  # HRNet maps of a 256x192 crop
 
@@ -50,15 +50,6 @@ def make_inputs(model: ContextAwarePoseFormer, batch: int) -> tuple[torch.Tensor
     sizes = LEVEL_SIZES if len(set(model.config.level_channels)) > 1 else [LEVEL_SIZES[0]] * 4
     features = [torch.randn(batch, c, h, w, generator=generator) for c, (h, w) in zip(model.config.level_channels, sizes)]
     return keypoints_2d, features, crop
-
-
-def median_time(fn: Callable[[], object], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def matmul_gflops(repeats: int = 5) -> float:

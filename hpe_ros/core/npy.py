@@ -7,6 +7,9 @@ scipy and chumpy stand-ins for SMPL files); plain arrays are read from the raw b
 
 from __future__ import annotations
 
+import os
+import zipfile
+from collections.abc import Iterator
 from typing import Any, BinaryIO, Callable
 
 import numpy as np
@@ -28,3 +31,12 @@ def read_npy(stream: BinaryIO, load_object: Callable[[BinaryIO], Any]) -> Any:
         return load_object(stream)
     data = np.frombuffer(stream.read(), dtype=dtype)
     return data.reshape(shape, order="F" if fortran_order else "C").copy()
+
+
+def npz_members(path: str | os.PathLike[str]) -> Iterator[tuple[str, BinaryIO]]:
+    """The ``.npy`` members of an ``.npz`` file as (key, open stream), the key without ``.npy``."""
+    with zipfile.ZipFile(path) as archive:
+        for name in archive.namelist():
+            if name.endswith(".npy"):
+                with archive.open(name) as stream:
+                    yield name[: -len(".npy")], stream

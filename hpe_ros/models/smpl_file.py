@@ -26,7 +26,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from hpe_ros.core.npy import read_npy
+from hpe_ros.core.npy import npz_members, read_npy
 
 try:  # numpy >= 2
     from numpy._core.multiarray import _reconstruct as _np_reconstruct
@@ -398,14 +398,7 @@ def _read_raw(path: Path) -> dict[str, Any]:
 
 def _read_npz(path: Path) -> dict[str, Any]:
     """An ``.npz`` without ``allow_pickle``: object arrays go through the restricted unpickler."""
-    result: dict[str, Any] = {}
-    with zipfile.ZipFile(path) as archive:
-        for name in archive.namelist():
-            if not name.endswith(".npy"):
-                continue
-            with archive.open(name) as member:
-                result[name[: -len(".npy")]] = _read_npy(member)
-    return result
+    return {key: _read_npy(stream) for key, stream in npz_members(path)}
 
 
 def _read_npy(stream: BinaryIO) -> Any:

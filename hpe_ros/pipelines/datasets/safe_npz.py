@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import os
 import pickle
-import zipfile
 from typing import Any
 
 import numpy as np
 
-from hpe_ros.core.npy import read_npy
+from hpe_ros.core.npy import npz_members, read_npy
 
 # (module, name) pairs a numpy object pickle needs; "numpy.core" is numpy 1.x's name of "numpy._core".
 _ALLOWED_GLOBALS = {
@@ -52,15 +51,12 @@ def load_npz(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no such file: {path}")
     out: dict[str, Any] = {}
-    with zipfile.ZipFile(path) as archive:
-        for member in archive.namelist():
-            if not member.endswith(".npy"):
-                continue
-            with archive.open(member) as file:
-                try:
-                    out[member[: -len(".npy")]] = _read_member(file)
-                except (pickle.UnpicklingError, EOFError, ValueError) as error:
-                    if isinstance(error, UnsafeNpzError):
-                        raise UnsafeNpzError(f"{path}: {member}: {error}") from error
-                    raise ValueError(f"{path}: cannot read member {member}: {error}") from error
+    for key, file in npz_members(path):
+        member = f"{key}.npy"
+        try:
+            out[key] = _read_member(file)
+        except (pickle.UnpicklingError, EOFError, ValueError) as error:
+            if isinstance(error, UnsafeNpzError):
+                raise UnsafeNpzError(f"{path}: {member}: {error}") from error
+            raise ValueError(f"{path}: cannot read member {member}: {error}") from error
     return out
