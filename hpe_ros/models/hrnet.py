@@ -40,8 +40,10 @@ def _conv_bn(in_channels: int, out_channels: int, kernel_size: int, stride: int,
     return nn.Sequential(*layers)
 
 
-def _projection(in_channels: int, out_channels: int, stride: int) -> nn.Sequential:
-    """1x1 projection of a residual shortcut whose width or stride changes."""
+def _projection(in_channels: int, out_channels: int, stride: int) -> nn.Sequential | None:
+    """1x1 projection of a residual shortcut whose width or stride changes; None where the identity fits."""
+    if stride == 1 and in_channels == out_channels:
+        return None
     return nn.Sequential(
         nn.Conv2d(in_channels, out_channels, 1, stride, bias=False),
         nn.BatchNorm2d(out_channels, momentum=BN_MOMENTUM),
@@ -61,11 +63,7 @@ class BasicBlock(nn.Module):
         self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(planes, momentum=BN_MOMENTUM)
         self.relu = nn.ReLU(inplace=True)
-        self.downsample = (
-            _projection(in_channels, out_channels, stride)
-            if stride != 1 or in_channels != out_channels
-            else None
-        )
+        self.downsample = _projection(in_channels, out_channels, stride)
 
     def forward(self, x: Tensor) -> Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
@@ -89,11 +87,7 @@ class Bottleneck(nn.Module):
         self.conv3 = nn.Conv2d(planes, out_channels, 1, bias=False)
         self.bn3 = nn.BatchNorm2d(out_channels, momentum=BN_MOMENTUM)
         self.relu = nn.ReLU(inplace=True)
-        self.downsample = (
-            _projection(in_channels, out_channels, stride)
-            if stride != 1 or in_channels != out_channels
-            else None
-        )
+        self.downsample = _projection(in_channels, out_channels, stride)
 
     def forward(self, x: Tensor) -> Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
