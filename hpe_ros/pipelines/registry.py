@@ -151,7 +151,7 @@ def _build_eventhpe(**options: Any) -> Pipeline:
         "lifter": "capf_hrnet32",
         "lifter_checkpoint": "",
         "lifter_flip_test": True,
-        "backend": "torch",
+        "backend": "auto",
         "device": "cpu",
         "allow_random_weights": False,
         "smpl_model_path": "",
