@@ -10,6 +10,7 @@ the pipeline makes meshes (see :class:`PoseNodeBase`).
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from typing import Any
 
@@ -36,6 +37,8 @@ class PoseNode(PoseNodeBase):
 
     def __init__(self, node_name: str = "hpe_pose", **kwargs: Any) -> None:
         self._camera: CameraModel | None = None
+        self._camera_arrived = threading.Event()
+        self._camera_wait_ends: float | None = None  # monotonic end of the first images' wait for intrinsics
         self._box_messages: deque[tuple[int, np.ndarray]] = deque(maxlen=BOX_HISTORY)
         self._box_lock = threading.Lock()
         super().__init__(node_name, **kwargs)
@@ -43,6 +46,9 @@ class PoseNode(PoseNodeBase):
     def declare_input_parameters(self) -> None:
         self.declare("input.image_topic", "image", "image topic (for 'compressed': the base name, '/compressed' added)")
         self.declare("input.camera_info_topic", "camera_info", "sensor_msgs/CameraInfo of the image's camera")
+        self.declare("input.camera_info_wait_s", 0.5,
+                     "how long images wait for the first CameraInfo (s), counted from the first image; later, "
+                     "images without intrinsics go out root-relative")
         self.declare("input.transport", "raw", "'raw' (sensor_msgs/Image) or 'compressed' (CompressedImage)")
         self.declare("input.boxes_topic", "", "hpe_ros_msgs/BoundingBox2DArray person boxes of an upstream "
                      "detector, paired with the image of the same stamp (empty: none)")
@@ -54,6 +60,7 @@ class PoseNode(PoseNodeBase):
         if transport not in ("raw", "compressed"):
             raise ValueError(f"input.transport must be 'raw' or 'compressed', got {transport!r}")
         overrides = QoSOverridingOptions.with_default_policies()
+        self._camera_wait_ends = None
         # Created first: when an image and its CameraInfo are ready in the same wait, the executor
         # takes them in creation order, so the image finds its intrinsics.
         info_sub = self.create_subscription(CameraInfo, self.param("input.camera_info_topic"), self._on_camera_info,
@@ -95,13 +102,28 @@ class PoseNode(PoseNodeBase):
             self._camera = camera_from_info(msg)
         except ValueError as error:
             self.reject(f"camera_info: {error}")
+            return
+        self._camera_arrived.set()
+
+    def _first_camera(self) -> CameraModel | None:
+        """Before any CameraInfo: wait for one, within a window that opens at the first image.
+
+        A camera driver's first image and CameraInfo can reach the node in either order; without
+        this wait the first frames would go out root-relative only.
+        """
+        if self._camera_wait_ends is None:
+            self._camera_wait_ends = time.monotonic() + float(self.param("input.camera_info_wait_s"))
+        remaining = self._camera_wait_ends - time.monotonic()
+        if remaining > 0.0:
+            self._camera_arrived.wait(remaining)
+        return self._camera
 
     def to_frame(self, msg: Image | CompressedImage) -> ImageFrame:
         try:
             rgb = compressed_to_rgb8(msg) if isinstance(msg, CompressedImage) else image_to_rgb8(msg)
         except ImageDecodeError as error:
             raise InputError(str(error)) from error
-        camera = self._camera
+        camera = self._camera or self._first_camera()
         if camera is not None and (camera.width, camera.height) != (rgb.shape[1], rgb.shape[0]):
             self.reject(f"camera_info is {camera.width}x{camera.height} but the image is "
                         f"{rgb.shape[1]}x{rgb.shape[0]}; ignoring the intrinsics")

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hpe_ros.cli.demo import write_sample_recording
+from hpe_ros.cli.demo import INFO_TOPIC, pinhole_for, write_image_bag, write_sample_recording
 from hpe_ros.io.bags import BagReader, BagWriter
 from hpe_ros.io.message_classes import RosbagsMessageClasses
 from hpe_ros.io.messages import skeleton_array_to_result, stamp_to_ns
@@ -83,3 +83,42 @@ def test_node_publishes_skeletons_markers_and_reports_bad_images(ros_graph, tmp_
     assert all(v["rejected (bad input)"] in ("0", "1") and v["failed (pipeline error)"] == "0" for v in values)
     warned = [d.status[0] for d in diagnostics if "step" in d.status[0].message]
     assert warned and all(_level(s) == 1 for s in warned)  # WARN
+
+
+def _without_first_camera_info(source: Path, target: Path) -> None:
+    """Copy ``source`` without its first CameraInfo: the first image's intrinsics come one frame late."""
+    classes = RosbagsMessageClasses()
+    dropped = False
+    with BagReader(source) as reader, BagWriter(target, typestore=classes.typestore) as writer:
+        for item in reader.messages():
+            if item.topic == INFO_TOPIC and not dropped:
+                dropped = True
+                continue
+            writer.write(item.topic, item.message, item.timestamp_ns)
+
+
+def test_first_image_waits_for_a_late_camera_info(ros_graph, tmp_path: Path) -> None:
+    pytest.importorskip("mediapipe", reason="BlazePose (mediapipe) is not installed")
+    skimage_data = pytest.importorskip("skimage.data", reason="scikit-image (the test picture) is not installed")
+    picture = skimage_data.astronaut()
+    frames = 3
+    source, bag = tmp_path / "in_order", tmp_path / "late_info"
+    write_image_bag(source, [picture] * frames, pinhole_for(picture, horizontal_fov_deg=60.0))
+    _without_first_camera_info(source, bag)
+
+    ros_graph.start("node", "run", "--set", "pipeline=blazepose", "--set", "input.qos=reliable",
+                    "--set", "input.queue_size=100", "--set", "input.qos_depth=100")
+    ros_graph.wait_for_line("node", "active:", timeout_s=60)
+    recorded = tmp_path / "recorded"
+    recorder = ros_graph.start("recorder", "record", str(recorded), "--topic", "/skeletons:hpe_ros_msgs/msg/Skeleton3DArray",
+                               "--until", f"/skeletons={frames}", "--duration", "60", "--wait-publishers", "30")
+    ros_graph.wait_for_line("recorder", "recording", timeout_s=30)
+    player = ros_graph.start("player", "play", str(bag), "--wait-subscribers", "1", "--rate", "1")
+    assert player.wait(timeout=60) == 0, ros_graph.log("player")
+    assert recorder.wait(timeout=90) == 0, ros_graph.log("recorder") + ros_graph.log("node")
+
+    with BagReader(recorded) as reader:
+        results = [skeleton_array_to_result(m.message) for m in reader.messages(["/skeletons"])]
+    assert len(results) == frames and all(len(r.people) == 1 for r in results)
+    # the first image arrived 0.1 s before any CameraInfo: it waited for it and was placed metrically
+    assert all(r.people[0].metric for r in results)
