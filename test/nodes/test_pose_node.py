@@ -11,6 +11,7 @@ from hpe_ros.cli.demo import INFO_TOPIC, pinhole_for, write_image_bag, write_sam
 from hpe_ros.io.bags import BagReader, BagWriter
 from hpe_ros.io.message_classes import RosbagsMessageClasses
 from hpe_ros.io.messages import skeleton_array_to_result, stamp_to_ns
+from hpe_ros.pipelines.blazepose_models import blazepose_available
 
 pytestmark = pytest.mark.ros
 
@@ -98,7 +99,8 @@ def _without_first_camera_info(source: Path, target: Path) -> None:
 
 
 def test_first_image_waits_for_a_late_camera_info(ros_graph, tmp_path: Path) -> None:
-    pytest.importorskip("mediapipe", reason="BlazePose (mediapipe) is not installed")
+    if not blazepose_available():
+        pytest.skip("BlazePose (mediapipe wheel + ai-edge-litert) is not installed")
     skimage_data = pytest.importorskip("skimage.data", reason="scikit-image (the test picture) is not installed")
     picture = skimage_data.astronaut()
     frames = 3

