@@ -111,14 +111,14 @@ def _field(msg: Any, name: str) -> Any:
         raise ImageDecodeError(f"message of type {type(msg).__name__} has no field '{name}'") from error
 
 
-def _validated_layout(msg: Any) -> tuple[str, _EncodingLayout, int, int, int, np.ndarray]:
+def _validated_layout(msg: Any, layouts: dict[str, _EncodingLayout] | None = None
+                      ) -> tuple[str, _EncodingLayout, int, int, int, np.ndarray]:
     """Check an Image message; return (encoding, layout, height, width, step, bytes)."""
+    layouts = _LAYOUTS if layouts is None else layouts
     encoding = _field(msg, "encoding")
-    layout = _LAYOUTS.get(encoding)
+    layout = layouts.get(encoding)
     if layout is None:
-        raise ImageDecodeError(
-            f"encoding={encoding!r} is not supported; supported: {', '.join(SUPPORTED_ENCODINGS)}"
-        )
+        raise ImageDecodeError(f"encoding={encoding!r} is not supported; supported: {', '.join(layouts)}")
     height, width, step = int(_field(msg, "height")), int(_field(msg, "width")), int(_field(msg, "step"))
     if height <= 0 or width <= 0:
         raise ImageDecodeError(f"height={height}, width={width}: an image needs at least one pixel")
@@ -162,6 +162,27 @@ def image_to_numpy(msg: Any) -> np.ndarray:
     if encoding in _SINGLE_CHANNEL:
         pixels = pixels[:, :, 0]
     return pixels
+
+
+# Depth images: REP-118's 16UC1 (millimetres) and 32FC1 (metres); mono16 as some drivers send it.
+_DEPTH_LAYOUTS = {"16UC1": _EncodingLayout(1, 2), "mono16": _EncodingLayout(1, 2), "32FC1": _EncodingLayout(1, 4)}
+MAX_DEPTH_M = 20.0  # farther readings are treated as unknown
+
+
+def depth_image_to_metres(msg: Any) -> np.ndarray:
+    """(H, W) float32 metres of a depth Image (16UC1 / mono16 mm, 32FC1 m); NaN where unknown (0, NaN, far)."""
+    encoding, layout, height, width, step, raw = _validated_layout(msg, _DEPTH_LAYOUTS)
+    big_endian = bool(int(_field(msg, "is_bigendian")))
+    if encoding == "32FC1":
+        dtype = np.dtype(">f4" if big_endian else "<f4")
+        scale = 1.0
+    else:
+        dtype = np.dtype(">u2" if big_endian else "<u2")
+        scale = 1e-3
+    pixels = np.ndarray(shape=(height, width), dtype=dtype, buffer=raw, strides=(step, layout.bytes_per_pixel))
+    metres = pixels.astype(np.float32) * np.float32(scale)
+    metres[~np.isfinite(metres) | (metres <= 0.0) | (metres > MAX_DEPTH_M)] = np.nan
+    return metres
 
 
 # ---------------------------------------------------------------------------------------------

@@ -3,7 +3,9 @@
 Optionally person boxes from an upstream detector (``input.boxes_topic``,
 ``hpe_ros_msgs/BoundingBox2DArray``): the box message whose stamp is nearest the image's, within
 ``input.boxes_stamp_tolerance_s``, becomes :attr:`ImageFrame.boxes` (pipelines with
-``box_source: upstream`` crop those people). SMPL mesh faces go out once on ``mesh_faces`` when
+``box_source: upstream`` crop those people). Likewise an aligned depth image
+(``input.depth_topic``, 16UC1 mm or 32FC1 m, e.g. a RealSense's ``aligned_depth_to_color``)
+becomes :attr:`ImageFrame.depth`, and people are placed from their measured depth. SMPL mesh faces go out once on ``mesh_faces`` when
 the pipeline makes meshes (see :class:`PoseNodeBase`).
 """
 
@@ -11,7 +13,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 from typing import Any
 
 import numpy as np
@@ -21,14 +22,16 @@ from rclpy.qos_overriding_options import QoSOverridingOptions
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from hpe_ros.core.camera import CameraModel
-from hpe_ros.io.images import ImageDecodeError, compressed_to_rgb8, image_to_rgb8
+from hpe_ros.io.images import ImageDecodeError, compressed_to_rgb8, depth_image_to_metres, image_to_rgb8
 from hpe_ros.io.messages import camera_from_info
 from hpe_ros.nodes.pose_node_base import InputError, PoseNodeBase
 from hpe_ros.nodes.runner import run_nodes
+from hpe_ros.nodes.stamped_history import StampedHistory
 from hpe_ros.pipelines.base import ImageFrame
 
 
 BOX_HISTORY = 16  # box messages kept for pairing with images that arrive later
+DEPTH_HISTORY = 4  # depth images kept (a few MB each)
 
 
 class PoseNode(PoseNodeBase):
@@ -39,8 +42,8 @@ class PoseNode(PoseNodeBase):
         self._camera: CameraModel | None = None
         self._camera_arrived = threading.Event()
         self._camera_wait_ends: float | None = None  # monotonic end of the first images' wait for intrinsics
-        self._box_messages: deque[tuple[int, np.ndarray]] = deque(maxlen=BOX_HISTORY)
-        self._box_lock = threading.Lock()
+        self._boxes: StampedHistory[np.ndarray] = StampedHistory(BOX_HISTORY)
+        self._depth: StampedHistory[np.ndarray] = StampedHistory(DEPTH_HISTORY)
         super().__init__(node_name, **kwargs)
 
     def declare_input_parameters(self) -> None:
@@ -54,6 +57,10 @@ class PoseNode(PoseNodeBase):
                      "detector, paired with the image of the same stamp (empty: none)")
         self.declare("input.boxes_stamp_tolerance_s", 0.02,
                      "largest stamp difference (s) between an image and the box message used for it")
+        self.declare("input.depth_topic", "", "sensor_msgs/Image depth aligned to the image (16UC1 mm or 32FC1 m): "
+                     "people are placed from measured depth (empty: size prior only)")
+        self.declare("input.depth_stamp_tolerance_s", 0.02,
+                     "largest stamp difference (s) between an image and the depth image used for it")
 
     def create_input_subscriptions(self, qos: QoSProfile) -> list[Any]:
         transport = self.param("input.transport")
@@ -65,6 +72,10 @@ class PoseNode(PoseNodeBase):
         # takes them in creation order, so the image finds its intrinsics.
         info_sub = self.create_subscription(CameraInfo, self.param("input.camera_info_topic"), self._on_camera_info,
                                             qos, qos_overriding_options=overrides)
+        self._depth.clear()
+        depth_topic = self.param("input.depth_topic")  # before the image too, for the same reason
+        depth_subs = [self.create_subscription(Image, depth_topic, self._on_depth, qos,
+                                               qos_overriding_options=overrides)] if depth_topic else []
         image_topic = self.param("input.image_topic")
         if transport == "compressed":
             image_sub = self.create_subscription(CompressedImage, f"{image_topic}/compressed", self.enqueue, qos,
@@ -73,29 +84,33 @@ class PoseNode(PoseNodeBase):
             image_sub = self.create_subscription(Image, image_topic, self.enqueue, qos,
                                                  qos_overriding_options=overrides)
         subscriptions = [image_sub, info_sub]
+        self._boxes.clear()
         boxes_topic = self.param("input.boxes_topic")
-        with self._box_lock:
-            self._box_messages.clear()
         if boxes_topic:
             subscriptions.append(self.create_subscription(BoundingBox2DArray, boxes_topic, self._on_boxes, qos,
                                                           qos_overriding_options=overrides))
-        return subscriptions
+        return subscriptions + depth_subs
 
     def _on_boxes(self, msg: BoundingBox2DArray) -> None:
         boxes = np.array([[b.x_min, b.y_min, b.x_max, b.y_max, b.score] for b in msg.boxes],
                          dtype=np.float64).reshape(-1, 5)
-        with self._box_lock:
-            self._box_messages.append((self.stamp_of(msg.header), boxes))
+        self._boxes.append(self.stamp_of(msg.header), boxes)
+
+    def _on_depth(self, msg: Image) -> None:
+        try:
+            metres = depth_image_to_metres(msg)
+        except ImageDecodeError as error:
+            self.reject(f"depth: {error}")
+            return
+        self._depth.append(self.stamp_of(msg.header), metres)
 
     def boxes_for(self, stamp_ns: int) -> np.ndarray | None:
         """The boxes whose message stamp is nearest ``stamp_ns`` within the tolerance, else None."""
-        tolerance_ns = float(self.param("input.boxes_stamp_tolerance_s")) * 1e9
-        with self._box_lock:
-            candidates = list(self._box_messages)
-        if not candidates:
-            return None
-        stamp, boxes = min(candidates, key=lambda item: abs(item[0] - stamp_ns))
-        return boxes if abs(stamp - stamp_ns) <= tolerance_ns else None
+        return self._boxes.nearest(stamp_ns, float(self.param("input.boxes_stamp_tolerance_s")) * 1e9)
+
+    def depth_for(self, stamp_ns: int) -> np.ndarray | None:
+        """The depth image (metres) stamped nearest ``stamp_ns`` within the tolerance, else None."""
+        return self._depth.nearest(stamp_ns, float(self.param("input.depth_stamp_tolerance_s")) * 1e9)
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
         try:
@@ -129,8 +144,9 @@ class PoseNode(PoseNodeBase):
                         f"{rgb.shape[1]}x{rgb.shape[0]}; ignoring the intrinsics")
             camera = None
         stamp_ns = self.stamp_of(msg.header)
+        depth = self.depth_for(stamp_ns) if camera is not None else None
         return ImageFrame(image=rgb, stamp_ns=stamp_ns, frame_id=self.frame_id_for(msg.header),
-                          camera=camera, boxes=self.boxes_for(stamp_ns))
+                          camera=camera, boxes=self.boxes_for(stamp_ns), depth=depth)
 
 
 def main(args: list[str] | None = None) -> None:

@@ -28,6 +28,9 @@ class ImageFrame:
     #: (N, 5) person boxes from an upstream detector for this image (x_min, y_min, x_max, y_max,
     #: score in pixels), or None when there is no detector input
     boxes: np.ndarray | None = None
+    #: (H', W') float32 metres (NaN unknown) of a depth image aligned to this one (same optical
+    #: centre and orientation, any resolution), or None without an RGB-D camera
+    depth: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

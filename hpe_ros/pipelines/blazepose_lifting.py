@@ -55,7 +55,7 @@ class BlazePoseLiftingPipeline(Pipeline):
         result.timings_s["lift"] = time.perf_counter() - started
         boxes = np.stack([p.box for p in people])
         result.people.extend(place_people(keypoints, scores, relative, boxes, frame.camera, result.timings_s,
-                                          self.mesh))
+                                          self.mesh, depth=frame.depth))
         return result
 
     def describe(self) -> dict[str, str]:

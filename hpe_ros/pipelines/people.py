@@ -10,7 +10,10 @@ import numpy as np
 from hpe_ros.core.camera import CameraModel
 from hpe_ros.core.joints import H36M_17
 from hpe_ros.pipelines.base import PersonPose, SMPLEstimate
+from hpe_ros.pipelines.depth_placement import place_with_depth
 from hpe_ros.pipelines.placement import place_skeletons
+
+DEPTH_ROOT_CONFIDENCE = 0.95  # root confidence of a person placed from measured depth
 
 
 class MeshEstimator(Protocol):
@@ -19,9 +22,13 @@ class MeshEstimator(Protocol):
 
 def place_people(keypoints: np.ndarray, scores: np.ndarray, relative: np.ndarray, boxes: np.ndarray,
                  camera: CameraModel | None, timings: dict[str, float], mesh: MeshEstimator | None = None,
-                 track_ids: list[str] | None = None) -> list[PersonPose]:
+                 track_ids: list[str] | None = None, depth: np.ndarray | None = None) -> list[PersonPose]:
     """H36M-17 people from (N, 17, 2) keypoints with (N, 17) scores, (N, 17, 3) root-relative joints
-    and (N, 5) boxes: placed in the camera frame when ``camera`` is known, root-relative otherwise."""
+    and (N, 5) boxes: placed in the camera frame when ``camera`` is known, root-relative otherwise.
+
+    With an aligned ``depth`` image (metres, NaN unknown) people are placed from their measured
+    torso depth (:mod:`hpe_ros.pipelines.depth_placement`); those it cannot place fall back to
+    the size prior."""
     started = time.perf_counter()
     count = len(relative)
     joints, metric = relative, np.zeros(count, bool)
@@ -32,6 +39,12 @@ def place_people(keypoints: np.ndarray, scores: np.ndarray, relative: np.ndarray
         joints = np.where(metric[:, None, None], placement.joints_camera, relative)
         root_confidence = placement.confidence
         roots = placement.translation
+        if depth is not None:
+            measured = place_with_depth(keypoints, scores, relative, camera, depth, placement.translation[:, 2])
+            joints = np.where(measured.placed[:, None, None], measured.joints_camera, joints)
+            roots = np.where(measured.placed[:, None], measured.translation, roots)
+            metric = metric | measured.placed
+            root_confidence = np.where(measured.placed, DEPTH_ROOT_CONFIDENCE, root_confidence)
     timings["place"] = time.perf_counter() - started
     bodies: list[SMPLEstimate | None] = [None] * count
     if mesh is not None:

@@ -399,7 +399,7 @@ class TopDownPipeline(Pipeline):
         timings["lift"] = time.perf_counter() - started
         track_ids = self.tracker.assign(boxes)
         result.people.extend(place_people(keypoints, scores, relative, boxes, frame.camera, timings, self.mesh,
-                                          track_ids))
+                                          track_ids, depth=frame.depth))
         return result
 
     def describe(self) -> dict[str, str]:

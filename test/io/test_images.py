@@ -13,6 +13,7 @@ from hpe_ros.io.images import (
     SUPPORTED_ENCODINGS,
     ImageDecodeError,
     compressed_to_rgb8,
+    depth_image_to_metres,
     encode_compressed,
     image_to_numpy,
     image_to_rgb8,
@@ -521,3 +522,38 @@ def test_cv_bridge_parity(rng, encoding):
     )
     expected = cv_bridge.CvBridge().imgmsg_to_cv2(msg, desired_encoding="rgb8")
     np.testing.assert_array_equal(image_to_rgb8(msg), expected)
+
+
+# ------------------------------------------------------------------ depth images
+
+
+def _float_image(values: np.ndarray, big_endian: bool = False, pad: int = 0) -> FakeImage:
+    height, width = values.shape
+    rows = values.astype(">f4" if big_endian else "<f4").view(np.uint8).reshape(height, -1)
+    padded = np.concatenate([rows, np.full((height, pad), 0xAB, dtype=np.uint8)], axis=1)
+    return FakeImage(height, width, "32FC1", padded.shape[1], padded.tobytes(), int(big_endian))
+
+
+@pytest.mark.parametrize("big_endian", [False, True])
+def test_depth_16uc1_is_millimetres_and_zero_is_unknown(big_endian: bool) -> None:
+    millimetres = np.array([[0, 1000, 2500], [65535, 450, 19999]], dtype=np.uint16)
+    metres = depth_image_to_metres(make_image(millimetres, "16UC1", pad=3, big_endian=big_endian))
+    assert metres.dtype == np.float32
+    expected = np.array([[np.nan, 1.0, 2.5], [np.nan, 0.45, 19.999]])  # 65.5 m: beyond any depth camera
+    np.testing.assert_allclose(metres, expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("big_endian", [False, True])
+def test_depth_32fc1_is_metres_with_nan_and_inf_unknown(big_endian: bool) -> None:
+    values = np.array([[1.25, np.nan, np.inf], [-1.0, 0.0, 3.5]], dtype=np.float32)
+    metres = depth_image_to_metres(_float_image(values, big_endian, pad=4))
+    np.testing.assert_allclose(metres, [[1.25, np.nan, np.nan], [np.nan, np.nan, 3.5]])
+
+
+def test_depth_refuses_colour_and_short_data() -> None:
+    with pytest.raises(ImageDecodeError, match="32FC1"):
+        depth_image_to_metres(make_image(np.zeros((2, 2, 3), np.uint8), "rgb8"))
+    short = _float_image(np.ones((2, 3), np.float32))
+    short.data = short.data[:-1]
+    with pytest.raises(ImageDecodeError, match="data length"):
+        depth_image_to_metres(short)
