@@ -23,10 +23,10 @@ import statistics
 from pathlib import Path
 
 import numpy as np
+from timing import call_times
 
 from hpe_ros.pipelines.blazepose import BlazePoseDetector
 from hpe_ros.pipelines.blazepose_legacy import LegacyBlazePoseGraph
-from timing import call_times
 
 DEFAULT_COCO_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "coco"
 VIDEO_FRAMES = 30
@@ -79,18 +79,24 @@ def main() -> None:
         for name, legacy, ours in zip(images, measured["mediapipe"], measured["ours"], strict=True):
             rows.append((mode, name, *legacy, *ours))
 
-    print(f"{'mode':6s} {'image':22s} {'MediaPipe ms/frame':>18s} {'people':>6s} {'ours ms/frame':>13s} "
-          f"{'people':>6s} {'ours ms/person':>14s} {'ratio':>6s}")
+    print(
+        f"{'mode':6s} {'image':22s} {'MediaPipe ms/frame':>18s} {'people':>6s} {'ours ms/frame':>13s} "
+        f"{'people':>6s} {'ours ms/person':>14s} {'ratio':>6s}"
+    )
     for mode in ("image", "video"):
         selected = [r for r in rows if r[0] == mode]
         for _, name, legacy_ms, legacy_people, ours_ms, ours_people in selected:
             per_person = ours_ms / max(ours_people, 1e-9)
-            print(f"{mode:6s} {name:22s} {legacy_ms:18.1f} {legacy_people:6.1f} {ours_ms:13.1f} {ours_people:6.1f} "
-                  f"{per_person:14.1f} {per_person / legacy_ms:6.2f}")
+            print(
+                f"{mode:6s} {name:22s} {legacy_ms:18.1f} {legacy_people:6.1f} {ours_ms:13.1f} {ours_people:6.1f} "
+                f"{per_person:14.1f} {per_person / legacy_ms:6.2f}"
+            )
         legacy_ms = float(np.mean([r[2] for r in selected]))
         per_person = sum(r[4] for r in selected) / max(sum(r[5] for r in selected), 1e-9)
-        print(f"{mode:6s} {'all (mean)':22s} {legacy_ms:18.1f} {'':6s} {'':13s} {'':6s} {per_person:14.1f} "
-              f"{per_person / legacy_ms:6.2f}")
+        print(
+            f"{mode:6s} {'all (mean)':22s} {legacy_ms:18.1f} {'':6s} {'':13s} {'':6s} {per_person:14.1f} "
+            f"{per_person / legacy_ms:6.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -5,8 +5,8 @@ Two protocols are run on the images of a COCO keypoint file (default: the shared
 
 * ``boxes``: BlazePose on a crop around every annotated person's box (the "ground-truth boxes"
   protocol of top-down methods; it measures the keypoints, not person detection);
-* ``image``: BlazePose on the whole image (single person per image, so recall is at most one
-  person per image).
+* ``image``: BlazePose on the whole image: the person detector on the image and its tiles finds
+  everyone (``hpe_ros.pipelines.blazepose``).
 
 Usage: python scripts/eval_blazepose_coco.py [--coco-dir ../shared/data/coco] [--repeats 3]
 """
@@ -87,7 +87,7 @@ def main() -> None:
             title = (
                 "BlazePose on crops around the annotated boxes (time: all people of an image)"
                 if protocol == "boxes"
-                else "BlazePose on the whole image (single person)"
+                else "BlazePose on the whole image (every person)"
             )
             print_report(title, report, float(np.mean(best_times)))
 

@@ -45,6 +45,7 @@ from hpe_ros.pipelines.default_lifter import (  # noqa: E402
     MocapFrames,
     default_lifter_path,
     evaluate_lifter_on_mocap,
+    lift_with_cameras,
     load_default_lifter,
 )
 from hpe_ros.pipelines.metrics import evaluate_poses  # noqa: E402
@@ -93,7 +94,7 @@ def evaluate_h36m(
     root = samples.root_index
     relative_truth = truth - truth[:, root : root + 1]
     labels = [frame_label(frames, i) for i in range(len(frames))]
-    predicted = lifter.lift(keypoints, scores)
+    predicted = lift_with_cameras(lifter, keypoints, scores, [c.camera for c in frames.cameras])
     report = evaluate_poses(predicted, truth, actions=labels, root_index=root, merge_trials=False)
     placed = place_root(frames, keypoints, scores, predicted)
     placed_true = place_root(frames, keypoints, scores, relative_truth)
@@ -146,11 +147,11 @@ def time_stages(frames: H36MFrames, lifter: DefaultLifter, repeats: int) -> dict
                 median_seconds(lambda image=image: [to_h36m17(p) for p in detector.detect(image)], repeats)
             )
             keypoints, scores = samples.keypoints_2d[index : index + 1], samples.scores_2d[index : index + 1]
-            relative = lifter.lift(keypoints, scores)
-            stage_times["lifter_ms"].append(
-                median_seconds(lambda k=keypoints, s=scores: lifter.lift(k, s), repeats)
-            )
             camera = frames.cameras[index].camera
+            relative = lifter.lift(keypoints, scores, camera)
+            stage_times["lifter_ms"].append(
+                median_seconds(lambda k=keypoints, s=scores, c=camera: lifter.lift(k, s, c), repeats)
+            )
             stage_times["placement_ms"].append(
                 median_seconds(
                     lambda k=keypoints, r=relative, s=scores, c=camera: place_skeletons(k, r, c, s), repeats

@@ -34,7 +34,7 @@ from hpe_ros.models.checkpoints import load_strict, read_checkpoint, unwrap_stat
 from hpe_ros.models.registry import create_model  # noqa: E402
 from hpe_ros.pipelines.datasets.h36m_frames import H36MFrames, load_h36m_frames  # noqa: E402
 from hpe_ros.pipelines.datasets.samples import LiftingSamples  # noqa: E402
-from hpe_ros.pipelines.default_lifter import load_default_lifter  # noqa: E402
+from hpe_ros.pipelines.default_lifter import lift_with_cameras, load_default_lifter  # noqa: E402
 from hpe_ros.pipelines.lifter_training import evaluate, predict  # noqa: E402
 from hpe_ros.pipelines.metrics import EvaluationReport, evaluate_poses  # noqa: E402
 from hpe_ros.pipelines.placement import place_skeletons  # noqa: E402
@@ -71,10 +71,11 @@ def keypoints_from_source(frames: H36MFrames, source: str) -> tuple[np.ndarray, 
 
 
 def evaluate_default_lifter(
-    samples: LiftingSamples, weights: Path | None = None
+    samples: LiftingSamples, cameras: list, weights: Path | None = None
 ) -> tuple[EvaluationReport, np.ndarray]:
-    """The default lifter's report on ``samples`` and its (N, 17, 3) pelvis-relative predictions."""
-    predicted = load_default_lifter(weights).lift(samples.keypoints_2d, samples.scores_2d)
+    """The default lifter's report on ``samples`` (seen by ``cameras``) and its (N, 17, 3) pelvis-relative predictions."""
+    lifter = load_default_lifter(weights)
+    predicted = lift_with_cameras(lifter, samples.keypoints_2d, samples.scores_2d, cameras)
     report = evaluate_poses(
         predicted,
         samples.joints_3d,
@@ -133,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.model == DEFAULT_LIFTER:
         flip_test = False  # the default lifter is used without flip test at run time
-        report, predicted = evaluate_default_lifter(samples, args.checkpoint)
+        report, predicted = evaluate_default_lifter(samples, [c.camera for c in frames.cameras], args.checkpoint)
     else:
         model = create_model(args.model)
         if args.checkpoint is not None:

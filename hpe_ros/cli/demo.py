@@ -67,12 +67,27 @@ def pinhole_for(image: np.ndarray, horizontal_fov_deg: float) -> CameraModel:
                                        frame_id="camera_optical_frame")
 
 
-def load_frames(source: str | None, max_frames: int) -> tuple[list[np.ndarray], str]:
-    """RGB frames of an image file, a video file or ``webcam:N``; the astronaut when ``source`` is None."""
-    if source is None:
-        from skimage import data
+def group_picture() -> np.ndarray:
+    """A 1280x512 picture of three people: scikit-image's astronaut (NASA, public domain) at three
+    sizes, one mirrored, side by side (no photo of a group ships in a package we install)."""
+    from PIL import Image
+    from skimage import data
 
-        return [data.astronaut()] * 3, "scikit-image's astronaut"
+    astronaut = Image.fromarray(data.astronaut())
+    canvas = Image.new("RGB", (1280, 512), (40, 40, 48))
+    for left, scale, mirrored in ((0, 1.0, False), (520, 0.8, True), (930, 0.65, False)):
+        size = round(512 * scale)
+        person = astronaut.resize((size, size), Image.Resampling.LANCZOS)
+        if mirrored:
+            person = person.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        canvas.paste(person, (left, 512 - size))
+    return np.asarray(canvas)
+
+
+def load_frames(source: str | None, max_frames: int) -> tuple[list[np.ndarray], str]:
+    """RGB frames of an image file, a video file or ``webcam:N``; :func:`group_picture` when ``source`` is None."""
+    if source is None:
+        return [group_picture()] * 3, "three astronauts (scikit-image's picture at three sizes)"
     if source.startswith("webcam:") or Path(source).suffix.lower() in (".mp4", ".avi", ".mov", ".mkv", ".webm"):
         import cv2
 
@@ -206,13 +221,13 @@ def demo_command(args: argparse.Namespace) -> int:
     people = [len(r.people) for r in results]
     print(f"demo: {description}: {len(frames)} frame(s) through {how} in {seconds:.1f} s")
     print(f"  people per frame: {people}")
-    if first.people:
-        person = first.people[0]
+    for number, person in enumerate(first.people, start=1):
         root = person.joints_3d[person.joint_set.root]
         where = (f"pelvis at ({root[0]:+.2f}, {root[1]:+.2f}, {root[2]:+.2f}) m in the camera frame "
-                 f"(placement confidence {person.root_confidence:.2f}; intrinsics assumed: "
-                 f"{args.fov_deg:.0f} deg horizontal field of view)" if person.metric else "root-relative only")
-        print(f"  first person: {where}")
+                 f"(placement confidence {person.root_confidence:.2f})" if person.metric else "root-relative only")
+        print(f"  person {number}: {where}")
+    if any(p.metric for p in first.people):
+        print(f"  intrinsics assumed: {args.fov_deg:.0f} deg horizontal field of view")
     print(f"  input bag:   {input_bag}")
     print(f"  output bag:  {output_bag}")
     print(f"  2D overlay:  {overlay}")

@@ -37,29 +37,38 @@ def draw_overlay(image: np.ndarray, result: PoseResult, path: Path) -> Path:
 
 
 def plot_3d(result: PoseResult, path: Path, title: str = "") -> Path:
-    """Save a 3D plot of the skeletons (camera optical frame drawn with up = -y, depth = z)."""
+    """Save a 3D plot of every skeleton, one colour each, with equal scales on the three axes
+    (camera optical frame drawn with up = -y, depth = z)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure = plt.figure(figsize=(6, 6))
+    figure = plt.figure(figsize=(7, 6))
     axes = figure.add_subplot(projection="3d")
-    for person in result.people:
+    colours = plt.get_cmap("tab10")
+    everything = []
+    for number, person in enumerate(result.people):
         joints = person.joints_3d
         x, y, z = joints[:, 0], joints[:, 2], -joints[:, 1]  # right, forward, up
+        colour = colours(number % 10)
         for parent, child in person.joint_set.bones:
-            axes.plot([x[parent], x[child]], [y[parent], y[child]], [z[parent], z[child]], color="tab:blue", lw=2)
-        axes.scatter(x, y, z, color="tab:orange", s=12)
-        centre = np.array([np.nanmean(x), np.nanmean(y), np.nanmean(z)])
-        half = 1.0
-        axes.set_xlim(centre[0] - half, centre[0] + half)
-        axes.set_ylim(centre[1] - half, centre[1] + half)
-        axes.set_zlim(centre[2] - half, centre[2] + half)
+            axes.plot([x[parent], x[child]], [y[parent], y[child]], [z[parent], z[child]], color=colour, lw=2)
+        axes.scatter(x, y, z, color=colour, s=10, label=f"person {number + 1}")
+        everything.append(np.stack([x, y, z], axis=1))
+    if everything:
+        points = np.concatenate(everything)
+        points = points[np.isfinite(points).all(axis=1)]
+        low, high = points.min(axis=0), points.max(axis=0)
+        centre, half = (low + high) / 2, max(0.6, float((high - low).max()) / 2 + 0.1)
+        for setter, c in zip((axes.set_xlim, axes.set_ylim, axes.set_zlim), centre, strict=True):
+            setter(c - half, c + half)
+        axes.set_box_aspect((1, 1, 1))
+        axes.legend(loc="upper left", fontsize=8)
     axes.set_xlabel("x right (m)")
     axes.set_ylabel("z forward (m)")
     axes.set_zlabel("up (m)")
-    axes.view_init(elev=10, azim=-70)
+    axes.view_init(elev=15, azim=-70)
     axes.set_title(title)
     figure.savefig(path, dpi=100)
     plt.close(figure)

@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
                                          help="train the offline default lifter on CMU motion capture")
     default_lifter.add_argument("--data", type=Path, required=True, help="the cmu_mocap folder (train/ and test/)")
     default_lifter.add_argument("--output", type=Path, required=True, help="weights file to write (.pt)")
-    default_lifter.add_argument("--steps", type=int, default=12000)
+    default_lifter.add_argument("--steps", type=int, default=25000)
     default_lifter.add_argument("--seed", type=int, default=0)
 
     from hpe_ros.cli.simulate import add_command as add_simulate_command

@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+
 import cv2
 import numpy as np
 
@@ -120,7 +121,9 @@ def parse_tile_sides(text: str) -> tuple[float, ...]:
     try:
         return tuple(float(part) for part in str(text).replace(" ", "").split(",") if part)
     except ValueError:
-        raise ValueError(f"tile_sides must be comma-separated fractions such as '1.0,0.6', got {text!r}") from None
+        raise ValueError(
+            f"tile_sides must be comma-separated fractions such as '1.0,0.6', got {text!r}"
+        ) from None
 
 
 def _sigmoid(values: np.ndarray) -> np.ndarray:
@@ -144,8 +147,12 @@ def refine_from_heatmaps(landmarks: np.ndarray, heatmaps: np.ndarray) -> np.ndar
     row_ok, col_ok = (row_idx >= 0) & (row_idx < rows), (col_idx >= 0) & (col_idx < cols)
     n = np.arange(count)[:, None, None, None]
     j = np.arange(landmarks.shape[1])[None, :, None, None]
-    logits = heatmaps[n, np.clip(row_idx, 0, rows - 1)[..., :, None], np.clip(col_idx, 0, cols - 1)[..., None, :], j]
-    confidence = _sigmoid(logits.astype(np.float64)) * (row_ok[..., :, None] & col_ok[..., None, :])  # (N, L, K, K)
+    logits = heatmaps[
+        n, np.clip(row_idx, 0, rows - 1)[..., :, None], np.clip(col_idx, 0, cols - 1)[..., None, :], j
+    ]
+    confidence = _sigmoid(logits.astype(np.float64)) * (
+        row_ok[..., :, None] & col_ok[..., None, :]
+    )  # (N, L, K, K)
     total = confidence.sum(axis=(-2, -1))
     refine = inside & (confidence.max(axis=(-2, -1)) >= _HEATMAP_MIN_CONFIDENCE) & (total > 0)
     safe_total = np.where(total > 0, total, 1.0)
@@ -204,8 +211,13 @@ class BlazePoseDetector:
         if max_people < 1:
             raise ValueError(f"max_people must be at least 1, got {max_people}")
         package = mediapipe_models_dir()
-        paths = {name: package / relative for name, relative in
-                 (("detector", DETECTION_MODEL), ("landmarks", LANDMARK_MODELS[model_complexity]))}
+        paths = {
+            name: package / relative
+            for name, relative in (
+                ("detector", DETECTION_MODEL),
+                ("landmarks", LANDMARK_MODELS[model_complexity]),
+            )
+        }
         for path in paths.values():
             if not path.is_file():  # MediaPipe would download the other variants; we never do
                 raise FileNotFoundError(
@@ -222,8 +234,10 @@ class BlazePoseDetector:
         self.max_people = max_people
         self.redetect_every = max(1, redetect_every)
         if any(not 0.05 <= side <= 1.0 for side in tile_sides) or not 0.0 <= tile_overlap < 0.9:
-            raise ValueError(f"tile sides must lie in [0.05, 1] and the overlap in [0, 0.9); got {tile_sides}, "
-                             f"{tile_overlap}")
+            raise ValueError(
+                f"tile sides must lie in [0.05, 1] and the overlap in [0, 0.9); got {tile_sides}, "
+                f"{tile_overlap}"
+            )
         self.tile_sides = tuple(float(side) for side in tile_sides)
         self.tile_overlap = float(tile_overlap)
         self.refine_passes = refine_passes
@@ -248,7 +262,9 @@ class BlazePoseDetector:
         """
         image_rgb = self._check_image(image_rgb)
         height, width = image_rgb.shape[:2]
-        regions = detection_regions(width, height, self.tile_sides if tiles is None else tiles, self.tile_overlap)
+        regions = detection_regions(
+            width, height, self.tile_sides if tiles is None else tiles, self.tile_overlap
+        )
         return self.rois_in_regions(image_rgb, regions)
 
     def rois_in_regions(self, image_rgb: np.ndarray, regions: np.ndarray) -> list[PersonRoi]:
@@ -256,12 +272,18 @@ class BlazePoseDetector:
         if len(regions) == 0:
             return []
         inputs = [detector_input(image_rgb, region) for region in regions]
-        regressors, classifiers = (unfold_batch(output, len(inputs))
-                                   for output in self._detector(np.stack([tensor for tensor, _ in inputs])))
-        found = concatenate([
-            to_image_pixels(decode_detections(regressors[i], classifiers[i], self.min_detection_confidence), lb)
-            for i, (_, lb) in enumerate(inputs)
-        ])
+        regressors, classifiers = (
+            unfold_batch(output, len(inputs))
+            for output in self._detector(np.stack([tensor for tensor, _ in inputs]))
+        )
+        found = concatenate(
+            [
+                to_image_pixels(
+                    decode_detections(regressors[i], classifiers[i], self.min_detection_confidence), lb
+                )
+                for i, (_, lb) in enumerate(inputs)
+            ]
+        )
         return rois_of_detections(weighted_nms(found))
 
     def landmarks(self, image_rgb: np.ndarray, rois: Sequence[PersonRoi]) -> list[LandmarkOutput]:
@@ -269,11 +291,21 @@ class BlazePoseDetector:
         if not rois:
             return []
         image_rgb = self._check_image(image_rgb)
-        crops = np.stack([
-            cv2.warpAffine(image_rgb, roi.crop_matrix(LANDMARK_INPUT), (LANDMARK_INPUT, LANDMARK_INPUT),
-                           flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
-            for roi in rois
-        ]).astype(np.float32) / 255.0
+        crops = (
+            np.stack(
+                [
+                    cv2.warpAffine(
+                        image_rgb,
+                        roi.crop_matrix(LANDMARK_INPUT),
+                        (LANDMARK_INPUT, LANDMARK_INPUT),
+                        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                        borderMode=cv2.BORDER_REPLICATE,
+                    )
+                    for roi in rois
+                ]
+            ).astype(np.float32)
+            / 255.0
+        )
         raw, presence, _segmentation, heatmaps, world = self._landmarks(crops)
         raw = raw.reshape(len(rois), _NUM_LANDMARKS, 5).astype(np.float64)
         normalised = refine_from_heatmaps(raw[..., :2] / LANDMARK_INPUT, heatmaps)
@@ -284,13 +316,15 @@ class BlazePoseDetector:
             rotated = world[n, :33].copy()
             rotated[:, 0] = cos * world[n, :33, 0] - sin * world[n, :33, 1]
             rotated[:, 1] = sin * world[n, :33, 0] + cos * world[n, :33, 1]
-            outputs.append(LandmarkOutput(
-                roi=roi,
-                landmarks=roi.to_image(normalised[n, :35]),
-                visibility=_sigmoid(raw[n, :33, 3]),
-                presence=float(presence.reshape(-1)[n]),
-                world=rotated,
-            ))
+            outputs.append(
+                LandmarkOutput(
+                    roi=roi,
+                    landmarks=roi.to_image(normalised[n, :35]),
+                    visibility=_sigmoid(raw[n, :33, 3]),
+                    presence=float(presence.reshape(-1)[n]),
+                    world=rotated,
+                )
+            )
         return outputs
 
     # ---- people ------------------------------------------------------------------------------
@@ -300,9 +334,14 @@ class BlazePoseDetector:
         box[4] = output.presence
         return Pose2D(BLAZEPOSE_33, keypoints, np.clip(output.visibility, 0.0, 1.0), box, output.world)
 
-    def _people(self, outputs: list[LandmarkOutput], width: int, height: int,
-                overlap: Callable[[np.ndarray, np.ndarray], np.ndarray] = box_overlap_of_smaller,
-                limit: int | None = None) -> list[LandmarkOutput]:
+    def _people(
+        self,
+        outputs: list[LandmarkOutput],
+        width: int,
+        height: int,
+        overlap: Callable[[np.ndarray, np.ndarray], np.ndarray] = box_overlap_of_smaller,
+        limit: int | None = None,
+    ) -> list[LandmarkOutput]:
         """Present, distinct people, most confident first, at most ``limit`` (default ``max_people``).
 
         Two results are one person when their landmark boxes overlap by more than
@@ -310,8 +349,9 @@ class BlazePoseDetector:
         upper body and one of the whole body both find the same person. Before the refinement
         pass plain IoU is used: people in a crowd overlap, and only refined ROIs settle on one each.
         """
-        outputs = sorted((o for o in outputs if o.presence >= self.min_tracking_confidence),
-                         key=lambda o: -o.presence)
+        outputs = sorted(
+            (o for o in outputs if o.presence >= self.min_tracking_confidence), key=lambda o: -o.presence
+        )
         if not outputs:
             return []
         boxes = np.stack([self._pose(o, width, height).box[:4] for o in outputs])
@@ -343,8 +383,9 @@ class BlazePoseDetector:
         found = self.rois_in_regions(image_rgb, self._scan_regions(width, height, bool(tracked)))
         if not tracked or not found:
             return found
-        overlap = box_overlap_of_smaller(np.stack([roi.corner_box() for roi in found]),
-                                         np.stack([roi.corner_box() for roi in tracked])).max(axis=1)
+        overlap = box_overlap_of_smaller(
+            np.stack([roi.corner_box() for roi in found]), np.stack([roi.corner_box() for roi in tracked])
+        ).max(axis=1)
         return [roi for roi, covered in zip(found, overlap, strict=True) if covered <= _DUPLICATE_OVERLAP]
 
     def detect(self, image_rgb: np.ndarray) -> list[Pose2D]:
@@ -359,7 +400,7 @@ class BlazePoseDetector:
         tracked = list(self._tracked) if self.video_mode else []
         fresh = self._new_rois(image_rgb, tracked)[: max(0, 2 * self.max_people - len(tracked))]
         outputs = self.landmarks(image_rgb, tracked + fresh)
-        kept, refined = outputs[: len(tracked)], outputs[len(tracked):]
+        kept, refined = outputs[: len(tracked)], outputs[len(tracked) :]
         for _ in range(self.refine_passes):
             distinct = self._people(refined, width, height, overlap=box_iou_matrix, limit=2 * self.max_people)
             refined = self.landmarks(image_rgb, [o.next_roi() for o in distinct])

@@ -99,12 +99,20 @@ def detector_input(image_rgb: np.ndarray, region: np.ndarray | None = None) -> t
     x0, y0, x1, y1 = (0.0, 0.0, float(width), float(height)) if region is None else map(float, region)
     letterbox = Letterbox.fit(x1 - x0, y1 - y0)
     letterbox = Letterbox(letterbox.scale, letterbox.offset - [x0, y0])
-    warped = cv2.warpAffine(image_rgb, letterbox.matrix(), (INPUT_SIZE, INPUT_SIZE), flags=cv2.INTER_LINEAR,
-                            borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+    warped = cv2.warpAffine(
+        image_rgb,
+        letterbox.matrix(),
+        (INPUT_SIZE, INPUT_SIZE),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=(0, 0, 0),
+    )
     return warped.astype(np.float32) / 127.5 - 1.0, letterbox
 
 
-def detection_regions(width: int, height: int, tile_sides: tuple[float, ...], overlap: float = 0.25) -> np.ndarray:
+def detection_regions(
+    width: int, height: int, tile_sides: tuple[float, ...], overlap: float = 0.25
+) -> np.ndarray:
     """(R, 4) regions the detector looks at: the whole image, then a tiling for each tile side.
 
     A tile side is a fraction of ``min(W, H)``; its squares cover the image overlapping by at
@@ -199,8 +207,11 @@ def to_image_pixels(detections: PersonDetections, letterbox: Letterbox) -> Perso
 def concatenate(parts: list[PersonDetections]) -> PersonDetections:
     if not parts:
         return PersonDetections(np.zeros((0, 4)), np.zeros((0, 4, 2)), np.zeros(0))
-    return PersonDetections(np.concatenate([p.boxes for p in parts]), np.concatenate([p.keypoints for p in parts]),
-                            np.concatenate([p.scores for p in parts]))
+    return PersonDetections(
+        np.concatenate([p.boxes for p in parts]),
+        np.concatenate([p.keypoints for p in parts]),
+        np.concatenate([p.scores for p in parts]),
+    )
 
 
 @dataclass(frozen=True)
@@ -231,8 +242,13 @@ class PersonRoi:
         """Crop coordinates in [0, 1] (..., 2) -> image pixels."""
         cos, sin = math.cos(self.rotation), math.sin(self.rotation)
         local = (np.asarray(normalised) - 0.5) * self.size
-        return np.stack([cos * local[..., 0] - sin * local[..., 1],
-                         sin * local[..., 0] + cos * local[..., 1]], axis=-1) + self.centre
+        return (
+            np.stack(
+                [cos * local[..., 0] - sin * local[..., 1], sin * local[..., 0] + cos * local[..., 1]],
+                axis=-1,
+            )
+            + self.centre
+        )
 
     def corner_box(self) -> np.ndarray:
         """(4,) axis-aligned box around the rotated square."""

@@ -51,7 +51,8 @@ class BlazePoseLiftingPipeline(Pipeline):
         keypoints = np.stack([p.keypoints for p in people])
         scores = np.stack([p.scores for p in people]).astype(np.float32)
         started = time.perf_counter()
-        relative = self.lifter.lift(keypoints, scores)
+        height, width = frame.image.shape[:2]
+        relative = self.lifter.lift(keypoints, scores, frame.camera, (width, height))
         result.timings_s["lift"] = time.perf_counter() - started
         boxes = np.stack([p.box for p in people])
         result.people.extend(place_people(keypoints, scores, relative, boxes, frame.camera, result.timings_s,

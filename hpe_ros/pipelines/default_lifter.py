@@ -1,17 +1,22 @@
 """The offline default 2D-to-3D lifter: training data from CMU motion capture, training, loading.
 
-Training samples are made on the fly (:class:`LifterDataGenerator`): a random mocap frame with
-randomly scaled body segments goes through forward kinematics, a random virtual camera (2.5-6 m
-away, 0.5-2 m high, any yaw, small pitch/roll jitter, intrinsics of common robot cameras) sees
-it, and BlazePose-like landmarks are projected, perturbed like a detector's output and turned into
-H36M-17 2D joints with the same mapping the runtime uses (hpe_ros.core.joints BLAZEPOSE_33 ->
-H36M_17). The target is the H36M-17 3D pose relative to the pelvis in the camera frame (metres,
-x right, y down, z forward).
+Training samples are made on the fly (:class:`LifterDataGenerator`): a random mocap frame (a
+share of them bent into sitting, crouching, bending or reaching poses by
+:mod:`hpe_ros.pipelines.pose_synthesis`) with randomly scaled body segments goes through forward
+kinematics, a random virtual camera (2.5-6 m away, 0.5-2 m high, any yaw, small pitch/roll
+jitter, intrinsics of common robot cameras) sees it, and 2D joints are projected and perturbed
+like a detector's output: BlazePose-like landmarks turned into H36M-17 with the runtime's mapping
+(hpe_ros.core.joints BLAZEPOSE_33 -> H36M_17), or the H36M-17 joints themselves. The target is
+the H36M-17 3D pose relative to the pelvis in the camera frame (metres, x right, y down, z forward).
 
-Input normalisation (:func:`normalise_keypoints`, used for training and inference alike): joints
-whose score is at least the threshold are valid; the 2D pelvis (else the centre of the valid
+Input normalisation ``ray_box_v2`` (:func:`virtual_view` then :func:`normalise_keypoints`, the same
+at training and inference): the pixels are undistorted and rotated into a virtual camera looking
+straight along the person's pelvis ray, so that position in the image and lens do not matter; the
+joints whose score is at least the threshold are valid; the pelvis (else the centre of the valid
 joints' box) is the origin and half the longer side of that box the unit; the features are
-(x, y, score) per joint with invalid joints at (0, 0, 0).
+(x, y, score) per joint with invalid joints at (0, 0, 0). The prediction is rotated back into the
+real camera. Files of the first release (``pelvis_box_v1``: the same box normalisation on raw
+pixels, no camera) still load.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import math
 import os
 import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -36,10 +42,15 @@ from hpe_ros.models.checkpoints import load_strict, read_checkpoint
 from hpe_ros.models.registry import create_model
 from hpe_ros.pipelines import cmu_mocap
 from hpe_ros.pipelines.metrics import evaluate_poses
+from hpe_ros.pipelines.pose_synthesis import floor_root_height, synthesise_poses
 
-NORMALISATION = {"name": "pelvis_box_v1", "score_threshold": 0.2}
+NORMALISATION = {"name": "ray_box_v2", "score_threshold": 0.2}
+#: The first release's normalisation (pixels, no camera): still loadable.
+PIXEL_NORMALISATION = {"name": "pelvis_box_v1", "score_threshold": 0.2}
+_NORMALISATIONS = (NORMALISATION["name"], PIXEL_NORMALISATION["name"])
+GUESSED_HFOV_DEG = 60.0  # field of view assumed for images without CameraInfo
 DEFAULT_MODEL_NAME = "simple_lifter"
-DEFAULT_MODEL_KWARGS: dict[str, Any] = {"num_joints": 17, "in_features": 3, "hidden": 256, "num_blocks": 2}
+DEFAULT_MODEL_KWARGS: dict[str, Any] = {"num_joints": 17, "in_features": 3, "hidden": 512, "num_blocks": 2}
 DEFAULT_WEIGHTS_RESOURCE = "data/default_lifter.pt"
 _PELVIS = H36M_17.index("pelvis")
 
@@ -66,6 +77,16 @@ def _mirror_names(names: tuple[str, ...]) -> list[str]:
 
 
 _LANDMARK_FLIP = np.array([_LANDMARKS.index(name) for name in _mirror_names(_LANDMARKS)])
+# Noise shape of H36M-17 joints given directly: the nearest COCO keypoint's sigma (the torso
+# joints and the head take the hips' and the ears' spread).
+_H36M_SIGMA_SOURCE = {
+    "pelvis": "left_hip", "right_hip": "right_hip", "right_knee": "right_knee", "right_ankle": "right_ankle",
+    "left_hip": "left_hip", "left_knee": "left_knee", "left_ankle": "left_ankle", "spine": "left_hip",
+    "thorax": "left_shoulder", "neck": "nose", "head": "left_ear", "left_shoulder": "left_shoulder",
+    "left_elbow": "left_elbow", "left_wrist": "left_wrist", "right_shoulder": "right_shoulder",
+    "right_elbow": "right_elbow", "right_wrist": "right_wrist",
+}  # fmt: skip
+_H36M_SIGMA = np.array([_OKS_SIGMAS[_H36M_SIGMA_SOURCE[name]] for name in H36M_17.joint_names])
 
 # (width, height, horizontal field of view in degrees) of common robot cameras: RealSense D4xx
 # colour, Azure Kinect colour, ZED, OAK-D, webcams, 1080p.
@@ -122,6 +143,58 @@ def denormalise_keypoints(features: np.ndarray, centre: np.ndarray, scale: np.nd
     return features[..., :2] * np.asarray(scale)[:, None, None] + np.asarray(centre)[:, None, :]
 
 
+def rotations_to_rays(directions: np.ndarray) -> np.ndarray:
+    """(N, 3, 3) rotations R with R @ z = each (N, 3) direction (the smallest such rotation)."""
+    d = directions / np.linalg.norm(directions, axis=-1, keepdims=True)
+    axis = np.stack([-d[:, 1], d[:, 0], np.zeros(len(d))], axis=-1)  # z x d
+    sin = np.linalg.norm(axis, axis=-1)
+    cos = d[:, 2]
+    k = axis / np.maximum(sin, 1e-12)[:, None]
+    kx, ky, kz = k[:, 0], k[:, 1], k[:, 2]
+    zero = np.zeros_like(kx)
+    cross = np.stack([zero, -kz, ky, kz, zero, -kx, -ky, kx, zero], axis=-1).reshape(-1, 3, 3)
+    return np.eye(3) + sin[:, None, None] * cross + (1 - cos)[:, None, None] * (cross @ cross)
+
+
+@dataclass(frozen=True)
+class VirtualView:
+    """Keypoints as a virtual camera aimed at each person sees them (perspective undone)."""
+
+    points: np.ndarray  # (N, J, 2) normalised coordinates of the virtual camera, NaN where invalid
+    rotation: np.ndarray  # (N, 3, 3) virtual camera -> real camera
+
+
+def virtual_view(keypoints: np.ndarray, scores: np.ndarray, camera: CameraModel,
+                 score_threshold: float = NORMALISATION["score_threshold"]) -> VirtualView:
+    """Turn (N, J, 2) pixels into the view of a camera rotated to look straight at the person.
+
+    The virtual camera shares the real one's centre and looks along the pelvis's ray (else the
+    mean ray of the valid joints): a person at the edge of a wide-angle image then looks as they
+    would in the middle, so the lifter needs no notion of where in the image, or through which
+    lens, a person was seen. Lens distortion is removed on the way.
+    """
+    normalised = camera.undistort_normalised(camera.pixels_to_normalised(np.asarray(keypoints, np.float64)))
+    valid = np.isfinite(normalised).all(-1) & (np.asarray(scores) >= score_threshold)
+    rays = np.concatenate([normalised, np.ones(normalised.shape[:-1] + (1,))], axis=-1)
+    rays = np.where(valid[..., None], rays, np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        centre = np.where(valid[:, _PELVIS, None], rays[:, _PELVIS], np.nanmean(rays, axis=1))
+    centre = np.where(np.isfinite(centre).all(-1, keepdims=True), centre, [0.0, 0.0, 1.0])
+    rotation = rotations_to_rays(centre)
+    virtual = np.einsum("nji,nkj->nki", rotation, rays)  # R^T applied to every ray
+    with np.errstate(invalid="ignore", divide="ignore"):
+        points = virtual[..., :2] / virtual[..., 2:]
+    points = np.where((virtual[..., 2:] > 1e-6) & valid[..., None], points, np.nan)
+    return VirtualView(points, rotation)
+
+
+def guessed_camera(width: int, height: int) -> CameraModel:
+    """A pinhole of :data:`GUESSED_HFOV_DEG` centred on the image, for images without intrinsics."""
+    focal = 0.5 * width / math.tan(math.radians(GUESSED_HFOV_DEG) / 2)
+    return CameraModel.from_intrinsics(focal, focal, (width - 1) / 2, (height - 1) / 2, width, height)
+
+
 # --- training data -----------------------------------------------------------------------------
 
 
@@ -162,6 +235,15 @@ class GeneratorConfig:
     drop_rate: float = 0.02
     mirror: bool = True
     cameras_per_batch: int = 8
+    synthesis_rate: float = 0.0  # share of frames bent into sitting/crouching/bending/reaching poses
+    direct_2d_rate: float = 0.0  # share of samples whose 2D are the H36M joints themselves, not BlazePose's
+
+
+#: What the shipped lifter was trained with (``train_default_lifter``'s default). The body scale
+#: centres the CMU template (about 1.59 m tall up to the H36M head joint) on an adult stature of
+#: about 1.71 m; 35 % of the frames are bent into sitting, crouching, bending or reaching poses;
+#: 40 % of the samples take the H36M joints themselves as 2D (detectors other than BlazePose).
+SHIPPED_CONFIG = GeneratorConfig(body_scale=(0.95, 1.20), synthesis_rate=0.35, direct_2d_rate=0.4)
 
 
 @dataclass(frozen=True)
@@ -169,7 +251,8 @@ class LifterBatch:
     features: np.ndarray  # (B, 17, 3) normalised input
     keypoints: np.ndarray  # (B, 17, 2) pixels (NaN where dropped)
     scores: np.ndarray  # (B, 17)
-    target: np.ndarray  # (B, 17, 3) pelvis-relative, camera frame, metres
+    target: np.ndarray  # (B, 17, 3) pelvis-relative metres, in the frame the lifter predicts (the
+    # person's virtual view for ray_box_v2, the camera frame for pelvis_box_v1)
 
 
 # Joints whose offsets are scaled together (left/right symmetric) for body-shape variety.
@@ -199,6 +282,13 @@ def _look_at_rotations(camera_position: np.ndarray, target: np.ndarray, roll: np
     return np.stack([right, down, forward], axis=1)
 
 
+def _project(camera: CameraModel, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pixels (B, P, 2) of camera-frame points, and whether each lies inside the image."""
+    pixels = camera.project(points)
+    u, v = pixels[..., 0], pixels[..., 1]
+    return pixels, (u >= 0) & (u <= camera.width - 1) & (v >= 0) & (v <= camera.height - 1)
+
+
 def _camera_model(rng: np.random.Generator) -> CameraModel:
     width, height, hfov = _CAMERA_PRESETS[rng.integers(len(_CAMERA_PRESETS))]
     focal = 0.5 * width / math.tan(math.radians(hfov * rng.uniform(0.95, 1.05)) / 2)
@@ -210,10 +300,12 @@ def _camera_model(rng: np.random.Generator) -> CameraModel:
 class LifterDataGenerator:
     """Seeded maker of (normalised 2D input, 3D target) batches from mocap frames."""
 
-    def __init__(self, frames: MocapFrames, seed: int, config: GeneratorConfig = GeneratorConfig()) -> None:
+    def __init__(self, frames: MocapFrames, seed: int, config: GeneratorConfig = GeneratorConfig(),
+                 normalisation: dict[str, Any] | None = None) -> None:
         self.frames = frames
         self.config = config
         self.rng = np.random.default_rng(seed)
+        self.normalisation = dict(NORMALISATION if normalisation is None else normalisation)
 
     def _segment_offsets(self, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
         """(B, 38, 3) offsets in metres and (B, 1) overall body scale."""
@@ -230,7 +322,16 @@ class LifterDataGenerator:
         offsets, body_scale = self._segment_offsets(batch_size)
         root = self.frames.root_position[index].copy()
         root[:, cmu_mocap.UP_AXIS] *= body_scale[:, 0]  # keep the feet near the floor
-        pose = cmu_mocap.forward_kinematics(root, self.frames.rotations[index], offsets)
+        rotations = self.frames.rotations[index]
+        synthetic = rng.random(batch_size) < cfg.synthesis_rate
+        if synthetic.any():
+            rotations = rotations.copy()
+            rotations[synthetic] = synthesise_poses(rotations[synthetic], rng)
+        pose = cmu_mocap.forward_kinematics(root, rotations, offsets)
+        if synthetic.any():  # bent legs: put the feet back on the floor
+            lift = np.where(synthetic, floor_root_height(pose), 0.0)
+            pose = cmu_mocap.CmuPose(pose.positions - (lift[:, None, None] * np.eye(3)[cmu_mocap.UP_AXIS]),
+                                     pose.rotations)
         joints_3d = cmu_mocap.cmu_to_h36m(pose)
         landmarks_3d = cmu_mocap.cmu_to_blazepose(pose)[:, _LANDMARK_INDEX]
         pelvis = joints_3d[:, _PELVIS]
@@ -256,12 +357,14 @@ class LifterDataGenerator:
 
         pixels = np.empty(landmarks_cam.shape[:2] + (2,))
         inside = np.empty(landmarks_cam.shape[:2], dtype=bool)
-        for group in np.array_split(np.arange(batch_size), cfg.cameras_per_batch):
-            camera = _camera_model(rng)
-            pixels[group] = camera.project(landmarks_cam[group])
-            u, v = pixels[group, :, 0], pixels[group, :, 1]
-            inside[group] = (u >= 0) & (u <= camera.width - 1) & (v >= 0) & (v <= camera.height - 1)
-        pixels, scores = self._detector_noise(pixels, inside)
+        joint_pixels = np.empty(joints_cam.shape[:2] + (2,))
+        joints_inside = np.empty(joints_cam.shape[:2], dtype=bool)
+        groups = np.array_split(np.arange(batch_size), cfg.cameras_per_batch)
+        cameras = [_camera_model(rng) for _ in groups]
+        for group, camera in zip(groups, cameras, strict=True):
+            pixels[group], inside[group] = _project(camera, landmarks_cam[group])
+            joint_pixels[group], joints_inside[group] = _project(camera, joints_cam[group])
+        pixels, scores = self._detector_noise(pixels, inside, _LANDMARK_SIGMA)
 
         blazepose = np.full((batch_size, len(BLAZEPOSE_33), 2), np.nan)
         blazepose[:, _LANDMARK_INDEX] = pixels
@@ -269,12 +372,25 @@ class LifterDataGenerator:
         blaze_scores[:, _LANDMARK_INDEX] = scores
         converted = convert_joints(blazepose, BLAZEPOSE_33, H36M_17, blaze_scores)
         keypoints, joint_scores = converted.points, converted.scores
-        normalised = normalise_keypoints(keypoints, joint_scores)
+        direct = rng.random(batch_size) < cfg.direct_2d_rate
+        if direct.any():  # 2D from a detector with Human3.6M's own joint definitions
+            direct_pixels, direct_scores = self._detector_noise(joint_pixels[direct], joints_inside[direct],
+                                                                _H36M_SIGMA)
+            keypoints[direct], joint_scores[direct] = direct_pixels, direct_scores
         target = joints_cam - joints_cam[:, _PELVIS : _PELVIS + 1]
-        return LifterBatch(normalised.features, keypoints, joint_scores, target.astype(np.float32))
+        if self.normalisation["name"] == NORMALISATION["name"]:  # learn in each person's virtual view
+            features = np.empty(keypoints.shape[:2] + (3,), dtype=np.float32)
+            for group, camera in zip(groups, cameras, strict=True):
+                view = virtual_view(keypoints[group], joint_scores[group], camera)
+                features[group] = normalise_keypoints(view.points, joint_scores[group]).features
+                target[group] = np.einsum("nji,nkj->nki", view.rotation, target[group])
+        else:
+            features = normalise_keypoints(keypoints, joint_scores).features
+        return LifterBatch(features, keypoints, joint_scores, target.astype(np.float32))
 
-    def _detector_noise(self, pixels: np.ndarray, inside: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Gaussian jitter scaled per landmark, a few outliers (low scores) and dropped landmarks."""
+    def _detector_noise(self, pixels: np.ndarray, inside: np.ndarray, sigmas: np.ndarray
+                        ) -> tuple[np.ndarray, np.ndarray]:
+        """Gaussian jitter scaled per point (``sigmas``), a few outliers (low scores) and dropped points."""
         cfg, rng = self.config, self.rng
         batch_size, count = pixels.shape[:2]
         finite = np.isfinite(pixels).all(axis=-1)
@@ -285,7 +401,7 @@ class LifterDataGenerator:
         extent = np.nan_to_num(extent, nan=1.0)
         person_scale = np.sqrt(0.55 * np.prod(extent, axis=-1)).clip(min=1.0)  # ~ sqrt(segmented area)
         level = rng.uniform(*cfg.noise_level, (batch_size, 1))
-        sigma = level * _LANDMARK_SIGMA[None] * person_scale[:, None]
+        sigma = level * sigmas[None] * person_scale[:, None]
         noisy = pixels + rng.normal(size=pixels.shape) * sigma[..., None]
         scores = rng.uniform(0.55, 1.0, (batch_size, count)) - 0.2 * level
 
@@ -311,8 +427,12 @@ class DefaultLifter:
     def __init__(self, model: nn.Module, normalisation: dict[str, Any] | None = None) -> None:
         self.model = model.eval()
         self.normalisation = dict(NORMALISATION if normalisation is None else normalisation)
-        if self.normalisation.get("name") != NORMALISATION["name"]:
+        if self.normalisation.get("name") not in _NORMALISATIONS:
             raise ValueError(f"unknown lifter normalisation {self.normalisation.get('name')!r}")
+
+    @property
+    def uses_camera(self) -> bool:
+        return self.normalisation["name"] == NORMALISATION["name"]
 
     def lift_features(self, features: np.ndarray | torch.Tensor) -> np.ndarray:
         with torch.no_grad():
@@ -320,10 +440,26 @@ class DefaultLifter:
         output = output - output[:, _PELVIS : _PELVIS + 1]
         return output.numpy().astype(np.float64)
 
-    def lift(self, keypoints: np.ndarray, scores: np.ndarray | None = None) -> np.ndarray:
-        """(N, 17, 3) pelvis-relative camera-frame metres of (N, 17, 2) H36M-17 pixels and scores."""
-        normalised = normalise_keypoints(keypoints, scores, self.normalisation["score_threshold"])
-        return self.lift_features(normalised.features)
+    def lift(self, keypoints: np.ndarray, scores: np.ndarray | None = None, camera: CameraModel | None = None,
+             image_size: tuple[int, int] | None = None) -> np.ndarray:
+        """(N, 17, 3) pelvis-relative camera-frame metres of (N, 17, 2) H36M-17 pixels and scores.
+
+        ``camera`` (its intrinsics and lens) turns each person into their virtual view; without
+        it a pinhole of :data:`GUESSED_HFOV_DEG` centred on ``image_size`` (width, height) stands
+        in. Lifters of the first release (``pelvis_box_v1``) need neither.
+        """
+        threshold = self.normalisation["score_threshold"]
+        keypoints = np.asarray(keypoints, dtype=np.float64)
+        scores = np.ones(keypoints.shape[:2]) if scores is None else np.asarray(scores, dtype=np.float64)
+        if not self.uses_camera:
+            return self.lift_features(normalise_keypoints(keypoints, scores, threshold).features)
+        if camera is None:
+            if image_size is None:
+                raise ValueError("this lifter needs the camera (CameraInfo) or at least the image size")
+            camera = guessed_camera(*image_size)
+        view = virtual_view(keypoints, scores, camera, threshold)
+        relative = self.lift_features(normalise_keypoints(view.points, scores, threshold).features)
+        return np.einsum("nij,nkj->nki", view.rotation, relative)
 
 
 def _loss(model: nn.Module, batch: LifterBatch) -> torch.Tensor:
@@ -351,6 +487,7 @@ def train_lifter(
     log_every: int = 100,
     progress: bool = False,
     num_threads: int | None = 1,
+    normalisation: dict[str, Any] | None = None,
 ) -> TrainingResult:
     """Adam with a cosine learning-rate decay on freshly generated batches (seeded).
 
@@ -363,7 +500,7 @@ def train_lifter(
     try:
         return _train(
             frames, steps, seed, batch_size, learning_rate, model_name, model_kwargs, config, log_every,
-            progress,
+            progress, normalisation,
         )
     finally:
         torch.set_num_threads(previous_threads)
@@ -380,6 +517,7 @@ def _train(
     config: GeneratorConfig,
     log_every: int,
     progress: bool,
+    normalisation: dict[str, Any] | None,
 ) -> TrainingResult:
     torch.manual_seed(seed)
     model = create_model(model_name, **(DEFAULT_MODEL_KWARGS if model_kwargs is None else model_kwargs))
@@ -388,7 +526,7 @@ def _train(
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimiser, lambda step: 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(step, steps) / max(steps, 1)))
     )
-    generator = LifterDataGenerator(frames, seed, config)
+    generator = LifterDataGenerator(frames, seed, config, normalisation)
     losses: list[float] = []
     window: list[float] = []
     start = time.perf_counter()
@@ -416,9 +554,22 @@ def evaluate_lifter_on_mocap(
     """MPJPE / P-MPJPE (mm) on seeded virtual views of ``frames`` (with or without detector noise)."""
     clean = GeneratorConfig(noise_level=(0.0, 0.0), outlier_rate=0.0, drop_rate=0.0)
     config = GeneratorConfig() if noisy else clean
-    batch = LifterDataGenerator(frames, seed, config).sample(num_samples)
+    batch = LifterDataGenerator(frames, seed, config, lifter.normalisation).sample(num_samples)
     report = evaluate_poses(lifter.lift_features(batch.features), batch.target, center_target=False)
     return {"mpjpe_mm": float(report.overall.mpjpe_mm), "p_mpjpe_mm": float(report.overall.p_mpjpe_mm)}
+
+
+def lift_with_cameras(lifter: DefaultLifter, keypoints: np.ndarray, scores: np.ndarray,
+                      cameras: Sequence[CameraModel]) -> np.ndarray:
+    """:meth:`DefaultLifter.lift` of (N, 17, 2) samples seen by ``cameras`` (one each), a batch per camera."""
+    out = np.empty(keypoints.shape[:2] + (3,))
+    groups: dict[int, list[int]] = {}
+    for index, camera in enumerate(cameras):
+        groups.setdefault(id(camera), []).append(index)
+    for members in groups.values():
+        chosen = np.array(members)
+        out[chosen] = lifter.lift(keypoints[chosen], scores[chosen], cameras[members[0]])
+    return out
 
 
 def evaluate_lifter_on_h36m_frames(
@@ -427,12 +578,16 @@ def evaluate_lifter_on_h36m_frames(
     """MPJPE / P-MPJPE (mm) on mmpose's Human3.6M test frames: ground-truth 2D ``part`` -> lifter -> ``S``.
 
     The 2D joints follow Human3.6M's definitions, not BlazePose's, so this measures the lifter
-    with a slight change of joint definitions as well as of people and cameras.
+    with a slight change of joint definitions as well as of people and cameras. Each frame's
+    camera comes from the ``cameras.json`` beside the file.
     """
-    data = np.load(npz_path)
-    part, truth = data["part"], data["S"][..., :3]
-    predicted = lifter.lift(part[..., :2], np.where(part[..., 2] > 0, 1.0, 0.0))
-    report = evaluate_poses(predicted, truth, center_target=True)
+    from hpe_ros.pipelines.datasets.h36m_frames import load_h36m_frames  # noqa: PLC0415 (evaluation only)
+
+    frames = load_h36m_frames(Path(npz_path).parent)
+    samples = frames.samples
+    predicted = lift_with_cameras(lifter, samples.keypoints_2d, samples.scores_2d,
+                                  [camera.camera for camera in frames.cameras])
+    report = evaluate_poses(predicted, samples.joints_3d, center_target=True)
     return {"mpjpe_mm": float(report.overall.mpjpe_mm), "p_mpjpe_mm": float(report.overall.p_mpjpe_mm)}
 
 
@@ -456,11 +611,12 @@ def _cmu_dir(data_dir: str | os.PathLike[str]) -> Path:
 def train_default_lifter(
     data_dir: str | os.PathLike[str],
     out_path: str | os.PathLike[str],
-    steps: int = 12000,
+    steps: int = 25000,
     seed: int = 0,
     model_kwargs: dict[str, Any] | None = None,
     batch_size: int = 256,
     progress: bool = True,
+    config: GeneratorConfig = SHIPPED_CONFIG,
 ) -> DefaultLifterReport:
     """Train the default lifter on ``data_dir`` (a cmu_mocap folder or its parent) and save it.
 
@@ -471,7 +627,8 @@ def train_default_lifter(
     cmu_dir = _cmu_dir(data_dir)
     train, test = MocapFrames.from_split(cmu_dir, "train"), MocapFrames.from_split(cmu_dir, "test")
     kwargs = dict(DEFAULT_MODEL_KWARGS if model_kwargs is None else model_kwargs)
-    result = train_lifter(train, steps, seed, batch_size, model_kwargs=kwargs, progress=progress)
+    result = train_lifter(train, steps, seed, batch_size, model_kwargs=kwargs, config=config,
+                          progress=progress)
     lifter = DefaultLifter(result.model)
     metrics: dict[str, float] = {}
     for noisy in (True, False):
@@ -488,12 +645,16 @@ def train_default_lifter(
         "model_kwargs": kwargs,
         "normalisation": dict(NORMALISATION),
         "joint_set": H36M_17.name,
-        "input": "H36M-17 pixels made from BlazePose-like landmarks (hpe_ros.core.joints mapping), scores",
+        "input": ("H36M-17 pixels (from BlazePose landmarks via hpe_ros.core.joints, or a detector's H36M"
+                  " joints) and scores, with the camera intrinsics (guessed when unknown)"),
         "output": "pelvis-relative H36M-17 joints, camera frame (x right, y down, z forward), metres",
         "trained_on": (
             f"CMU motion capture (DMGNN expmap release), train split: {train.num_sequences} sequences,"
-            f" {train.num_frames} frames; random virtual cameras and detector-like 2D noise"
+            f" {train.num_frames} frames, {config.synthesis_rate:.0%} bent into sitting/crouching/bending/"
+            f"reaching poses; random virtual cameras, each person in its virtual view; BlazePose-like and "
+            f"H36M-joint 2D ({config.direct_2d_rate:.0%}) with detector-like noise"
         ),
+        "generator": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()},
         "seed": int(seed),
         "steps": int(steps),
         "batch_size": int(batch_size),

@@ -22,17 +22,23 @@ _RADIUS = {
     "left_ankle": 0.055, "spine": 0.11, "thorax": 0.11, "neck": 0.06, "head": 0.09, "left_shoulder": 0.07,
     "right_shoulder": 0.07, "left_elbow": 0.05, "right_elbow": 0.05, "left_wrist": 0.04, "right_wrist": 0.04,
 }  # fmt: skip
-_BONES = [(child, parent, _RADIUS[H36M_17.joint_names[child]])
-          for child, parent in enumerate(H36M_17.parents) if parent >= 0]
-_EXTRA = [(H36M_17.index("left_shoulder"), H36M_17.index("right_shoulder"), 0.07),
-          (H36M_17.index("left_hip"), H36M_17.index("right_hip"), 0.09),
-          (H36M_17.index("left_hip"), H36M_17.index("left_shoulder"), 0.08),
-          (H36M_17.index("right_hip"), H36M_17.index("right_shoulder"), 0.08)]  # the trunk's width
+_BONES = [
+    (child, parent, _RADIUS[H36M_17.joint_names[child]])
+    for child, parent in enumerate(H36M_17.parents)
+    if parent >= 0
+]
+_EXTRA = [
+    (H36M_17.index("left_shoulder"), H36M_17.index("right_shoulder"), 0.07),
+    (H36M_17.index("left_hip"), H36M_17.index("right_hip"), 0.09),
+    (H36M_17.index("left_hip"), H36M_17.index("left_shoulder"), 0.08),
+    (H36M_17.index("right_hip"), H36M_17.index("right_shoulder"), 0.08),
+]  # the trunk's width
 HEAD_RADIUS = 0.11
 
 
-def _capsule_points(a: np.ndarray, b: np.ndarray, radius: float, density: float, rng: np.random.Generator
-                    ) -> np.ndarray:
+def _capsule_points(
+    a: np.ndarray, b: np.ndarray, radius: float, density: float, rng: np.random.Generator
+) -> np.ndarray:
     length = float(np.linalg.norm(b - a))
     area = 2 * np.pi * radius * length + 4 * np.pi * radius**2
     count = max(64, int(area * density))
@@ -56,8 +62,9 @@ def body_surface(joints: np.ndarray, rng: np.random.Generator, density: float = 
     return np.concatenate(parts)
 
 
-def render_depth(people: np.ndarray, camera: CameraModel, rng: np.random.Generator,
-                 wall_distance_m: float | None = 2.5) -> np.ndarray:
+def render_depth(
+    people: np.ndarray, camera: CameraModel, rng: np.random.Generator, wall_distance_m: float | None = 2.5
+) -> np.ndarray:
     """(H, W) float32 metres of (N, 17, 3) camera-frame skeletons; a wall ``wall_distance_m`` behind
     the farthest person (None: no background, NaN there)."""
     depth = np.full(camera.height * camera.width, np.inf)
@@ -95,7 +102,7 @@ class DepthNoise:
         jump = np.zeros(depth.shape, dtype=bool)
         for dy in (-1, 0, 1):
             for dx in (-1, 0, 1):
-                shifted = padded[1 + dy: 1 + dy + depth.shape[0], 1 + dx: 1 + dx + depth.shape[1]]
+                shifted = padded[1 + dy : 1 + dy + depth.shape[0], 1 + dx : 1 + dx + depth.shape[1]]
                 jump |= np.abs(shifted - depth) > self.edge_jump_m
         noisy[jump] = np.nan
         noisy[rng.random(depth.shape) < self.dropout_rate] = np.nan

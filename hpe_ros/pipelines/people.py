@@ -40,7 +40,8 @@ def place_people(keypoints: np.ndarray, scores: np.ndarray, relative: np.ndarray
         root_confidence = placement.confidence
         roots = placement.translation
         if depth is not None:
-            measured = place_with_depth(keypoints, scores, relative, camera, depth, placement.translation[:, 2])
+            prior_depth = placement.translation[:, 2]
+            measured = place_with_depth(keypoints, scores, relative, camera, depth, prior_depth)
             joints = np.where(measured.placed[:, None, None], measured.joints_camera, joints)
             roots = np.where(measured.placed[:, None], measured.translation, roots)
             metric = metric | measured.placed

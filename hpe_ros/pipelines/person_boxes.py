@@ -9,7 +9,7 @@ tells the source what it found (:meth:`BoxSource.observe`), which is what lets
 * :class:`UpstreamBoxes`: the boxes an external detector sent with the image
   (:attr:`ImageFrame.boxes`), with a fallback source for frames that come without.
 * :class:`BottomUpBoxes`: the people of a bottom-up estimator (SWAHR / HigherHRNet).
-* :class:`BlazePoseBoxes`: BlazePose's box (at most one person).
+* :class:`BlazePoseBoxes`: the boxes of the people BlazePose finds.
 * :class:`KeypointTrackedBoxes`: each person's previous-frame keypoints, boxed and enlarged;
   a detector source runs when nobody is tracked and every ``redetect_every`` frames.
 
@@ -249,7 +249,7 @@ class BottomUpBoxes(BoxSource):
 
 
 class BlazePoseBoxes(BoxSource):
-    """BlazePose's box around its (single) person; ``detector.detect(image)`` gives poses with ``box``."""
+    """Boxes around the people BlazePose finds; ``detector.detect(image)`` gives poses with ``box``."""
 
     name = "blazepose"
 

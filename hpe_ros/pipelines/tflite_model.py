@@ -43,8 +43,10 @@ class TfliteModel:
     def __call__(self, batch: np.ndarray) -> list[np.ndarray]:
         batch = np.ascontiguousarray(batch, dtype=np.float32)
         if batch.shape[1:] != self.input_shape:
-            raise ValueError(f"{self.path.name}: expected (N, {', '.join(map(str, self.input_shape))}) input, "
-                             f"got {batch.shape}")
+            raise ValueError(
+                f"{self.path.name}: expected (N, {', '.join(map(str, self.input_shape))}) input, "
+                f"got {batch.shape}"
+            )
         if len(batch) == 0:
             raise ValueError(f"{self.path.name}: empty batch")
         if len(batch) != self._batch:

@@ -48,6 +48,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from hpe_ros.core.camera import CameraModel
 from hpe_ros.core.joints import COCO_17, H36M_17, convert_joints, flip_joints
 from hpe_ros.models.checkpoints import load_strict, read_checkpoint, strip_prefix, unwrap_state_dict
 from hpe_ros.models.convert_hrnet import load_hrnet_checkpoint
@@ -345,12 +346,13 @@ class TopDownPipeline(Pipeline):
         return Keypoints2D(crop_to_image(decoded.coords, crops), decoded.coords.astype(np.float64),
                            decoded.scores, plain, flipped)
 
-    def lift(self, people: Keypoints2D, image_size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def lift(self, people: Keypoints2D, image_size: tuple[int, int], camera: CameraModel | None = None
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """H36M-17 pixels (N, 17, 2), scores (N, 17) and pelvis-relative camera-frame joints (N, 17, 3)."""
         converted = convert_joints(people.image, COCO_17, H36M_17, people.scores)
         keypoints, scores = converted.points, converted.scores.astype(np.float32)
         if self.default_lifter is not None:
-            return keypoints, scores, self.default_lifter.lift(keypoints, scores)
+            return keypoints, scores, self.default_lifter.lift(keypoints, scores, camera, image_size)
         screen = normalize_screen(keypoints, np.array(image_size, np.float64))
         inputs = [screen]
         if self.needs_features:
@@ -395,7 +397,7 @@ class TopDownPipeline(Pipeline):
         self.box_source.observe(people_2d.image, people_2d.scores)
         height, width = frame.image.shape[:2]
         started = time.perf_counter()
-        keypoints, scores, relative = self.lift(people_2d, (width, height))
+        keypoints, scores, relative = self.lift(people_2d, (width, height), frame.camera)
         timings["lift"] = time.perf_counter() - started
         track_ids = self.tracker.assign(boxes)
         result.people.extend(place_people(keypoints, scores, relative, boxes, frame.camera, timings, self.mesh,

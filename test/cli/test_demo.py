@@ -19,14 +19,19 @@ def _check_outputs(out: Path, topic: str) -> None:
     assert (out / "overlay_2d.png").stat().st_size > 10_000
     assert (out / "skeleton_3d.png").stat().st_size > 10_000
     results = read_results(out / "output", topic)
-    assert len(results) == 3 and all(len(r.people) == 1 for r in results)
-    person = results[0].people[0]
-    joints = person.joints_3d
-    # a plausible upright human: head above the pelvis (y down), limbs of human length
-    assert joints[10, 1] < joints[0, 1] - 0.3
-    for parent, child in ((1, 2), (2, 3), (4, 5), (5, 6)):  # thighs and shins
-        assert 0.25 < np.linalg.norm(joints[child] - joints[parent]) < 0.6
-    assert person.metric and 0.3 < joints[0, 2] < 10.0
+    assert len(results) == 3 and all(len(r.people) == 3 for r in results)  # the three astronauts
+    for person in results[0].people:
+        joints = person.joints_3d
+        # a plausible upright human: head above the pelvis (y down), limbs of human length
+        assert joints[10, 1] < joints[0, 1] - 0.3
+        for parent, child in ((1, 2), (2, 3), (4, 5), (5, 6)):  # thighs and shins
+            assert 0.25 < np.linalg.norm(joints[child] - joints[parent]) < 0.6
+        assert person.metric and 0.3 < joints[0, 2] < 10.0
+    # the same person drawn smaller is placed farther away, left to right as in the picture
+    by_size = sorted(results[0].people, key=lambda p: p.box[3] - p.box[1], reverse=True)
+    depths = [p.joints_3d[0, 2] for p in by_size]
+    assert depths[0] < depths[1] < depths[2]
+    assert [p.joints_3d[0, 0] for p in by_size] == sorted(p.joints_3d[0, 0] for p in by_size)
 
 
 def test_demo_offline(tmp_path: Path, capsys) -> None:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from hpe_ros.cli.demo import INFO_TOPIC, pinhole_for, write_image_bag, write_sample_recording
+from hpe_ros.core.joints import H36M_17
 from hpe_ros.io.bags import BagReader, BagWriter
 from hpe_ros.io.message_classes import RosbagsMessageClasses
 from hpe_ros.io.messages import skeleton_array_to_result, stamp_to_ns
@@ -124,3 +125,51 @@ def test_first_image_waits_for_a_late_camera_info(ros_graph, tmp_path: Path) -> 
     assert len(results) == frames and all(len(r.people) == 1 for r in results)
     # the first image arrived 0.1 s before any CameraInfo: it waited for it and was placed metrically
     assert all(r.people[0].metric for r in results)
+
+
+def _with_depth(source: Path, target: Path, metres: float, topic: str) -> None:
+    """Copy ``source`` adding, before each image, a 16UC1 depth image of a wall ``metres`` away."""
+    classes = RosbagsMessageClasses()
+    with BagReader(source) as reader, BagWriter(target, typestore=classes.typestore) as writer:
+        for item in reader.messages():
+            msg = item.message
+            if item.topic == "/camera/image_raw":
+                millimetres = np.full((msg.height, msg.width), round(1000 * metres), dtype="<u2")
+                millimetres[::7, ::5] = 0  # holes
+                depth = classes.new("sensor_msgs/msg/Image", header=msg.header, height=msg.height, width=msg.width,
+                                    encoding="16UC1", is_bigendian=0, step=2 * msg.width,
+                                    data=np.frombuffer(millimetres.tobytes(), dtype=np.uint8))
+                writer.write(topic, depth, item.timestamp_ns)
+            writer.write(item.topic, msg, item.timestamp_ns)
+
+
+def test_an_aligned_depth_image_places_the_person_at_the_measured_distance(ros_graph, tmp_path: Path) -> None:
+    if not blazepose_available():
+        pytest.skip("BlazePose (mediapipe wheel + ai-edge-litert) is not installed")
+    skimage_data = pytest.importorskip("skimage.data", reason="scikit-image (the test picture) is not installed")
+    picture = skimage_data.astronaut()
+    frames, metres, topic = 3, 1.0, "/camera/aligned_depth_to_color/image_raw"
+    plain, bag = tmp_path / "plain", tmp_path / "rgbd"
+    write_image_bag(plain, [picture] * frames, pinhole_for(picture, horizontal_fov_deg=60.0))
+    _with_depth(plain, bag, metres, topic)
+
+    ros_graph.start("node", "run", "--set", "pipeline=blazepose", "--set", "input.qos=reliable",
+                    "--set", "input.queue_size=100", "--set", "input.qos_depth=100", "--set", f"input.depth_topic={topic}")
+    ros_graph.wait_for_line("node", "active:", timeout_s=60)
+    recorded = tmp_path / "recorded"
+    recorder = ros_graph.start("recorder", "record", str(recorded), "--topic", "/skeletons:hpe_ros_msgs/msg/Skeleton3DArray",
+                               "--until", f"/skeletons={frames}", "--duration", "60", "--wait-publishers", "30")
+    ros_graph.wait_for_line("recorder", "recording", timeout_s=30)
+    player = ros_graph.start("player", "play", str(bag), "--wait-subscribers", "2", "--rate", "1")
+    assert player.wait(timeout=60) == 0, ros_graph.log("player")
+    assert recorder.wait(timeout=90) == 0, ros_graph.log("recorder") + ros_graph.log("node")
+
+    with BagReader(recorded) as reader:
+        results = [skeleton_array_to_result(m.message) for m in reader.messages(["/skeletons"])]
+    assert len(results) == frames
+    for result in results:
+        (person,) = result.people
+        assert person.metric and person.root_confidence == pytest.approx(0.95)
+        # the torso's surface is the wall at 1 m (the size prior put her at 0.78 m); its joints lie behind it
+        torso = person.joints_3d[H36M_17.indices(["spine", "thorax", "left_shoulder", "right_shoulder"]), 2]
+        assert metres < torso.mean() < metres + 0.3

@@ -71,8 +71,10 @@ def coco(shared_data):
 
 
 def _coco_report(poses_by_image, people):
-    detections = {i: [KeypointDetection(to_coco17(p).keypoints, p.score) for p in poses]
-                  for i, poses in poses_by_image.items()}
+    detections = {
+        i: [KeypointDetection(to_coco17(p).keypoints, p.score) for p in poses]
+        for i, poses in poses_by_image.items()
+    }
     return evaluate(detections, people)
 
 
@@ -150,8 +152,13 @@ def _legacy_results(paths):
         "        out.append(poses[0].keypoints.tolist() if poses else None)\n"
         "print(json.dumps(out))\n"
     )
-    done = subprocess.run([sys.executable, "-c", script, *map(str, paths)], capture_output=True, text=True,
-                          timeout=300, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", script, *map(str, paths)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
     return [None if k is None else np.array(k) for k in json.loads(done.stdout.strip().splitlines()[-1])]
 
 
@@ -191,13 +198,22 @@ def test_video_mode_tracks_and_spreads_the_detector_scan(coco):
         assert len(first) == 4
         scanned = []
         original = tracker.rois_in_regions
-        tracker.rois_in_regions = lambda image, regions: scanned.append(len(regions)) or original(image, regions)
+        tracker.rois_in_regions = lambda image, regions: (
+            scanned.append(len(regions)) or original(image, regions)
+        )
         again = [tracker.detect(image) for _ in range(6)]
-        all_regions = len(detection_regions(image.shape[1], image.shape[0], tracker.tile_sides, tracker.tile_overlap))
-        assert sum(scanned[:3]) == all_regions and max(scanned) <= -(-all_regions // 3)  # spread over 3 frames
+        all_regions = len(
+            detection_regions(image.shape[1], image.shape[0], tracker.tile_sides, tracker.tile_overlap)
+        )
+        assert sum(scanned[:3]) == all_regions and max(scanned) <= -(
+            -all_regions // 3
+        )  # spread over 3 frames
         for poses in again:
             assert len(poses) == 4  # nobody is found twice
-            moved = [min(np.median(np.linalg.norm(p.keypoints - q.keypoints, axis=1)) for q in first) for p in poses]
+            moved = [
+                min(np.median(np.linalg.norm(p.keypoints - q.keypoints, axis=1)) for q in first)
+                for p in poses
+            ]
             assert max(moved) < 5.0
         tracker.reset()
         assert len(tracker.detect(pixels[785])) == 1
@@ -214,6 +230,8 @@ def test_the_product_path_never_imports_mediapipe(tmp_path):
         "pipeline.process(ImageFrame(np.zeros((48, 64, 3), np.uint8), 0, 'camera'))\n"
         "assert 'mediapipe' not in sys.modules, 'mediapipe was imported'\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=tmp_path
+    )
     assert done.returncode == 0, done.stderr
     assert "error" not in done.stderr.lower() and "GetPrototype" not in done.stderr, done.stderr

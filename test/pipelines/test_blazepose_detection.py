@@ -84,7 +84,11 @@ def test_tiles_cover_the_image_at_every_scale(width, height):
         for x0, y0, x1, y1 in level.round().astype(int):
             covered[y0:y1, x0:x1] = True
         assert covered.all()
-        assert level[:, :2].min() >= 0 and (level[:, 2] <= width + 1e-9).all() and (level[:, 3] <= height + 1e-9).all()
+        assert (
+            level[:, :2].min() >= 0
+            and (level[:, 2] <= width + 1e-9).all()
+            and (level[:, 3] <= height + 1e-9).all()
+        )
     assert len(detection_regions(width, height, ())) == 1
 
 
@@ -118,8 +122,14 @@ def test_crop_matrix_and_to_image_agree():
 
 
 def test_rois_of_one_person_seen_at_two_scales_are_merged():
-    keypoints = np.array([[[100, 200], [100, 120], [0, 0], [0, 0]], [[102, 198], [101, 125], [0, 0], [0, 0]],
-                          [[400, 200], [400, 150], [0, 0], [0, 0]]], dtype=float)
+    keypoints = np.array(
+        [
+            [[100, 200], [100, 120], [0, 0], [0, 0]],
+            [[102, 198], [101, 125], [0, 0], [0, 0]],
+            [[400, 200], [400, 150], [0, 0], [0, 0]],
+        ],
+        dtype=float,
+    )
     rois = rois_of_detections(PersonDetections(np.zeros((3, 4)), keypoints, np.array([0.9, 0.8, 0.7])))
     assert len(rois) == 2 and rois[0].centre[0] == 100 and rois[1].centre[0] == 400
 

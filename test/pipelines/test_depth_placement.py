@@ -58,14 +58,14 @@ def test_occluders_and_missing_depth_fall_back_per_person(scene):
     occluded = depth.copy()
     occluded[depth < 4.0] = np.nan  # no depth on the near person (dark clothes absorb the projector's light)
     hand = keypoints[1, H36M_17.index("left_hip")].astype(int)
-    occluded[hand[1] - 6: hand[1] + 7, hand[0] - 6: hand[0] + 7] = 1.0  # something held in front of the hip
+    occluded[hand[1] - 6 : hand[1] + 7, hand[0] - 6 : hand[0] + 7] = 1.0  # something held in front of the hip
     measured = place_with_depth(keypoints, scores, relative, camera, occluded)
     assert not measured.placed[0] and measured.placed[1]
     assert np.linalg.norm(measured.translation[1] - people[1, 0]) < 0.1
 
     board = occluded.copy()
     box = np.concatenate([keypoints[1].min(axis=0), keypoints[1].max(axis=0)]).astype(int)
-    board[box[1]: box[3], box[0]: box[2]] = 1.5  # a board hides the whole far person
+    board[box[1] : box[3], box[0] : box[2]] = 1.5  # a board hides the whole far person
     prior = place_skeletons(keypoints, relative, camera, scores).translation[:, 2]
     assert place_with_depth(keypoints, scores, relative, camera, board).placed[1]  # fooled without the prior
     assert not place_with_depth(keypoints, scores, relative, camera, board, prior).placed[1]
@@ -75,7 +75,9 @@ def test_occluders_and_missing_depth_fall_back_per_person(scene):
     placed = place_people(keypoints, scores, relative, boxes, camera, timings, depth=occluded)
     assert all(p.metric for p in placed)
     assert placed[1].root_confidence == DEPTH_ROOT_CONFIDENCE != placed[0].root_confidence
-    np.testing.assert_allclose(placed[0].joints_3d[0], people[0, 0], atol=0.05)  # the true size: prior is exact
+    np.testing.assert_allclose(
+        placed[0].joints_3d[0], people[0, 0], atol=0.05
+    )  # the true size: prior is exact
 
 
 def test_unconfident_or_outside_joints_are_not_sampled(scene):
@@ -91,5 +93,8 @@ def test_unconfident_or_outside_joints_are_not_sampled(scene):
 def test_depth_at_another_resolution_is_sampled_at_the_scaled_pixels(scene):
     camera, people, keypoints, scores, depth = scene
     half = depth[::2, ::2]
-    np.testing.assert_allclose(sample_torso_depth(half, keypoints, scores, (640, 480)),
-                               sample_torso_depth(depth, keypoints, scores, (640, 480)), atol=0.1)
+    np.testing.assert_allclose(
+        sample_torso_depth(half, keypoints, scores, (640, 480)),
+        sample_torso_depth(depth, keypoints, scores, (640, 480)),
+        atol=0.1,
+    )
