@@ -29,7 +29,7 @@ digest=$(cat "$root"/msg/CMakeLists.txt "$root"/msg/package.xml "$root"/msg/msg/
               "$root"/hpe_ros/io/interfaces/*/*.msg "$root/scripts/build_interfaces.sh" | sha256sum | cut -d' ' -f1)
 stamp="$venv/.interfaces-$digest"
 if [ ! -f "$stamp" ]; then
-  echo "building ROS 2 interfaces into the venv (hpe_ros_msgs, tf2_msgs, event_camera_msgs, dvs_msgs)"
+  echo "building ROS 2 interfaces into the venv (hpe_ros_msgs, tf2_msgs, event_camera_msgs, dvs_msgs, hri_msgs)"
   bash "$root/scripts/build_interfaces.sh" "$venv" "${interfaces[@]}"
   rm -f "$venv"/.interfaces-*
   touch "$stamp"
@@ -37,4 +37,4 @@ fi
 
 echo "installing hpe_ros (editable)"
 "${pip[@]}" install --no-deps -e "$root"
-"$venv/bin/python" -c "import rclpy, hpe_ros_msgs.msg, tf2_msgs.msg, event_camera_msgs.msg, hpe_ros; print('venv ready:', '$venv')"
+"$venv/bin/python" -c "import rclpy, hpe_ros_msgs.msg, tf2_msgs.msg, event_camera_msgs.msg, hri_msgs.msg, hpe_ros; print('venv ready:', '$venv')"

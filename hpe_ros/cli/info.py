@@ -49,8 +49,8 @@ def info_command(args: argparse.Namespace) -> int:
 
     print(f"hpe_ros {__version__} on Python {platform.python_version()}")
     print(f"  torch {torch.__version__}, CUDA available: {torch.cuda.is_available()}")
-    for module in ("rclpy", "hpe_ros_msgs.msg", "tf2_msgs.msg", "event_camera_msgs.msg", "onnxruntime",
-                   "tensorrt", "mediapipe", "ai_edge_litert", "cv_bridge"):
+    for module in ("rclpy", "hpe_ros_msgs.msg", "tf2_msgs.msg", "event_camera_msgs.msg", "hri_msgs.msg",
+                   "onnxruntime", "tensorrt", "mediapipe", "ai_edge_litert", "cv_bridge"):
         print(f"  {module}: {_module_status(module)}")
     print("message definitions for bags:")
     for package, folder in message_folders().items():

@@ -6,6 +6,7 @@ import argparse
 
 from hpe_ros.cli.settings import resolve_settings
 from hpe_ros.io.bag_processing import process_bag
+from hpe_ros.pipelines.people_tracking import tracking_from_options
 from hpe_ros.pipelines.registry import create_pipeline, pipeline_specs
 
 
@@ -17,12 +18,14 @@ def _is_event_pipeline(args: argparse.Namespace) -> bool:
 def process_command(args: argparse.Namespace) -> int:
     settings = resolve_settings(args, node_name="hpe_event_pose" if _is_event_pipeline(args) else "hpe_pose")
     pipeline = create_pipeline(settings.pipeline, settings.options)
+    tracking = tracking_from_options({k.split(".", 1)[1]: v for k, v in settings.params.items()
+                                      if k.startswith("tracking.")})
     try:
         report = process_bag(args.in_bag, args.out_bag, pipeline, image_topic=args.image_topic,
                              camera_info_topic=args.camera_info_topic, events_topic=args.events_topic,
                              window_ms=args.window_ms, window_events=args.window_events, storage=args.storage,
                              output_prefix=args.prefix.rstrip("/"), markers=not args.no_markers, tf=args.tf,
-                             copy_inputs=args.copy_inputs, progress=not args.quiet)
+                             copy_inputs=args.copy_inputs, progress=not args.quiet, tracking=tracking)
     finally:
         pipeline.close()
     rate = report.processed / report.seconds if report.seconds else 0.0

@@ -24,6 +24,7 @@ from hpe_ros.io.messages import camera_from_info, stamp_to_ns
 from hpe_ros.io.outputs import OutputOptions, ResultMessages
 from hpe_ros.pipelines.base import EventWindow, ImageFrame, Pipeline
 from hpe_ros.pipelines.event_repr import EventWindower
+from hpe_ros.pipelines.people_tracking import PeopleTracking
 
 IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
 EVENT_TYPES = ("event_camera_msgs/msg/EventPacket", "dvs_msgs/msg/EventArray")
@@ -131,8 +132,10 @@ def process_bag(in_bag: str | Path, out_bag: str | Path, pipeline: Pipeline, *, 
                 camera_info_topic: str | None = None, events_topic: str | None = None, window_ms: float = 50.0,
                 window_events: int = 0, storage: str = "sqlite3", output_prefix: str = "/hpe",
                 markers: bool = True, tf: bool = False, copy_inputs: bool = False,
-                progress: bool = True) -> ProcessReport:
-    """Run ``pipeline`` over the images (or event windows) of ``in_bag``; write its outputs to ``out_bag``."""
+                progress: bool = True, tracking: PeopleTracking | None = None) -> ProcessReport:
+    """Run ``pipeline`` over the images (or event windows) of ``in_bag``; write its outputs to ``out_bag``.
+
+    ``tracking`` (ids and smoothing, as the nodes run it) follows the pipeline when given."""
     report = ProcessReport()
     started = time.perf_counter()
     classes = RosbagsMessageClasses()
@@ -170,6 +173,8 @@ def process_bag(in_bag: str | Path, out_bag: str | Path, pipeline: Pipeline, *, 
                     bar.update(1)
                 for frame in source.frames(item, report):
                     result = pipeline.process(frame)
+                    if tracking is not None:
+                        result = tracking.apply(result).result
                     report.processed += 1
                     report.people += len(result.people)
                     for name, message in outputs.messages(result, pipeline.mesh_faces(), options):

@@ -4,7 +4,7 @@ The interface package ``msg/`` (hpe_ros_msgs) is the one source of truth: in a s
 checkout its files are read in place, an installed wheel carries a copy made at build time,
 and a ROS install has them under ``share/hpe_ros_msgs/msg``. The other folders below
 ``hpe_ros/io/interfaces`` hold the few third-party definitions that have no wheel here
-(tf2_msgs, event_camera_msgs, dvs_msgs).
+(tf2_msgs, event_camera_msgs, dvs_msgs, hri_msgs).
 """
 
 from __future__ import annotations

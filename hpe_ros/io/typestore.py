@@ -12,7 +12,7 @@ from hpe_ros.io.interfaces import TYPE_ALIASES, message_definitions
 
 @lru_cache(maxsize=1)
 def hpe_typestore() -> Typestore:
-    """Jazzy's types with hpe_ros_msgs, tf2_msgs, event_camera_msgs and dvs_msgs registered."""
+    """Jazzy's types with hpe_ros_msgs, tf2_msgs, event_camera_msgs, dvs_msgs and hri_msgs registered."""
     store = get_typestore(Stores.ROS2_JAZZY)
     texts = {d.type_name: d.text for d in message_definitions()}
     for alias, original in TYPE_ALIASES.items():

@@ -30,8 +30,10 @@ from hpe_ros.io.diagnostics import StreamStats, diagnostic_array
 from hpe_ros.io.message_classes import RclpyMessageClasses
 from hpe_ros.io.messages import stamp_to_ns
 from hpe_ros.io.outputs import OutputOptions, ResultMessages
+from hpe_ros.nodes.hri_publishers import HriPublishers
 from hpe_ros.nodes.latest_queue import LatestQueue
 from hpe_ros.pipelines.base import EventWindow, ImageFrame, Pipeline, PoseResult
+from hpe_ros.pipelines.people_tracking import TRACKING_DEFAULTS, TRACKING_HELP, PeopleTracking, tracking_from_options
 from hpe_ros.pipelines.registry import create_pipeline, pipeline_specs
 
 
@@ -71,12 +73,14 @@ class PoseNodeBase(LifecycleNode):
         self.classes = RclpyMessageClasses()
         self.stats = StreamStats()
         self.pipeline: Pipeline | None = None
+        self.tracking: PeopleTracking | None = None
         self._queue: LatestQueue[Any] = LatestQueue(1)
         self._worker: threading.Thread | None = None
         self._stop = threading.Event()
         self._inputs: list[Any] = []
         self._outputs: dict[str, Any] = {}
         self._messages = ResultMessages(self.classes)
+        self._hri: HriPublishers | None = None  # ROS4HRI topics, with output.hri
         self._declare_common_parameters()
         self.declare_input_parameters()
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
@@ -105,6 +109,9 @@ class PoseNodeBase(LifecycleNode):
         self.declare("output.tf", False, "publish a /tf frame per metric joint")
         self.declare("output.tf_prefix", "hpe", "prefix of the joint frames on /tf")
         self.declare("output.marker_lifetime_s", 0.3, "lifetime of the RViz markers (s)")
+        self.declare("output.hri", False, "publish ROS4HRI (REP-155) /humans/bodies/* and body_<id> frames")
+        for option, default in TRACKING_DEFAULTS.items():
+            self.declare(f"tracking.{option}", default, TRACKING_HELP[option])
         self.declare("diagnostics_period_s", 1.0, "period of the /diagnostics status (s)", read_only=True)
 
     def declare_input_parameters(self) -> None:
@@ -124,6 +131,7 @@ class PoseNodeBase(LifecycleNode):
             return TransitionCallbackReturn.FAILURE
         try:
             self.pipeline = create_pipeline(name, self.pipeline_options(name))
+            self.tracking = tracking_from_options({o: self.param(f"tracking.{o}") for o in TRACKING_DEFAULTS})
         except Exception as error:  # a missing file or a bad option must not kill the process
             self.get_logger().error(f"cannot build pipeline {name!r}: {error}")
             return TransitionCallbackReturn.FAILURE
@@ -136,6 +144,8 @@ class PoseNodeBase(LifecycleNode):
             "tf": self.create_lifecycle_publisher(TFMessage, "/tf", reliable_qos(100)),
         }
         self._messages = ResultMessages(self.classes)
+        if self.param("output.hri"):
+            self._hri = HriPublishers(self, self.classes, self._outputs["tf"])
         described = ", ".join(f"{k}={v}" for k, v in self.pipeline.describe().items())
         self.get_logger().info(f"configured: {described}")
         return super().on_configure(state)
@@ -170,14 +180,20 @@ class PoseNodeBase(LifecycleNode):
             self._worker.join(timeout=5.0)
             self._worker = None
         self._queue.clear()
+        if self._hri is not None:
+            self._hri.stop()
 
     def _release(self) -> None:
+        if self._hri is not None:
+            self._hri.close()
+            self._hri = None
         for publisher in self._outputs.values():
             self.destroy_lifecycle_publisher(publisher)
         self._outputs = {}
         if self.pipeline is not None:
             self.pipeline.close()
             self.pipeline = None
+        self.tracking = None
 
     # ---- inputs ------------------------------------------------------------------------------
     def create_input_subscriptions(self, qos: QoSProfile) -> list[Any]:
@@ -214,6 +230,8 @@ class PoseNodeBase(LifecycleNode):
             started = time.perf_counter()
             try:
                 result = self.pipeline.process(frame)
+                if self.tracking is not None:
+                    result = self.tracking.apply(result).result
                 self.publish(result)
             except Exception as error:  # keep the node alive: report and go on
                 self.stats.failed(f"{type(error).__name__}: {error}")
@@ -231,6 +249,8 @@ class PoseNodeBase(LifecycleNode):
         faces = self.pipeline.mesh_faces() if self.pipeline is not None else None
         for name, message in self._messages.messages(result, faces, options):
             self._outputs[name].publish(message)
+        if self._hri is not None:
+            self._hri.publish(result)
 
     def _publish_diagnostics(self) -> None:
         now_ns = self.get_clock().now().nanoseconds

@@ -32,6 +32,11 @@ class ImageFrame:
     #: centre and orientation, any resolution), or None without an RGB-D camera
     depth: np.ndarray | None = None
 
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) in pixels."""
+        return int(self.image.shape[1]), int(self.image.shape[0])
+
 
 @dataclass(frozen=True)
 class EventWindow:
@@ -44,6 +49,11 @@ class EventWindow:
     frame_id: str
     camera: CameraModel | None = None
     gray: np.ndarray | None = None  # (H, W) uint8 intensity frame, when the sensor gives one
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) of the sensor in pixels."""
+        return self.width, self.height
 
 
 @dataclass(frozen=True)
@@ -92,6 +102,7 @@ class PoseResult:
     people: list[PersonPose] = field(default_factory=list)
     timings_s: dict[str, float] = field(default_factory=dict)  # stage name -> seconds
     flow: np.ndarray | None = None  # (H, W, 2) optical flow in pixels, event pipelines only
+    image_size: tuple[int, int] | None = None  # (width, height) of the input image, when there is one
 
 
 FrameT = TypeVar("FrameT", ImageFrame, EventWindow)

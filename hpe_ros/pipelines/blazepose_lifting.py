@@ -42,7 +42,7 @@ class BlazePoseLiftingPipeline(Pipeline):
         return [p for p in self.detector.detect(image) if p.score >= self.min_person_score]
 
     def process(self, frame: ImageFrame) -> PoseResult:
-        result = PoseResult(stamp_ns=frame.stamp_ns, frame_id=frame.frame_id)
+        result = PoseResult(stamp_ns=frame.stamp_ns, frame_id=frame.frame_id, image_size=frame.size)
         started = time.perf_counter()
         people = [to_h36m17(p) for p in self.people_2d(frame.image)]
         result.timings_s["2d"] = time.perf_counter() - started

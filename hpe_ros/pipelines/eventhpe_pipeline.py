@@ -273,7 +273,7 @@ class EventHPEPipeline(Pipeline[EventWindow]):
         state.steps_in_clip += 1
 
     def process(self, frame: EventWindow) -> PoseResult:
-        result = PoseResult(stamp_ns=frame.stamp_ns, frame_id=frame.frame_id)
+        result = PoseResult(stamp_ns=frame.stamp_ns, frame_id=frame.frame_id, image_size=frame.size)
         if self.state.last_stamp_ns is not None and frame.stamp_ns < self.state.last_stamp_ns:
             self.reset()  # time went backwards: a new stream
         self.state.last_stamp_ns = frame.stamp_ns

@@ -13,18 +13,15 @@ tells the source what it found (:meth:`BoxSource.observe`), which is what lets
 * :class:`KeypointTrackedBoxes`: each person's previous-frame keypoints, boxed and enlarged;
   a detector source runs when nobody is tracked and every ``redetect_every`` frames.
 
-:class:`IoUTracker` gives boxes ids that stay the same while a person is followed: boxes of
-consecutive frames are matched by the Hungarian algorithm on their IoU.
+Ids that hold over time come later, from :mod:`~hpe_ros.pipelines.tracking`.
 """
 
 from __future__ import annotations
 
 import abc
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from hpe_ros.pipelines.base import ImageFrame
 
@@ -105,62 +102,6 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     union = area_a[:, None] + area_b[None, :] - inter
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(union > 0, inter / union, 0.0)
-
-
-# ---- track ids ------------------------------------------------------------------------------
-
-
-@dataclass
-class _Track:
-    track_id: str
-    box: np.ndarray  # (4,) last matched box
-    missed: int = 0  # frames since it was last matched
-
-
-@dataclass
-class IoUTracker:
-    """Stable ids for the boxes of consecutive frames.
-
-    Each frame's boxes are matched to the live tracks by maximum total IoU (Hungarian); a match
-    needs IoU >= ``min_iou``. Unmatched boxes start new tracks (ids "1", "2", ... in order of
-    appearance); a track unmatched for more than ``max_missed`` frames ends.
-    """
-
-    min_iou: float = 0.3
-    max_missed: int = 5
-    _tracks: list[_Track] = field(default_factory=list)
-    _next_id: int = 1
-
-    def assign(self, boxes: np.ndarray) -> list[str]:
-        """Ids of ``boxes`` (N, >=4) of the current frame, in their order."""
-        boxes = _as_boxes(boxes)
-        ids: list[str | None] = [None] * len(boxes)
-        matched_tracks: set[int] = set()
-        if len(boxes) and self._tracks:
-            iou = box_iou(boxes, np.stack([t.box for t in self._tracks]))
-            iou = np.where(np.isfinite(iou), iou, 0.0)
-            rows, cols = linear_sum_assignment(-iou)
-            for row, col in zip(rows, cols, strict=True):
-                if iou[row, col] >= self.min_iou:
-                    track = self._tracks[col]
-                    track.box, track.missed = boxes[row, :4].copy(), 0
-                    ids[row] = track.track_id
-                    matched_tracks.add(col)
-        for index, track in enumerate(self._tracks):
-            if index not in matched_tracks:
-                track.missed += 1
-        self._tracks = [t for t in self._tracks if t.missed <= self.max_missed]
-        for row, assigned in enumerate(ids):
-            if assigned is None:
-                track = _Track(str(self._next_id), boxes[row, :4].copy())
-                self._next_id += 1
-                self._tracks.append(track)
-                ids[row] = track.track_id
-        return [str(i) for i in ids]
-
-    def reset(self) -> None:
-        self._tracks = []
-        self._next_id = 1
 
 
 # ---- box sources ----------------------------------------------------------------------------
@@ -317,7 +258,6 @@ __all__ = [
     "BlazePoseBoxes",
     "BottomUpBoxes",
     "BoxSource",
-    "IoUTracker",
     "KeypointTrackedBoxes",
     "UpstreamBoxes",
     "WholeImageBoxes",

@@ -61,26 +61,28 @@ def create_pipeline(name: str, options: dict[str, Any] | None = None) -> Pipelin
 @register_pipeline(
     "replay",
     input_kind="image",
-    defaults={"path": "", "match": "sequence", "stamp_tolerance_s": 0.05},
+    defaults={"path": "", "match": "sequence", "stamp_tolerance_s": 0.05, "with_ids": True},
     summary="re-publishes known 3D poses from an .npz file at each input's stamp (testing without networks)",
 )
-def _build_replay(path: str, match: str, stamp_tolerance_s: float, input_kind: str = "image") -> Pipeline:
+def _build_replay(path: str, match: str, stamp_tolerance_s: float, with_ids: bool = True,
+                  input_kind: str = "image") -> Pipeline:
     from hpe_ros.pipelines.replay import ReplayPipeline
 
     if not path:
         name = "replay" if input_kind == "image" else "event_replay"
         raise ValueError(f"pipeline {name!r} needs option 'path' (an .npz file of 3D poses)")
-    return ReplayPipeline(path, match=match, stamp_tolerance_s=stamp_tolerance_s, input_kind=input_kind)
+    return ReplayPipeline(path, match=match, stamp_tolerance_s=stamp_tolerance_s, input_kind=input_kind,
+                          with_ids=with_ids)
 
 
 @register_pipeline(
     "event_replay",
     input_kind="events",
-    defaults={"path": "", "match": "sequence", "stamp_tolerance_s": 0.05},
+    defaults={"path": "", "match": "sequence", "stamp_tolerance_s": 0.05, "with_ids": True},
     summary="re-publishes known 3D poses from an .npz file at each event window's stamp (testing without networks)",
 )
-def _build_event_replay(path: str, match: str, stamp_tolerance_s: float) -> Pipeline:
-    return _build_replay(path, match, stamp_tolerance_s, input_kind="events")
+def _build_event_replay(path: str, match: str, stamp_tolerance_s: float, with_ids: bool = True) -> Pipeline:
+    return _build_replay(path, match, stamp_tolerance_s, with_ids, input_kind="events")
 
 
 @register_pipeline(
@@ -142,7 +144,6 @@ def _build_eventhpe(**options: Any) -> Pipeline:
         "max_people": 10,
         "box_expand": 0.15,
         "redetect_every": 15,
-        "track_iou": 0.3,
         "pose_model": "hrnet_w32_heatmap",
         "pose_checkpoint": "",
         "input_size": "256x192",

@@ -85,7 +85,9 @@ class ReplayPipeline(Pipeline):
     name = "replay"
 
     def __init__(self, path: str | Path, match: str = "sequence", stamp_tolerance_s: float = 0.05,
-                 input_kind: str = "image") -> None:
+                 input_kind: str = "image", with_ids: bool = True) -> None:
+        """``with_ids``: people carry their index in the file as id (``replay_<n>``); without,
+        they come out as a detector's would, and the nodes' tracking stage names them."""
         if match not in ("sequence", "stamp"):
             raise ValueError(f"match must be 'sequence' or 'stamp', got {match!r}")
         self.sequence = load_pose_sequence(path)
@@ -96,6 +98,7 @@ class ReplayPipeline(Pipeline):
         self.match = match
         self.tolerance_ns = int(stamp_tolerance_s * 1e9)
         self._next = 0
+        self.with_ids = with_ids
 
     def _index_for(self, stamp_ns: int) -> int | None:
         if self.match == "sequence":
@@ -108,7 +111,7 @@ class ReplayPipeline(Pipeline):
         return index if abs(int(stamps[index]) - stamp_ns) <= self.tolerance_ns else None
 
     def process(self, frame: ImageFrame | EventWindow) -> PoseResult:
-        result = PoseResult(stamp_ns=frame.stamp_ns, frame_id=frame.frame_id)
+        result = PoseResult(stamp_ns=frame.stamp_ns, frame_id=frame.frame_id, image_size=frame.size)
         index = self._index_for(frame.stamp_ns)
         if index is None:
             return result
@@ -125,7 +128,7 @@ class ReplayPipeline(Pipeline):
                     metric=seq.metric,
                     root_confidence=1.0 if seq.metric else 0.0,
                     keypoints_2d=None if seq.keypoints_2d is None else seq.keypoints_2d[index, person].copy(),
-                    track_id=f"replay_{person}",
+                    track_id=f"replay_{person}" if self.with_ids else "",
                 )
             )
         return result

@@ -38,17 +38,25 @@ def _swing(points: np.ndarray, pivot: np.ndarray, angle: np.ndarray) -> np.ndarr
     return np.stack([rel[..., 0], y, z], axis=-1) + pivot
 
 
+def walking_poses(num_frames: int, fps: float = 10.0, stride_hz: float = 0.8, phase: float = 0.0) -> np.ndarray:
+    """(T, 17, 3) H36M joints of a person walking on the spot, in the body frame of ``_REST_POSE``
+    (x to the person's left, y up from the ground, z forward)."""
+    t = np.arange(num_frames) / fps
+    angle = 2 * np.pi * stride_hz * t + phase
+    pose = np.repeat(_REST_POSE[None], num_frames, axis=0)
+    legs = {"right": (1, [2, 3], 1.0), "left": (4, [5, 6], -1.0)}
+    for hip, below, sign in legs.values():
+        pose[:, below] = _swing(pose[:, below], _REST_POSE[hip], sign * 0.45 * np.sin(angle))
+    for shoulder, below, sign in ((14, [15, 16], -1.0), (11, [12, 13], 1.0)):
+        pose[:, below] = _swing(pose[:, below], _REST_POSE[shoulder], sign * 0.35 * np.sin(angle))
+    return pose
+
+
 def walking_skeleton(num_frames: int, fps: float = 10.0, distance_m: float = 4.0, stride_hz: float = 0.8,
                      camera_height_m: float = 1.0) -> np.ndarray:
     """(T, 17, 3) H36M joints of a person walking across the view, in a camera optical frame (metres)."""
     t = np.arange(num_frames) / fps
-    phase = 2 * np.pi * stride_hz * t
-    pose = np.repeat(_REST_POSE[None], num_frames, axis=0)
-    legs = {"right": (1, [2, 3], 1.0), "left": (4, [5, 6], -1.0)}
-    for hip, below, sign in legs.values():
-        pose[:, below] = _swing(pose[:, below], _REST_POSE[hip], sign * 0.45 * np.sin(phase))
-    for shoulder, below, sign in ((14, [15, 16], -1.0), (11, [12, 13], 1.0)):
-        pose[:, below] = _swing(pose[:, below], _REST_POSE[shoulder], sign * 0.35 * np.sin(phase))
+    pose = walking_poses(num_frames, fps, stride_hz)
     # walk from the right to the left of the image, turned side-on
     offset = 1.2 - 2.4 * (t / max(t[-1], 1e-9)) if num_frames > 1 else np.zeros(1)
     camera = np.empty_like(pose)

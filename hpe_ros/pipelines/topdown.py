@@ -31,7 +31,8 @@ Per image:
    root-relative (``metric`` False).
 6. optional **mesh** (:mod:`~hpe_ros.pipelines.mesh_output`).
 
-Track ids come from :class:`~hpe_ros.pipelines.person_boxes.IoUTracker` on the people's boxes.
+People leave the pipeline without ids: the nodes' tracking stage
+(:mod:`~hpe_ros.pipelines.people_tracking`) gives every pipeline's people their ids.
 Missing checkpoints are an error naming the option to set, unless ``allow_random_weights``
 (tests, benchmarks) lets the networks run untrained.
 """
@@ -66,7 +67,6 @@ from hpe_ros.pipelines.person_boxes import (
     BlazePoseBoxes,
     BottomUpBoxes,
     BoxSource,
-    IoUTracker,
     KeypointTrackedBoxes,
     UpstreamBoxes,
     WholeImageBoxes,
@@ -177,7 +177,6 @@ class TopDownPipeline(Pipeline):
         max_people: int = 10,
         box_expand: float = 0.15,
         redetect_every: int = 15,
-        track_iou: float = 0.3,
         backend: str = "auto",
         device: str = "cpu",
         allow_random_weights: bool = False,
@@ -205,7 +204,6 @@ class TopDownPipeline(Pipeline):
         self._facts: dict[str, str] = {"pipeline": NAME}
         self.box_source = self._build_box_source(box_source, box_detector, bottom_up_checkpoint, box_expand,
                                                  redetect_every, device)
-        self.tracker = IoUTracker(min_iou=track_iou)
         self._build_pose(spec, pose_model, pose_checkpoint, simdr_split_ratio, backend, device)
         self._build_lifter(lifter, lifter_checkpoint, backend, device)
         self.mesh = MeshOutput.from_options(NAME, smpl_model_path, posh_checkpoint, smpl_gender, publish_vertices)
@@ -381,14 +379,13 @@ class TopDownPipeline(Pipeline):
         return keypoints, scores, relative
 
     def process(self, frame: ImageFrame) -> PoseResult:
-        result = PoseResult(stamp_ns=frame.stamp_ns, frame_id=frame.frame_id)
+        result = PoseResult(stamp_ns=frame.stamp_ns, frame_id=frame.frame_id, image_size=frame.size)
         timings = result.timings_s
         started = time.perf_counter()
         boxes = select_boxes(self.box_source.boxes(frame), self.min_box_score, self.max_people)
         timings["boxes"] = time.perf_counter() - started
         if len(boxes) == 0:
             self.box_source.observe(np.zeros((0, len(COCO_17), 2)), np.zeros((0, len(COCO_17))))
-            self.tracker.assign(boxes)
             return result
         started = time.perf_counter()
         people_2d = self.estimate_2d(frame.image, boxes)
@@ -399,9 +396,8 @@ class TopDownPipeline(Pipeline):
         started = time.perf_counter()
         keypoints, scores, relative = self.lift(people_2d, (width, height), frame.camera)
         timings["lift"] = time.perf_counter() - started
-        track_ids = self.tracker.assign(boxes)
         result.people.extend(place_people(keypoints, scores, relative, boxes, frame.camera, timings, self.mesh,
-                                          track_ids, depth=frame.depth))
+                                          depth=frame.depth))
         return result
 
     def describe(self) -> dict[str, str]:

@@ -7,7 +7,6 @@ import pytest
 
 from hpe_ros.pipelines.base import ImageFrame
 from hpe_ros.pipelines.person_boxes import (
-    IoUTracker,
     KeypointTrackedBoxes,
     UpstreamBoxes,
     WholeImageBoxes,
@@ -31,28 +30,6 @@ def test_box_iou_matches_hand_computed_values() -> None:
     assert iou[0, 1] == 0.0
     assert iou[0, 2] == pytest.approx(1.0)
     assert iou[1, 2] == pytest.approx(4 / 100)
-
-
-def test_tracker_keeps_ids_when_people_move_and_swap_order() -> None:
-    tracker = IoUTracker(min_iou=0.3)
-    first = np.array([[0, 0, 50, 100, 0.9], [100, 0, 150, 100, 0.8]])
-    assert tracker.assign(first) == ["1", "2"]
-    moved = first[::-1] + np.array([5, 0, 5, 0, 0])  # listed in the other order, shifted 5 px
-    assert tracker.assign(moved) == ["2", "1"]
-    # a third person appears far away; the second one leaves
-    third = np.array([[5, 0, 55, 100, 0.9], [300, 0, 350, 100, 0.9]])
-    assert tracker.assign(third) == ["1", "3"]
-
-
-def test_tracker_forgets_tracks_after_max_missed_frames() -> None:
-    tracker = IoUTracker(min_iou=0.3, max_missed=1)
-    box = np.array([[0, 0, 50, 100, 1.0]])
-    assert tracker.assign(box) == ["1"]
-    tracker.assign(np.zeros((0, 5)))
-    assert tracker.assign(box) == ["1"]  # missed one frame: still known
-    tracker.assign(np.zeros((0, 5)))
-    tracker.assign(np.zeros((0, 5)))
-    assert tracker.assign(box) == ["2"]  # missed two: a new track
 
 
 def test_boxes_from_keypoints_uses_confident_joints_and_expands() -> None:

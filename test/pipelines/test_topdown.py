@@ -15,8 +15,10 @@ from hpe_ros.models.registry import create_model
 from hpe_ros.models.smpl_synthetic import save_synthetic_smpl
 from hpe_ros.pipelines.base import ImageFrame
 from hpe_ros.pipelines.crops import boxes_to_center_scale
+from hpe_ros.pipelines.people_tracking import PeopleTracking
 from hpe_ros.pipelines.registry import create_pipeline
 from hpe_ros.pipelines.topdown import Keypoints2D, TopDownPipeline
+from hpe_ros.pipelines.tracking import PeopleTracker, TrackerConfig
 
 WIDTH, HEIGHT = 320, 240
 BOXES = np.array([[20.0, 30.0, 120.0, 220.0, 0.9], [180.0, 20.0, 300.0, 230.0, 0.8]])
@@ -42,10 +44,11 @@ def _frame(stamp: int, boxes: np.ndarray | None) -> ImageFrame:
 
 
 def test_two_upstream_boxes_give_two_tracked_people(pipeline: TopDownPipeline) -> None:
-    pipeline.tracker.reset()
-    first = pipeline.process(_frame(1, BOXES))
+    tracking = PeopleTracking(PeopleTracker(TrackerConfig(min_hits=1)))
+    first = tracking.apply(pipeline.process(_frame(1, BOXES))).result
     moved = BOXES + np.array([4.0, 2.0, 4.0, 2.0, 0.0])
-    second = pipeline.process(_frame(2, moved[::-1].copy()))  # the detector lists them the other way round
+    # the detector lists them the other way round
+    second = tracking.apply(pipeline.process(_frame(2, moved[::-1].copy()))).result
     assert [len(first.people), len(second.people)] == [2, 2]
     assert {"boxes", "crop", "2d", "lift", "place", "mesh"} <= set(first.timings_s)
     regions = boxes_to_center_scale(BOXES, pipeline.input_size)
@@ -59,7 +62,7 @@ def test_two_upstream_boxes_give_two_tracked_people(pipeline: TopDownPipeline) -
     by_box = {tuple(np.round(p.box[:2])): p.track_id for p in second.people}
     assert by_box[(24.0, 32.0)] == first.people[0].track_id
     assert by_box[(184.0, 22.0)] == first.people[1].track_id
-    assert first.people[0].track_id != first.people[1].track_id
+    assert first.people[0].track_id != first.people[1].track_id and all(p.track_id for p in first.people)
     faces = pipeline.mesh_faces()
     assert faces is not None and faces.shape[1] == 3
 
