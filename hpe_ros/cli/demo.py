@@ -27,6 +27,7 @@ from hpe_ros.io.images import rgb8_to_image_fields
 from hpe_ros.io.message_classes import RosbagsMessageClasses
 from hpe_ros.io.messages import camera_to_info, make_header, skeleton_array_to_result
 from hpe_ros.pipelines.base import PoseResult
+from hpe_ros.pipelines.people_tracking import TRACKING_DEFAULTS, tracking_from_options
 
 FPS = 10.0
 START_NS = 1_700_000_000_000_000_000
@@ -203,7 +204,7 @@ def demo_command(args: argparse.Namespace) -> int:
 
         pipeline = create_pipeline("blazepose")
         try:
-            process_bag(input_bag, output_bag, pipeline, tf=True, progress=False)
+            process_bag(input_bag, output_bag, pipeline, tf=True, progress=False, tracking=tracking_from_options({}))
         finally:
             pipeline.close()
         topic, how = "/hpe/skeletons", "offline (hpe-ros process)"
@@ -221,6 +222,8 @@ def demo_command(args: argparse.Namespace) -> int:
     people = [len(r.people) for r in results]
     print(f"demo: {description}: {len(frames)} frame(s) through {how} in {seconds:.1f} s")
     print(f"  people per frame: {people}")
+    ids = [[p.track_id or "-" for p in r.people] for r in results]
+    print(f"  ids per frame (given once a person is seen {TRACKING_DEFAULTS['min_hits']} frames in a row): {ids}")
     for number, person in enumerate(first.people, start=1):
         root = person.joints_3d[person.joint_set.root]
         where = (f"pelvis at ({root[0]:+.2f}, {root[1]:+.2f}, {root[2]:+.2f}) m in the camera frame "

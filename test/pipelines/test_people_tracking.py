@@ -7,7 +7,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from hpe_ros.core.joints import H36M_17
-from hpe_ros.pipelines.base import PersonPose, PoseResult, SMPLEstimate
+from hpe_ros.pipelines.base import ImageFrame, PersonPose, PoseResult, SMPLEstimate
 from hpe_ros.pipelines.crowd_simulation import observed_person
 from hpe_ros.pipelines.people_tracking import (
     PeopleTracking,
@@ -115,3 +115,40 @@ def test_options_build_the_stage_or_explain_what_is_wrong() -> None:
         tracking_from_options({"min_hit": 2})
     with pytest.raises(ValueError, match="min_hits must be >= 1"):
         tracking_from_options({"min_hits": 0})
+
+
+def test_real_crowds_keep_their_ids_while_the_camera_pans(shared_data) -> None:
+    """BlazePose on each shared COCO crowd image seen through a window that pans 8 px per frame:
+    every person found in two frames keeps one id (per-frame association on real detections)."""
+    from PIL import Image
+
+    from hpe_ros.pipelines.blazepose_lifting import BlazePoseLiftingPipeline
+    from hpe_ros.pipelines.blazepose_models import blazepose_available
+
+    if not blazepose_available():
+        pytest.skip("BlazePose (mediapipe wheel + ai-edge-litert) is not installed")
+    step, frames = 8, 5
+    pipeline = BlazePoseLiftingPipeline(video_mode=False)
+    try:
+        for path in sorted((shared_data / "coco").glob("*.jpg")):
+            picture = np.asarray(Image.open(path).convert("RGB"))
+            width = picture.shape[1] - step * frames
+            tracking = PeopleTracking(PeopleTracker(TrackerConfig(min_hits=1)))
+            first_ids: dict[tuple[int, int], str] = {}
+            for index in range(frames):
+                window = np.ascontiguousarray(picture[:, step * index : step * index + width])
+                result = pipeline.process(ImageFrame(window, int(index * 1e9 / FPS), "camera"))
+                people = tracking.apply(result).result.people
+                assert len({p.track_id for p in people}) == len(people)  # distinct ids within a frame
+                for person in people:
+                    # the person's place in the whole picture, to the nearest 40 px
+                    centre = (person.box[:2] + person.box[2:4]) / 2 + [step * index, 0]
+                    key = tuple(int(v) for v in np.round(centre / 40))
+                    near = [k for k in first_ids if abs(k[0] - key[0]) <= 1 and abs(k[1] - key[1]) <= 1]
+                    if index == 0:
+                        first_ids[key] = person.track_id
+                    elif near:
+                        assert person.track_id in {first_ids[k] for k in near}, (path.name, index)
+            assert len(first_ids) >= 1
+    finally:
+        pipeline.close()
