@@ -74,6 +74,7 @@ class PoseNodeBase(LifecycleNode):
         self.stats = StreamStats()
         self.pipeline: Pipeline | None = None
         self.tracking: PeopleTracking | None = None
+        self._tracked_ids = 0  # confirmed ids alive after the last frame
         self._queue: LatestQueue[Any] = LatestQueue(1)
         self._worker: threading.Thread | None = None
         self._stop = threading.Event()
@@ -231,7 +232,8 @@ class PoseNodeBase(LifecycleNode):
             try:
                 result = self.pipeline.process(frame)
                 if self.tracking is not None:
-                    result = self.tracking.apply(result).result
+                    tracked = self.tracking.apply(result)
+                    result, self._tracked_ids = tracked.result, len(tracked.active)
                 self.publish(result)
             except Exception as error:  # keep the node alive: report and go on
                 self.stats.failed(f"{type(error).__name__}: {error}")
@@ -258,6 +260,7 @@ class PoseNodeBase(LifecycleNode):
         extra = {"lifecycle state": self._state_machine.current_state[1]} if hasattr(self, "_state_machine") else {}
         if self.pipeline is not None:
             extra.update(self.pipeline.describe())
+        extra["tracked ids"] = str(self._tracked_ids) if self.tracking is not None else "tracking off"
         self._diagnostics_pub.publish(
             diagnostic_array(self.classes, f"{self.get_fully_qualified_name()}: pipeline", self.get_name(),
                              snapshot, now_ns, extra)

@@ -64,6 +64,8 @@ def test_a_subscriber_sees_stable_ids_for_people_who_cross(ros_graph, tmp_path: 
         "input.qos=reliable",
         "--set",
         "input.queue_size=100",
+        "--set",
+        "diagnostics_period_s=0.2",
     )
     ros_graph.wait_for_line("node", "active:", timeout_s=30)
     recorded = tmp_path / "recorded"
@@ -75,6 +77,8 @@ def test_a_subscriber_sees_stable_ids_for_people_who_cross(ros_graph, tmp_path: 
         "/skeletons:hpe_ros_msgs/msg/Skeleton3DArray",
         "--topic",
         "/markers:visualization_msgs/msg/MarkerArray",
+        "--topic",
+        "/diagnostics:diagnostic_msgs/msg/DiagnosticArray",
         "--until",
         f"/skeletons={FRAMES}",
         "--until",
@@ -94,6 +98,7 @@ def test_a_subscriber_sees_stable_ids_for_people_who_cross(ros_graph, tmp_path: 
     with BagReader(recorded) as reader:
         results = [skeleton_array_to_result(m.message) for m in reader.messages(["/skeletons"])]
         markers = [m.message for m in reader.messages(["/markers"])]
+        diagnostics = [m.message for m in reader.messages(["/diagnostics"])]
     assert len(results) == FRAMES and all(len(r.people) == 2 for r in results)
     ids_of: dict[int, set[str]] = {0: set(), 1: set()}
     for frame, result in enumerate(results):
@@ -110,3 +115,6 @@ def test_a_subscriber_sees_stable_ids_for_people_who_cross(ros_graph, tmp_path: 
     assert all(len(ids) == 1 for ids in ids_of.values()) and ids_of[0] != ids_of[1], sequence
     namespaces = {m.ns for array in markers[2:] for m in array.markers}
     assert {f"skeleton/{next(iter(ids))}" for ids in ids_of.values()} <= namespaces
+    # /diagnostics says how many ids are alive
+    reported = {kv.value for d in diagnostics for kv in d.status[0].values if kv.key == "tracked ids"}
+    assert "2" in reported, reported
