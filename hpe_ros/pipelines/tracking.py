@@ -1,19 +1,23 @@
-"""Person identities over time: detections of consecutive frames matched to tracks.
+"""Person identities over time: the people of consecutive frames matched to tracks.
 
-Each frame's people are matched to the tracks in two rounds, each one assignment problem solved by
-:func:`scipy.optimize.linear_sum_assignment`:
+Each frame is two assignment problems solved by :func:`scipy.optimize.linear_sum_assignment`:
 
-1. tracks seen in the previous frame, on the predicted box (IoU), the predicted keypoints (OKS)
-   and, when both are metric, the predicted 3D root (distance over ``gate_m``);
-2. tracks lost for up to ``max_lost_s`` (occluded, or out of the image), on the distance of the
-   root (3D when known, else the box centre in box heights) from where they were last seen,
-   within a gate that grows with the time lost at a walking speed.
+1. the confirmed tracks against all people, in one problem: a track seen in the last frame costs
+   1 - mean(IoU, OKS) of its predicted box and keypoints, averaged with its root's distance from
+   the prediction when both are metric (gated sideways by ``gate_m``, in height by
+   ``height_gate_m`` and in depth by ``gate_m`` + ``depth_gate_fraction`` of the distance: from one
+   camera the depth is the noisiest part); a track lost for up to ``max_lost_s`` (hidden, or out of
+   the image) costs ``lost_penalty`` plus its distance from where its motion puts it (or, for people
+   who left at the edge of the image, from where they left) in gates that grow with the time lost,
+   plus how little the boxes overlap;
+2. the tentative tracks against the people left, like seen tracks.
 
-Motion is constant velocity (an alpha-beta filter on the box centre and size and on the root;
-a lost track's prediction stops after ``predict_lost_s``: people who leave the image turn back).
-A new person starts a tentative track; it is confirmed, and gets an id, after ``min_hits``
-consecutive matches; a tentative track missed once is dropped. Ids ("p1", "p2", ...: valid ROS
-name tokens) are never reused; a confirmed track lost for more than ``max_lost_s`` ends.
+Motion is a least-squares line through the last ``motion_window_s`` of observations (only the box
+centre and the root's sideways position are extrapolated; sizes, heights and depths are held).
+Roots of people cut by the edge of the image take no part (the lifter saw part of a body). People
+left over start tentative tracks; a track is confirmed, and gets an id, after ``min_hits``
+consecutive frames; a tentative track missed once is dropped. Ids ("p1", "p2", ...: valid ROS name
+tokens) are never reused; a confirmed track unseen for more than ``max_lost_s`` ends.
 """
 
 from __future__ import annotations
@@ -34,11 +38,11 @@ class TrackerConfig:
     min_hits: int = 3  # consecutive matches before a track is confirmed and published with an id
     max_lost_s: float = 3.0  # how long a confirmed track survives unmatched (occlusion, edge of the image)
     predict_lost_s: float = 3.0  # a lost track's position is extrapolated at most this long
-    min_similarity: float = 0.2  # least mean of IoU and OKS for a round-1 match
-    gate_m: float = 0.5  # largest lateral root distance from the prediction for a round-1 match
+    min_similarity: float = 0.2  # least mean of IoU and OKS for a seen track's match
+    gate_m: float = 0.5  # largest sideways root distance from a seen track's prediction
     height_gate_m: float = 0.15  # largest vertical root distance
     depth_gate_fraction: float = 0.3  # ... and in depth, this fraction of the distance more
-    walking_speed_mps: float = 1.5  # how fast the round-2 gate grows for people who left the image
+    walking_speed_mps: float = 1.5  # how fast a lost track's gate grows for people who left the image
     drift_speed_mps: float = 0.4  # ... and for the others, whose motion is extrapolated
     lost_penalty: float = 0.1  # added to a lost track's cost: a track seen in the last frame wins a tie
     lost_gate_heights: float = 0.5  # ... and in box heights, for people without a metric root
@@ -220,8 +224,9 @@ class PeopleTracker:
     def _seen_cost(
         self, tracks: list[_Track], detection: Detection, columns: list[int], stamp_s: float
     ) -> np.ndarray:
-        """Round 1: 1 - mean(IoU, OKS) of the predicted box and keypoints, averaged with the root
-        distance over the gate when both roots are metric; either alone where the other is unknown."""
+        """Tracks seen in the last frame: 1 - mean(IoU, OKS) of the predicted box and keypoints,
+        averaged with the root distance in gates when both roots are metric; either alone where the
+        other is unknown."""
         config = self.config
         predicted = np.stack([_box_corners(t.box.predict(t.elapsed(stamp_s))) for t in tracks])
         boxes = detection.boxes[columns, :4]
@@ -236,15 +241,17 @@ class PeopleTracker:
             feasible = (has_2d | has_3d) & (~has_2d | (similarity >= config.min_similarity))
             feasible &= ~has_3d | (distance <= 1.0)
         terms = np.stack([1.0 - similarity, np.minimum(distance, 1.0)])
-        cost = np.nanmean(np.where(np.isfinite(terms), terms, np.nan), axis=0) if feasible.any() else terms[0]
+        known = np.isfinite(terms)
+        cost = np.where(known, terms, 0.0).sum(axis=0) / np.maximum(known.sum(axis=0), 1)
         return np.where(feasible, cost, _INFEASIBLE)
 
     def _lost_cost(
         self, tracks: list[_Track], detection: Detection, columns: list[int], stamp_s: float
     ) -> np.ndarray:
-        """Round 2: distance from where the track was last seen or where it would be now, whichever
-        is nearer (people walk on behind an occluder, or turn back at the edge of the image), in a
-        gate that grows with the time lost; plus how little the boxes overlap."""
+        """Lost tracks: distance from where their motion puts them now (people walk on behind an
+        occluder) or, for people who left at the edge of the image, from where they left if nearer,
+        in gates that grow with the time lost; plus how little the boxes overlap and
+        ``lost_penalty``."""
         config = self.config
         elapsed = np.array([t.elapsed(stamp_s) for t in tracks])[:, None]
         at_edge = np.array([t.at_edge for t in tracks])[:, None]
