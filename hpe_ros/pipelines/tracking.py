@@ -17,7 +17,8 @@ centre and the root's sideways position are extrapolated; sizes, heights and dep
 Roots of people cut by the edge of the image take no part (the lifter saw part of a body). People
 left over start tentative tracks; a track is confirmed, and gets an id, after ``min_hits``
 consecutive frames; a tentative track missed once is dropped. Ids ("p1", "p2", ...: valid ROS name
-tokens) are never reused; a confirmed track unseen for more than ``max_lost_s`` ends.
+tokens) are never reused; a confirmed track unseen for more than ``max_lost_s`` ends, and all
+tracks end when time goes back (a bag played again, a simulation reset).
 """
 
 from __future__ import annotations
@@ -165,9 +166,10 @@ class PeopleTracker:
     _tracks: list[_Track] = field(default_factory=list)
     _next_key: int = 0
     _next_id: int = 1
+    _last_stamp_s: float = -np.inf
 
     def reset(self) -> None:
-        self._tracks, self._next_key, self._next_id = [], 0, 1
+        self._tracks, self._next_key, self._next_id, self._last_stamp_s = [], 0, 1, -np.inf
 
     def track_keys(self) -> set[int]:
         """Internal keys of every live track, tentative and lost ones included."""
@@ -175,6 +177,11 @@ class PeopleTracker:
 
     def update(self, detection: Detection, stamp_s: float) -> TrackUpdate:
         """Match ``detection`` (the people of the frame at ``stamp_s`` seconds) to the tracks."""
+        restarted: list[str] = []
+        if stamp_s < self._last_stamp_s:  # time went back (a bag played again): every track ends
+            restarted = [t.track_id for t in self._tracks if t.track_id]
+            self._tracks = []
+        self._last_stamp_s = stamp_s
         edges = _edge_mask(detection)
         detection = _without_cut_roots(detection, edges)
         count = len(detection)
@@ -197,7 +204,7 @@ class PeopleTracker:
                     assigned[free[col]] = tracks[row]
             free = [d for d in free if assigned[d] is None]
         matched = {id(t) for t in assigned if t is not None}
-        ended: list[str] = []
+        ended: list[str] = restarted
         survivors: list[_Track] = []
         for track in self._tracks:
             if id(track) in matched:

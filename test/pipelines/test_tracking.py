@@ -111,3 +111,13 @@ def test_detections_without_boxes_or_roots_are_matched_on_what_they_have() -> No
     assert first.ids == second.ids == ["p1"]
     nothing = tracker.update(Detection(unknown_box), 0.2)  # neither box nor root: a new person
     assert nothing.ids == ["p2"]
+
+
+def test_time_going_back_ends_every_track_and_new_ids_follow() -> None:
+    tracker = PeopleTracker(TrackerConfig(min_hits=1))
+    person = (200, 100, 260, 300)
+    for t in (10.0, 10.1, 10.2):
+        assert tracker.update(_boxes(person), t).ids == ["p1"]
+    replayed = tracker.update(_boxes(person), 0.0)  # the bag starts again
+    assert replayed.ended == ["p1"] and replayed.ids == ["p2"] and replayed.active == ["p2"]
+
