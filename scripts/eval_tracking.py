@@ -5,12 +5,13 @@
    person standing still, leaving the image and coming back, a group of six) at 30 Hz, through
    the default lifter and the placement, on two cameras (a 640x480 RGB-D colour stream and a wide
    1280x720 lens) and two seeds: IDF1, MOTA, id switches, fragmentations, false tracks
-   (py-motmetrics), per scene and over all.
+   (py-motmetrics), per scene and over all; with --rgbd the same on the 640x480 camera with people
+   placed from a rendered depth image.
 2. Smoothing on the simulated still person and step: jitter with and without, and the lag.
 3. BlazePose's own frame-to-frame jitter on the shared Human3.6M frames (each frame repeated with
    camera noise, video mode), and the pipeline's 3D jitter there with and without smoothing.
 
-Usage: python scripts/eval_tracking.py [--data ../shared/data/h36m_frames] [--noise 0.02]
+Usage: python scripts/eval_tracking.py [--data ../shared/data/h36m_frames] [--noise 0.02] [--rgbd]
 """
 
 from __future__ import annotations
@@ -74,6 +75,27 @@ def tracking_table(noise: KeypointNoise) -> None:
         )
 
 
+def rgbd_tracking_table(noise: KeypointNoise) -> None:
+    """The same scenes on the 640x480 camera with each person placed from a rendered depth image
+    (capsule bodies, a depth camera's holes and noise), as with ``input.depth_topic``."""
+    lifter = load_default_lifter()
+    camera = CAMERAS["640x480 f615"]
+    print("ids with an RGB-D camera (people placed from depth), 640x480")
+    per_scene, everything = {}, []
+    for scene, walkers in crossing_scenes().items():
+        for seed in (0, 1):
+            duration = 12.0 if scene == "group_of_six" else 10.0
+            frames = simulate(walkers, camera, duration, 30.0, noise, np.random.default_rng(seed))
+            stage = PeopleTracking(smoothing=SmoothingConfig(enabled=False))
+            scores = track_scene(frames, camera, lifter, stage, depth_rng=np.random.default_rng(seed))
+            per_scene.setdefault(scene, []).append(scores)
+            everything.append(scores)
+    for name, group in [*per_scene.items(), ("all", everything)]:
+        total = overall(group)
+        print(f"  {name:26s} IDF1 {total.idf1:.3f}  MOTA {total.mota:.3f}  "
+              f"{total.switches_per_1000:.2f} switches per 1000 person-frames ({total.person_frames} person-frames)")
+
+
 def smoothing_table() -> None:
     lifter = load_default_lifter()
     camera = CAMERAS["640x480 f615"]
@@ -133,8 +155,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--noise", type=float, default=KeypointNoise.sigma_heights)
+    parser.add_argument("--rgbd", action="store_true", help="also track with depth placement (about 10 min)")
     args = parser.parse_args()
     tracking_table(KeypointNoise(sigma_heights=args.noise))
+    if args.rgbd:
+        rgbd_tracking_table(KeypointNoise(sigma_heights=args.noise))
     smoothing_table()
     blazepose_jitter(args.data)
 

@@ -17,6 +17,7 @@ from hpe_ros.core.camera import CameraModel
 from hpe_ros.pipelines.base import PoseResult
 from hpe_ros.pipelines.crowd_simulation import KeypointNoise, SceneFrame, Walker, simulate
 from hpe_ros.pipelines.default_lifter import DefaultLifter
+from hpe_ros.pipelines.depth_rendering import DepthNoise, render_depth
 from hpe_ros.pipelines.people import place_people
 from hpe_ros.pipelines.people_tracking import PeopleTracking, SmoothingConfig
 from hpe_ros.pipelines.person_boxes import box_iou
@@ -59,24 +60,41 @@ def overall(scores: list[TrackingScores]) -> TrackingScores:
     )
 
 
-def frame_result(frame: SceneFrame, camera: CameraModel, lifter: DefaultLifter) -> PoseResult:
-    """A pipeline's output for the scene frame's detections: lifted, placed, not yet tracked."""
+def frame_result(
+    frame: SceneFrame,
+    camera: CameraModel,
+    lifter: DefaultLifter,
+    depth_rng: np.random.Generator | None = None,
+) -> PoseResult:
+    """A pipeline's output for the scene frame's detections: lifted, placed, not yet tracked.
+    With ``depth_rng`` an RGB-D camera's depth image of the visible people (capsule bodies, the
+    camera's holes and noise) places them, as with ``input.depth_topic``."""
     result = PoseResult(
         stamp_ns=int(round(frame.stamp_s * 1e9)),
         frame_id=camera.frame_id,
         image_size=(camera.width, camera.height),
     )
     if len(frame.keypoints):
+        depth = None
+        if depth_rng is not None:
+            depth = DepthNoise().apply(render_depth(frame.true_joints, camera, depth_rng), depth_rng)
         relative = lifter.lift(frame.keypoints, frame.scores, camera)
         boxes = np.concatenate([frame.boxes, np.ones((len(frame.boxes), 1))], axis=1)
-        result.people.extend(place_people(frame.keypoints, frame.scores, relative, boxes, camera, {}))
+        result.people.extend(
+            place_people(frame.keypoints, frame.scores, relative, boxes, camera, {}, depth=depth)
+        )
     return result
 
 
 def track_scene(
-    frames: list[SceneFrame], camera: CameraModel, lifter: DefaultLifter, tracking: PeopleTracking
+    frames: list[SceneFrame],
+    camera: CameraModel,
+    lifter: DefaultLifter,
+    tracking: PeopleTracking,
+    depth_rng: np.random.Generator | None = None,
 ) -> TrackingScores:
-    """Run ``tracking`` over the scene and score its ids against the walkers'."""
+    """Run ``tracking`` over the scene and score its ids against the walkers' (people placed from
+    an RGB-D camera's depth with ``depth_rng``, see :func:`frame_result`)."""
     import motmetrics  # a test and evaluation dependency (requirements.txt)
 
     accumulator = motmetrics.MOTAccumulator(auto_id=True)
@@ -84,7 +102,7 @@ def track_scene(
     all_ids: set[str] = set()
     numbers: dict[str, int] = {}  # motmetrics wants numeric hypothesis ids
     for frame in frames:
-        tracked = tracking.apply(frame_result(frame, camera, lifter)).result
+        tracked = tracking.apply(frame_result(frame, camera, lifter, depth_rng)).result
         named = [p for p in tracked.people if p.track_id]
         hypothesis_boxes = np.array([p.box[:4] for p in named]).reshape(-1, 4)  # type: ignore[index]
         iou = box_iou(frame.true_boxes, hypothesis_boxes) if len(named) and len(frame.true_boxes) else None

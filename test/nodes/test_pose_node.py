@@ -160,7 +160,7 @@ def test_an_aligned_depth_image_places_the_person_at_the_measured_distance(ros_g
     recorder = ros_graph.start("recorder", "record", str(recorded), "--topic", "/skeletons:hpe_ros_msgs/msg/Skeleton3DArray",
                                "--until", f"/skeletons={frames}", "--duration", "60", "--wait-publishers", "30")
     ros_graph.wait_for_line("recorder", "recording", timeout_s=30)
-    player = ros_graph.start("player", "play", str(bag), "--wait-subscribers", "2", "--rate", "1")
+    player = ros_graph.start("player", "play", str(bag), "--wait-subscribers", "1", "--rate", "1")
     assert player.wait(timeout=60) == 0, ros_graph.log("player")
     assert recorder.wait(timeout=90) == 0, ros_graph.log("recorder") + ros_graph.log("node")
 

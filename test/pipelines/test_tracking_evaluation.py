@@ -61,3 +61,13 @@ def test_smoothing_cuts_the_jitter_of_a_still_person_without_lagging_a_step(lift
     assert scores.jitter_raw_m > 0.01  # the placed skeletons do jitter (mostly in depth)
     assert scores.jitter_reduction >= 3.0
     assert scores.lag_frames <= 1.0
+
+
+def test_people_placed_from_rendered_depth_are_tracked(lifter) -> None:
+    """A short stretch of the crossing with an RGB-D camera: people placed from depth keep ids."""
+    scene = crossing_scenes()["crossing"]
+    frames = simulate(scene, CAMERA, 10.0, 30.0, KeypointNoise(), np.random.default_rng(0))
+    stretch = frames[150:210]  # 2 s in the middle, as the people cross
+    stage = PeopleTracking(smoothing=SmoothingConfig(enabled=False))
+    scores = track_scene(stretch, CAMERA, lifter, stage, depth_rng=np.random.default_rng(0))
+    assert scores.person_frames > 100 and scores.id_switches == 0 and scores.idf1 >= 0.93
