@@ -61,6 +61,8 @@ class PoseNode(PoseNodeBase):
                      "people are placed from measured depth (empty: size prior only)")
         self.declare("input.depth_stamp_tolerance_s", 0.02,
                      "largest stamp difference (s) between an image and the depth image used for it")
+        self.declare("input.depth_wait_s", 0.25,
+                     "how long an image waits for its depth image while the depth stream is behind (s)")
 
     def create_input_subscriptions(self, qos: QoSProfile) -> list[Any]:
         transport = self.param("input.transport")
@@ -110,7 +112,8 @@ class PoseNode(PoseNodeBase):
 
     def depth_for(self, stamp_ns: int) -> np.ndarray | None:
         """The depth image (metres) stamped nearest ``stamp_ns`` within the tolerance, else None."""
-        return self._depth.nearest(stamp_ns, float(self.param("input.depth_stamp_tolerance_s")) * 1e9)
+        return self._depth.wait_nearest(stamp_ns, float(self.param("input.depth_stamp_tolerance_s")) * 1e9,
+                                        float(self.param("input.depth_wait_s")))
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
         try:
@@ -145,6 +148,10 @@ class PoseNode(PoseNodeBase):
             camera = None
         stamp_ns = self.stamp_of(msg.header)
         depth = self.depth_for(stamp_ns) if camera is not None else None
+        if depth is None and camera is not None and self.param("input.depth_topic"):
+            self.get_logger().warning(f"no depth image within the tolerance of image {stamp_ns} "
+                                      f"(newest depth: {self._depth.newest_stamp()}): placed from its size",
+                                      throttle_duration_sec=5.0)
         return ImageFrame(image=rgb, stamp_ns=stamp_ns, frame_id=self.frame_id_for(msg.header),
                           camera=camera, boxes=self.boxes_for(stamp_ns), depth=depth)
 

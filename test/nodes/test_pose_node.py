@@ -154,7 +154,8 @@ def test_an_aligned_depth_image_places_the_person_at_the_measured_distance(ros_g
     _with_depth(plain, bag, metres, topic)
 
     ros_graph.start("node", "run", "--set", "pipeline=blazepose", "--set", "input.qos=reliable",
-                    "--set", "input.queue_size=100", "--set", "input.qos_depth=100", "--set", f"input.depth_topic={topic}")
+                    "--set", "input.queue_size=100", "--set", "input.qos_depth=100", "--set", f"input.depth_topic={topic}",
+                    "--set", "input.depth_wait_s=2.0")  # a loaded CI machine delivers the depth late
     ros_graph.wait_for_line("node", "active:", timeout_s=60)
     recorded = tmp_path / "recorded"
     recorder = ros_graph.start("recorder", "record", str(recorded), "--topic", "/skeletons:hpe_ros_msgs/msg/Skeleton3DArray",
