@@ -13,7 +13,8 @@ T = TypeVar("T")
 class StampedHistory(Generic[T]):
     """Thread-safe ring of (stamp_ns, value); :meth:`nearest` pairs an image with the closest one."""
 
-    #: a stream whose last value came longer ago than this (wall clock) is not waited for
+    #: a stream whose newest value is stamped more than this before the image is not waited for
+    #: (stamps, not the wall clock: a worker busy for a second must not make a live stream look dead)
     ALIVE_S = 1.0
     #: a stream that has sent nothing yet is waited for within this window from the first wait
     FIRST_WAIT_S = 0.5
@@ -22,19 +23,16 @@ class StampedHistory(Generic[T]):
         self._items: deque[tuple[int, T]] = deque(maxlen=size)
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
-        self._last_arrival = -float("inf")  # time.monotonic() of the last append
         self._first_wait_ends: float | None = None
 
     def append(self, stamp_ns: int, value: T) -> None:
         with self._lock:
             self._items.append((stamp_ns, value))
-            self._last_arrival = time.monotonic()
             self._arrived.notify_all()
 
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
-            self._last_arrival = -float("inf")
             self._first_wait_ends = None
 
     def newest_stamp(self) -> int | None:
@@ -54,9 +52,10 @@ class StampedHistory(Generic[T]):
                 found = self._nearest_locked(stamp_ns, tolerance_ns)
                 now = time.monotonic()
                 behind = not self._items or self._items[-1][0] < stamp_ns - tolerance_ns
-                alive = now - self._last_arrival < self.ALIVE_S or (
-                    not self._items and now < self._first_wait_ends
-                )
+                if self._items:
+                    alive = self._items[-1][0] >= stamp_ns - self.ALIVE_S * 1e9
+                else:
+                    alive = now < self._first_wait_ends
                 if found is not None or not behind or not alive or now >= deadline:
                     return found
                 self._arrived.wait(deadline - now)

@@ -29,11 +29,12 @@ def test_an_image_waits_for_a_depth_image_that_is_on_its_way() -> None:
     late.join()
 
 
-def test_no_wait_when_the_stream_is_ahead_or_silent() -> None:
+def test_no_wait_when_the_stream_is_ahead_stopped_or_silent() -> None:
     history: StampedHistory[str] = StampedHistory(4)
     history.append(200 * MS, "ahead")
     started = time.monotonic()
     assert history.wait_nearest(100 * MS, 5 * MS, timeout_s=1.0) is None  # its depth will never come
+    assert history.wait_nearest(5000 * MS, 5 * MS, timeout_s=1.0) is None  # the stream stopped 4.8 s ago
     assert time.monotonic() - started < 0.05
     silent: StampedHistory[str] = StampedHistory(4)
     silent.wait_nearest(100 * MS, 5 * MS, timeout_s=0.1)  # opens the first-wait window
