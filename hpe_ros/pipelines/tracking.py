@@ -68,7 +68,7 @@ class Detection:
 
 @dataclass(frozen=True)
 class TrackUpdate:
-    """Per detection: its track's id ("" while the track is tentative) and whether it is new."""
+    """Per detection, its track's id ("" while the track is tentative); ended and alive ids."""
 
     ids: list[str]
     track_keys: list[int]  # internal key of each detection's track (tentative ones included)

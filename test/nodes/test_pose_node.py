@@ -99,6 +99,25 @@ def _without_first_camera_info(source: Path, target: Path) -> None:
             writer.write(item.topic, item.message, item.timestamp_ns)
 
 
+def _blazepose_skeletons(ros_graph, tmp_path: Path, bag: Path, frames: int, *settings: str,
+                         wait_subscribers: int = 1) -> list:
+    """The skeletons the RGB node (BlazePose, reliable input, ``settings`` as NAME=VALUE) publishes
+    for the ``frames`` images of ``bag``, as a recorder in its own process saw them."""
+    extra = [arg for setting in settings for arg in ("--set", setting)]
+    ros_graph.start("node", "run", "--set", "pipeline=blazepose", "--set", "input.qos=reliable",
+                    "--set", "input.queue_size=100", "--set", "input.qos_depth=100", *extra)
+    ros_graph.wait_for_line("node", "active:", timeout_s=60)
+    recorded = tmp_path / "recorded"
+    recorder = ros_graph.start("recorder", "record", str(recorded), "--topic", "/skeletons:hpe_ros_msgs/msg/Skeleton3DArray",
+                               "--until", f"/skeletons={frames}", "--duration", "60", "--wait-publishers", "30")
+    ros_graph.wait_for_line("recorder", "recording", timeout_s=30)
+    player = ros_graph.start("player", "play", str(bag), "--wait-subscribers", str(wait_subscribers), "--rate", "1")
+    assert player.wait(timeout=60) == 0, ros_graph.log("player")
+    assert recorder.wait(timeout=90) == 0, ros_graph.log("recorder") + ros_graph.log("node")
+    with BagReader(recorded) as reader:
+        return [skeleton_array_to_result(m.message) for m in reader.messages(["/skeletons"])]
+
+
 def test_first_image_waits_for_a_late_camera_info(ros_graph, tmp_path: Path) -> None:
     if not blazepose_available():
         pytest.skip("BlazePose (mediapipe wheel + ai-edge-litert) is not installed")
@@ -109,19 +128,7 @@ def test_first_image_waits_for_a_late_camera_info(ros_graph, tmp_path: Path) -> 
     write_image_bag(source, [picture] * frames, pinhole_for(picture, horizontal_fov_deg=60.0))
     _without_first_camera_info(source, bag)
 
-    ros_graph.start("node", "run", "--set", "pipeline=blazepose", "--set", "input.qos=reliable",
-                    "--set", "input.queue_size=100", "--set", "input.qos_depth=100")
-    ros_graph.wait_for_line("node", "active:", timeout_s=60)
-    recorded = tmp_path / "recorded"
-    recorder = ros_graph.start("recorder", "record", str(recorded), "--topic", "/skeletons:hpe_ros_msgs/msg/Skeleton3DArray",
-                               "--until", f"/skeletons={frames}", "--duration", "60", "--wait-publishers", "30")
-    ros_graph.wait_for_line("recorder", "recording", timeout_s=30)
-    player = ros_graph.start("player", "play", str(bag), "--wait-subscribers", "1", "--rate", "1")
-    assert player.wait(timeout=60) == 0, ros_graph.log("player")
-    assert recorder.wait(timeout=90) == 0, ros_graph.log("recorder") + ros_graph.log("node")
-
-    with BagReader(recorded) as reader:
-        results = [skeleton_array_to_result(m.message) for m in reader.messages(["/skeletons"])]
+    results = _blazepose_skeletons(ros_graph, tmp_path, bag, frames)
     assert len(results) == frames and all(len(r.people) == 1 for r in results)
     # the first image arrived 0.1 s before any CameraInfo: it waited for it and was placed metrically
     assert all(r.people[0].metric for r in results)
@@ -153,22 +160,10 @@ def test_an_aligned_depth_image_places_the_person_at_the_measured_distance(ros_g
     write_image_bag(plain, [picture] * frames, pinhole_for(picture, horizontal_fov_deg=60.0))
     _with_depth(plain, bag, metres, topic)
 
-    ros_graph.start("node", "run", "--set", "pipeline=blazepose", "--set", "input.qos=reliable",
-                    "--set", "input.queue_size=100", "--set", "input.qos_depth=100", "--set", f"input.depth_topic={topic}",
-                    "--set", "input.depth_wait_s=2.0", "--set", "input.camera_info_wait_s=2.0")
-    # (a loaded machine can deliver the first CameraInfo and depth images late)
-    ros_graph.wait_for_line("node", "active:", timeout_s=60)
-    recorded = tmp_path / "recorded"
-    recorder = ros_graph.start("recorder", "record", str(recorded), "--topic", "/skeletons:hpe_ros_msgs/msg/Skeleton3DArray",
-                               "--until", f"/skeletons={frames}", "--duration", "60", "--wait-publishers", "30")
-    ros_graph.wait_for_line("recorder", "recording", timeout_s=30)
-    # two subscribers per topic never come: the 30 s wait lets every subscription match first
-    player = ros_graph.start("player", "play", str(bag), "--wait-subscribers", "2", "--rate", "1")
-    assert player.wait(timeout=60) == 0, ros_graph.log("player")
-    assert recorder.wait(timeout=90) == 0, ros_graph.log("recorder") + ros_graph.log("node")
-
-    with BagReader(recorded) as reader:
-        results = [skeleton_array_to_result(m.message) for m in reader.messages(["/skeletons"])]
+    # a loaded machine can deliver the first CameraInfo and depth images late; two subscribers per
+    # topic never come, so the player's 30 s wait lets every subscription match before it plays
+    results = _blazepose_skeletons(ros_graph, tmp_path, bag, frames, f"input.depth_topic={topic}",
+                                   "input.depth_wait_s=2.0", "input.camera_info_wait_s=2.0", wait_subscribers=2)
     assert len(results) == frames
     for result in results:
         (person,) = result.people
