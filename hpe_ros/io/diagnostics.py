@@ -39,6 +39,7 @@ class StatsSnapshot:
     dropped_in_window: int
     rejected_in_window: int
     failed_in_window: int
+    rejected_by_kind: dict[str, int] = field(default_factory=dict)  # totals per input type
 
 
 @dataclass
@@ -52,6 +53,7 @@ class StreamStats:
     _rejected: int = 0
     _failed: int = 0
     _last_error: str = ""
+    _rejected_by_kind: dict[str, int] = field(default_factory=dict)
     _latencies: deque = field(default_factory=lambda: deque(maxlen=1000))
     _processing: deque = field(default_factory=lambda: deque(maxlen=1000))
     _previous: tuple[float, int, int, int, int, int] | None = None
@@ -64,9 +66,11 @@ class StreamStats:
         with self._lock:
             self._dropped += count
 
-    def rejected(self, reason: str) -> None:
+    def rejected(self, reason: str, kind: str = "input") -> None:
+        """A bad ``kind`` message (``image``, ``camera_info``, ``event packet`` ...) was skipped."""
         with self._lock:
             self._rejected += 1
+            self._rejected_by_kind[kind] = self._rejected_by_kind.get(kind, 0) + 1
             self._last_error = reason
 
     def failed(self, reason: str) -> None:
@@ -91,6 +95,7 @@ class StreamStats:
             self._latencies.clear()
             self._processing.clear()
             last_error = self._last_error
+            by_kind = dict(self._rejected_by_kind)
         window = max(now_s - previous[0], 1e-9)
         delta = [c - p for c, p in zip(counts[1:], previous[1:])]
         return StatsSnapshot(
@@ -109,6 +114,7 @@ class StreamStats:
             dropped_in_window=delta[2],
             rejected_in_window=delta[3],
             failed_in_window=delta[4],
+            rejected_by_kind=by_kind,
         )
 
 
@@ -140,6 +146,7 @@ def diagnostic_array(classes: MessageClasses, name: str, hardware_id: str, snap:
         "dropped (replaced by newer)": str(snap.dropped_total),
         "rejected (bad input)": str(snap.rejected_total),
         "failed (pipeline error)": str(snap.failed_total),
+        **{f"rejected {kind}": str(count) for kind, count in sorted(snap.rejected_by_kind.items())},
         "last error": snap.last_error,
         **(extra or {}),
     }

@@ -212,9 +212,9 @@ class PoseNodeBase(LifecycleNode):
         """Subclasses turn a queued item into a frame; raise InputError for bad input."""
         raise NotImplementedError
 
-    def reject(self, reason: str) -> None:
-        """Count and report a bad input message without processing it."""
-        self.stats.rejected(reason)
+    def reject(self, reason: str, kind: str = "input") -> None:
+        """Count (per input ``kind``) and report a bad input message without processing it."""
+        self.stats.rejected(reason, kind)
         self.get_logger().warning(f"skipped input: {reason}", throttle_duration_sec=5.0)
 
     # ---- work --------------------------------------------------------------------------------
@@ -261,10 +261,15 @@ class PoseNodeBase(LifecycleNode):
         if self.pipeline is not None:
             extra.update(self.pipeline.describe())
         extra["tracked ids"] = str(self._tracked_ids) if self.tracking is not None else "tracking off"
+        extra.update(self.input_diagnostics())
         self._diagnostics_pub.publish(
             diagnostic_array(self.classes, f"{self.get_fully_qualified_name()}: pipeline", self.get_name(),
                              snapshot, now_ns, extra)
         )
+
+    def input_diagnostics(self) -> dict[str, str]:
+        """Subclasses add counters of their inputs (key: value) to the /diagnostics status."""
+        return {}
 
     def frame_id_for(self, header: Any) -> str:
         return self.param("input.frame_id") or str(header.frame_id)
