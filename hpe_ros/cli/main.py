@@ -4,10 +4,25 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
+import traceback
 from pathlib import Path
 
 from hpe_ros import __version__
+from hpe_ros.cli.interruption import as_interrupted, install_handlers
+
+EPILOG = """exit status:
+  0    done
+  1    the command ran but produced nothing (e.g. no frame of the bag could be processed)
+  2    refused: a wrong argument or option, a missing or unreadable file, an output bag that
+       exists; one line on stderr says what is wrong and what to change
+  130  interrupted by Ctrl-C (SIGINT), 143 by SIGTERM: bags being written are closed first and
+       hold every message written before the signal
+The full Python traceback of a refusal: HPE_ROS_DEBUG=1 or --debug."""
+
+DEBUG_HELP = "show the Python traceback of an error (also HPE_ROS_DEBUG=1)"
 
 
 def _add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,8 +33,10 @@ def _add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hpe-ros", description=__doc__)
+    parser = argparse.ArgumentParser(prog="hpe-ros", description=__doc__, epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"hpe_ros {__version__}")
+    parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="start the pose node(s) in this process (like `ros2 launch`)")
@@ -92,7 +109,39 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--fov-deg", type=float, default=60.0, help="horizontal field of view assumed for the camera")
     demo.add_argument("--max-frames", type=int, default=30, help="frames read from a video or webcam")
     demo.add_argument("--no-events", action="store_true", help="skip the event-camera part of the demo")
+    for command in commands.choices.values():
+        command.epilog = EPILOG
+        command.formatter_class = argparse.RawDescriptionHelpFormatter
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
     return parser
+
+
+def _refusal_types() -> tuple[type[BaseException], ...]:
+    """Errors that mean "the input was refused" rather than a bug (only from modules already loaded)."""
+    types: list[type[BaseException]] = [OSError, ValueError, RuntimeError, ImportError]
+    for module, name in (("hpe_ros.models.smpl_file", "SMPLFileError"), ("rosbags.rosbag2.errors", "ReaderError"),
+                         ("rosbags.rosbag2.errors", "WriterError")):
+        loaded = sys.modules.get(module)
+        if loaded is not None:
+            types.append(getattr(loaded, name))
+    return tuple(types)
+
+
+def describe_error(error: BaseException) -> str:
+    """One line: what is wrong and, where the error does not say it, what to change."""
+    if isinstance(error, OSError) and error.filename is not None and error.strerror:
+        hint = {PermissionError: "check its permissions", IsADirectoryError: "give a file, not a folder",
+                FileNotFoundError: "check the path"}.get(type(error), "check the path")
+        text = f"{error.strerror}: {error.filename} ({hint})"
+    elif isinstance(error, ModuleNotFoundError):
+        text = f"{error} (install it into this Python environment; see README.md)"
+    else:
+        text = str(error) or type(error).__name__
+    return " ".join(text.split())
+
+
+def _debug_wanted(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "debug", False)) or os.environ.get("HPE_ROS_DEBUG", "") not in ("", "0")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,45 +149,64 @@ def main(argv: list[str] | None = None) -> int:
     # on small robot CPUs; must be set before torch is imported
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     args = build_parser().parse_args(argv)
+    previous = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    install_handlers()  # restored on return: tests and other callers run main() in their own process
     try:
-        if args.command == "run":
-            from hpe_ros.cli.run import run_command
-
-            return run_command(args)
-        if args.command == "process":
-            from hpe_ros.cli.process import process_command
-
-            return process_command(args)
-        if args.command == "info":
-            from hpe_ros.cli.info import info_command
-
-            return info_command(args)
-        if args.command in ("play", "record"):
-            from hpe_ros.cli.bag_tools import play_command, record_command
-
-            return play_command(args) if args.command == "play" else record_command(args)
-        if args.command in ("eval", "train"):
-            from hpe_ros.cli.lifters import eval_command, train_command
-
-            return eval_command(args) if args.command == "eval" else train_command(args)
-        if args.command == "train-default-lifter":
-            from hpe_ros.pipelines.default_lifter import report_dict, train_default_lifter
-
-            report = train_default_lifter(args.data, args.output, steps=args.steps, seed=args.seed)
-            for key, value in report_dict(report).items():
-                print(f"{key}: {value}")
-            return 0
-        if args.command == "simulate-events":
-            from hpe_ros.cli.simulate import simulate_command
-
-            return simulate_command(args)
-        if args.command == "demo":
-            from hpe_ros.cli.demo import demo_command
-
-            return demo_command(args)
-    except (ValueError, FileNotFoundError, RuntimeError) as error:
-        print(f"hpe-ros {args.command}: error: {error}", file=sys.stderr)
+        return _dispatch(args)
+    except KeyboardInterrupt as error:
+        interrupted = as_interrupted(error)
+        if _debug_wanted(args):
+            traceback.print_exc()
+        detail = f"; {interrupted.detail}" if interrupted.detail else ""
+        print(f"hpe-ros {args.command}: interrupted by {interrupted.signal_name}{detail}", file=sys.stderr)
+        return interrupted.exit_code
+    except Exception as error:
+        if _debug_wanted(args) or not isinstance(error, _refusal_types()):
+            raise
+        print(f"hpe-ros {args.command}: error: {describe_error(error)}", file=sys.stderr)
         return 2
+    finally:
+        for number, handler in previous.items():
+            if handler is not None and threading.current_thread() is threading.main_thread():
+                signal.signal(number, handler)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "run":
+        from hpe_ros.cli.run import run_command
+
+        return run_command(args)
+    if args.command == "process":
+        from hpe_ros.cli.process import process_command
+
+        return process_command(args)
+    if args.command == "info":
+        from hpe_ros.cli.info import info_command
+
+        return info_command(args)
+    if args.command in ("play", "record"):
+        from hpe_ros.cli.bag_tools import play_command, record_command
+
+        return play_command(args) if args.command == "play" else record_command(args)
+    if args.command in ("eval", "train"):
+        from hpe_ros.cli.lifters import eval_command, train_command
+
+        return eval_command(args) if args.command == "eval" else train_command(args)
+    if args.command == "train-default-lifter":
+        from hpe_ros.pipelines.default_lifter import report_dict, train_default_lifter
+
+        report = train_default_lifter(args.data, args.output, steps=args.steps, seed=args.seed)
+        for key, value in report_dict(report).items():
+            print(f"{key}: {value}")
+        return 0
+    if args.command == "simulate-events":
+        from hpe_ros.cli.simulate import simulate_command
+
+        return simulate_command(args)
+    if args.command == "demo":
+        from hpe_ros.cli.demo import demo_command
+
+        return demo_command(args)
     return 1
 
 

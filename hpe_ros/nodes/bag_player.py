@@ -14,30 +14,41 @@ from pathlib import Path
 import rclpy
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
-from rosbags.rosbag2 import Reader
 
+from hpe_ros.io.bags import BagReader
 from hpe_ros.io.interfaces import TYPE_ALIASES
 
 
 def message_class(type_name: str) -> type:
-    package, kind, name = TYPE_ALIASES.get(type_name, type_name).split("/")
-    return getattr(importlib.import_module(f"{package}.{kind}"), name)
+    """The rclpy message class of ``pkg/msg/Name`` (ValueError naming the type when it is not importable)."""
+    parts = TYPE_ALIASES.get(type_name, type_name).split("/")
+    if len(parts) != 3 or not all(parts):
+        raise ValueError(f"message type {type_name!r} is not of the form pkg/msg/Name")
+    package, kind, name = parts
+    try:
+        return getattr(importlib.import_module(f"{package}.{kind}"), name)
+    except (ImportError, AttributeError):
+        raise ValueError(f"message type {type_name} is not available in this Python environment "
+                         f"(build or install the {package} interfaces)") from None
 
 
 class BagPlayer(Node):
     def __init__(self, bag: Path, topics: Iterable[str] | None = None, reliable: bool = True) -> None:
-        super().__init__("hpe_bag_player")
         self.bag = Path(bag)
-        self._reader = Reader(self.bag)
-        self._reader.open()
-        wanted = set(topics) if topics else None
-        self._connections = [c for c in self._reader.connections if wanted is None or c.topic in wanted]
-        if not self._connections:
-            raise ValueError(f"none of the topics {sorted(wanted or [])} is in {bag}")
+        self._reader = BagReader(self.bag).__enter__()  # refuses a missing or unreadable bag
+        try:
+            wanted = set(topics) if topics else None
+            self._topics = {t: kind for t, kind in self._reader.topics.items() if wanted is None or t in wanted}
+            if not self._topics:
+                raise ValueError(f"none of the topics {sorted(wanted or [])} is in {bag}")
+            classes = {topic: message_class(kind) for topic, kind in self._topics.items()}
+        except BaseException:
+            self._reader.__exit__(None, None, None)
+            raise
+        super().__init__("hpe_bag_player")
         qos = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE if reliable
                          else ReliabilityPolicy.BEST_EFFORT)
-        self._topic_publishers = {c.topic: self.create_publisher(message_class(c.msgtype), c.topic, qos)
-                            for c in self._connections}
+        self._topic_publishers = {topic: self.create_publisher(cls, topic, qos) for topic, cls in classes.items()}
 
     def wait_for_subscribers(self, count: int, timeout_s: float, settle_s: float = 1.0) -> bool:
         """Spin until every topic has ``count`` subscriptions or time runs out.
@@ -61,14 +72,14 @@ class BagPlayer(Node):
         sent = 0
         first_bag_ns: int | None = None
         start = time.monotonic()
-        for connection, timestamp, raw in self._reader.messages(connections=self._connections):
+        for topic, timestamp, raw in self._reader.raw_messages(self._topics):
             if first_bag_ns is None:
                 first_bag_ns = timestamp
             if rate > 0:
                 delay = (timestamp - first_bag_ns) * 1e-9 / rate - (time.monotonic() - start)
                 if delay > 0:
                     time.sleep(delay)
-            self._topic_publishers[connection.topic].publish(bytes(raw))
+            self._topic_publishers[topic].publish(bytes(raw))
             sent += 1
         return sent
 
@@ -79,5 +90,5 @@ class BagPlayer(Node):
         return all(p.wait_for_all_acked(Duration(seconds=timeout_s)) for p in self._topic_publishers.values())
 
     def destroy_node(self) -> None:
-        self._reader.close()
+        self._reader.__exit__(None, None, None)
         super().destroy_node()

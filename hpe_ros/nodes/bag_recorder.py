@@ -1,7 +1,9 @@
 """Record topics into a rosbag2 folder (``hpe-ros record``), for hosts without ``ros2 bag``.
 
 Subscriptions take the serialised CDR as it arrives and write it unchanged, so what is
-recorded is byte for byte what was published.
+recorded is byte for byte what was published. Each message is written whole before a signal
+is let through (:class:`~hpe_ros.io.bags.BagWriter`), so an interrupted recording, once
+:meth:`BagRecorder.destroy_node` closed it, holds every message counted in :attr:`counts`.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import rclpy
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
-from hpe_ros.io.bags import STORAGE_FORMATS
+from hpe_ros.io.bags import BagWriter
 from hpe_ros.io.typestore import hpe_typestore
 from hpe_ros.nodes.bag_player import message_class
 
@@ -21,25 +23,22 @@ from hpe_ros.nodes.bag_player import message_class
 class BagRecorder(Node):
     def __init__(self, out_bag: Path, topics: dict[str, str], storage: str = "sqlite3") -> None:
         """``topics`` maps topic names to message types (``pkg/msg/Name``)."""
+        classes = {topic: message_class(msgtype) for topic, msgtype in topics.items()}  # before any file
+        self._writer = BagWriter(Path(out_bag), storage=storage, typestore=hpe_typestore())
         super().__init__("hpe_bag_recorder")
-        from rosbags.rosbag2 import Writer
-
-        self.typestore = hpe_typestore()
-        self._writer = Writer(Path(out_bag), version=9, storage_plugin=STORAGE_FORMATS[storage])
         self._writer.open()
         self.counts = {topic: 0 for topic in topics}
-        self._connections = {}
         self._subscriptions_by_topic = {}
         for topic, msgtype in topics.items():
-            self._connections[topic] = self._writer.add_connection(topic, msgtype, typestore=self.typestore)
+            self._writer.add_topic(topic, msgtype)
             transient = topic.endswith("mesh_faces")
             qos = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL if transient else DurabilityPolicy.VOLATILE)
             self._subscriptions_by_topic[topic] = self.create_subscription(
-                message_class(msgtype), topic, lambda raw, t=topic: self._write(t, raw), qos, raw=True)
+                classes[topic], topic, lambda raw, t=topic: self._write(t, raw), qos, raw=True)
 
     def _write(self, topic: str, raw: bytes) -> None:
-        self._writer.write(self._connections[topic], self.get_clock().now().nanoseconds, raw)
+        self._writer.write_serialized(topic, raw, self.get_clock().now().nanoseconds)
         self.counts[topic] += 1
 
     def wait_for_publishers(self, timeout_s: float) -> bool:
