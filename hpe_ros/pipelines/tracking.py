@@ -117,6 +117,10 @@ class LinearMotion:
     def last(self) -> np.ndarray:
         return self._values[-1]
 
+    @property
+    def last_stamp_s(self) -> float:
+        return (self._origin or 0.0) + self._times[-1]
+
     def predict(self, horizon_s: float) -> np.ndarray:
         """The value ``horizon_s`` after the last observation."""
         position, velocity = self._line()
@@ -308,16 +312,17 @@ class PeopleTracker:
         horizons = np.minimum(elapsed, config.predict_lost_s) if extrapolate else np.zeros(len(rows))
         predicted = np.stack([tracks[r].root.predict(h) for r, h in zip(rows, horizons, strict=True)])  # type: ignore[union-attr]
         widen = np.zeros(len(rows)) if growth_mps is None else np.asarray(growth_mps)[rows] * elapsed
-        gates = np.stack(
-            [
-                config.gate_m + widen,
-                np.full(len(rows), config.height_gate_m),
-                config.gate_m + config.depth_gate_fraction * np.abs(predicted[:, 2]) + widen,
-            ],
-            axis=1,
+        # the offset along the camera ray (where a monocular root's error lies) and across it
+        offsets = detection.roots[columns][None] - predicted[:, None]  # (T, N, 3)
+        ranges = np.linalg.norm(predicted, axis=-1)
+        rays = predicted / np.maximum(ranges, 1e-6)[:, None]
+        along = np.einsum("tnk,tk->tn", offsets, rays)
+        across = offsets - along[..., None] * rays[:, None]
+        distance[rows] = np.sqrt(
+            (along / (config.gate_m + config.depth_gate_fraction * ranges + widen)[:, None]) ** 2
+            + (across[..., 1] / config.height_gate_m) ** 2
+            + ((across[..., 0] ** 2 + across[..., 2] ** 2) / ((config.gate_m + widen) ** 2)[:, None])
         )
-        offsets = (detection.roots[columns][None] - predicted[:, None]) / gates[:, None]
-        distance[rows] = np.linalg.norm(offsets, axis=-1)
         return distance
 
     def _oks(
@@ -375,6 +380,8 @@ class PeopleTracker:
     ) -> None:
         track.box.add(stamp_s, _box_state(detection.boxes[index, :4]))
         root = _root_of(detection, index)
+        if track.root is not None and stamp_s - track.root.last_stamp_s > self.config.motion_window_s:
+            track.root = None  # cut by the edge of the image for a while: that root is out of date
         if root is not None:
             if track.root is None:
                 track.root = LinearMotion(self.config.motion_window_s, moving=np.array([True, False, False]))
