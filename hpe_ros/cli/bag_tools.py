@@ -29,6 +29,7 @@ def play_command(args: argparse.Namespace) -> int:
             if args.wait_subscribers and not player.wait_for_subscribers(args.wait_subscribers, args.wait_timeout):
                 print(f"hpe-ros play: not every topic had {args.wait_subscribers} subscriber(s) after "
                       f"{args.wait_timeout} s; playing anyway")
+            print("hpe-ros play: publishing", flush=True)
             sent = player.play(args.rate)
             if not args.best_effort and not player.wait_until_delivered():
                 print("hpe-ros play: some subscribers did not acknowledge every message")

@@ -58,6 +58,13 @@ def random_posh_message(pipeline: str) -> str:
             f"{pipeline}.posh_checkpoint to trained PoSh weights for posed bodies.")
 
 
+def ignored_options_message(pipeline: str, options: list[str]) -> str:
+    names = " and ".join(f"{pipeline}.{option}" for option in options)
+    return (f"{names} {'is' if len(options) == 1 else 'are'} ignored: SMPL meshes are off because "
+            f"{pipeline}.smpl_model_path is empty. Set {pipeline}.smpl_model_path to a SMPL .pkl/.npz to use "
+            f"{'it' if len(options) == 1 else 'them'}, or leave {names} unset.")
+
+
 @dataclass(frozen=True)
 class PoshSizes:
     """Layer sizes of a PoSh network, read from its weights."""
@@ -130,7 +137,9 @@ class MeshOutput:
                      gender: str = "neutral", publish_vertices: bool = True) -> MeshOutput | None:
         """None (and the one start-up message naming ``<pipeline>.smpl_model_path``) without a model path."""
         if not smpl_model_path:
-            LOGGER.warning(mesh_off_message(pipeline))
+            ignored = (["posh_checkpoint"] if posh_checkpoint else []) + (
+                ["smpl_gender"] if normalise_gender(gender) != "neutral" else [])
+            LOGGER.warning(ignored_options_message(pipeline, ignored) if ignored else mesh_off_message(pipeline))
             return None
         return cls(smpl_model_path, posh_checkpoint, gender, pipeline, publish_vertices)
 

@@ -6,6 +6,7 @@ the default given here, so ``config/*.yaml`` and the command line set them the s
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -55,7 +56,28 @@ def create_pipeline(name: str, options: dict[str, Any] | None = None) -> Pipelin
     unknown = sorted(set(options) - set(spec.defaults))
     if unknown:
         raise ValueError(f"unknown option(s) for pipeline {name!r}: {unknown}; known: {sorted(spec.defaults)}")
-    return spec.build(**{**spec.defaults, **options})
+    merged = {**spec.defaults, **options}
+    check_file_options(name, merged)
+    return spec.build(**merged)
+
+
+FILE_OPTION_SUFFIXES = ("_checkpoint", "_weights", "_path")
+
+
+def check_file_options(pipeline: str, options: dict[str, Any]) -> None:
+    """Refuse, naming the option and the path, a model or data file option set to a path that does not exist."""
+    for option, value in sorted(options.items()):
+        if not (option == "path" or option.endswith(FILE_OPTION_SUFFIXES)) or not isinstance(value, str) or not value:
+            continue
+        if os.path.exists(value):
+            continue
+        message = (f"option {option} = {value}: not found (set {pipeline}.{option} to an existing file"
+                   f"{'' if option == 'path' else ', or to an empty string for the default'})")
+        if option.endswith(("_checkpoint", "_weights")):
+            from hpe_ros.models.checkpoints import CheckpointError
+
+            raise CheckpointError(message)
+        raise FileNotFoundError(message)
 
 
 @register_pipeline(

@@ -222,6 +222,10 @@ class TopDownPipeline(Pipeline):
         if detector_kind not in BOX_DETECTORS:
             raise ValueError(f"{NAME}.box_detector must be one of {BOX_DETECTORS}, got {detector_kind!r}")
         detector_kind = kind if kind in ("whole_image", "bottom_up", "blazepose") else detector_kind
+        if bottom_up_checkpoint and detector_kind != "bottom_up":
+            warnings.warn(f"{NAME}.bottom_up_checkpoint is ignored: boxes come from {detector_kind}, not the SWAHR "
+                          f"detector. Set {NAME}.box_source (or, with box_source upstream or tracked, "
+                          f"{NAME}.box_detector) to bottom_up to use it, or leave it unset.", UserWarning, stacklevel=3)
         detector: BoxSource | None
         if detector_kind == "whole_image":
             detector = WholeImageBoxes()
