@@ -1,8 +1,9 @@
 """Health of a running pipeline as ``diagnostic_msgs/DiagnosticArray`` (no diagnostic_updater needed).
 
 :class:`StreamStats` counts what happens to frames (received, processed, dropped because a
-newer frame replaced them, rejected as undecodable, failed in the pipeline) and turns the
-counts of the last window into rates and latencies.
+newer frame replaced them, dropped as too old, rejected as undecodable, failed in the pipeline,
+lost before the callback according to the publisher's sequence numbers) and turns the counts
+of the last window into rates and latencies.
 """
 
 from __future__ import annotations
@@ -40,6 +41,10 @@ class StatsSnapshot:
     rejected_in_window: int
     failed_in_window: int
     rejected_by_kind: dict[str, int] = field(default_factory=dict)  # totals per input type
+    lost_total: int = 0  # never reached the callback (gaps in the publisher's sequence numbers)
+    lost_in_window: int = 0
+    stale_total: int = 0  # older than input.max_age_s when the worker took them
+    stale_in_window: int = 0
 
 
 @dataclass
@@ -54,6 +59,9 @@ class StreamStats:
     _failed: int = 0
     _last_error: str = ""
     _rejected_by_kind: dict[str, int] = field(default_factory=dict)
+    _lost: int = 0
+    _stale: int = 0
+    _previous_lost_stale: tuple[int, int] = (0, 0)
     _latencies: deque = field(default_factory=lambda: deque(maxlen=1000))
     _processing: deque = field(default_factory=lambda: deque(maxlen=1000))
     _previous: tuple[float, int, int, int, int, int] | None = None
@@ -72,6 +80,17 @@ class StreamStats:
             self._rejected += 1
             self._rejected_by_kind[kind] = self._rejected_by_kind.get(kind, 0) + 1
             self._last_error = reason
+
+    def lost(self, count: int) -> None:
+        """``count`` messages never reached the callback (transport or middleware history)."""
+        if count:
+            with self._lock:
+                self._lost += count
+
+    def stale(self) -> None:
+        """A frame was skipped because its stamp was too old when the worker took it."""
+        with self._lock:
+            self._stale += 1
 
     def failed(self, reason: str) -> None:
         with self._lock:
@@ -96,6 +115,8 @@ class StreamStats:
             self._processing.clear()
             last_error = self._last_error
             by_kind = dict(self._rejected_by_kind)
+            lost_stale, previous_lost_stale = (self._lost, self._stale), self._previous_lost_stale
+            self._previous_lost_stale = lost_stale
         window = max(now_s - previous[0], 1e-9)
         delta = [c - p for c, p in zip(counts[1:], previous[1:])]
         return StatsSnapshot(
@@ -115,6 +136,10 @@ class StreamStats:
             rejected_in_window=delta[3],
             failed_in_window=delta[4],
             rejected_by_kind=by_kind,
+            lost_total=lost_stale[0],
+            lost_in_window=lost_stale[0] - previous_lost_stale[0],
+            stale_total=lost_stale[1],
+            stale_in_window=lost_stale[1] - previous_lost_stale[1],
         )
 
 
@@ -124,6 +149,12 @@ def snapshot_level(snap: StatsSnapshot) -> tuple[int, str]:
         return ERROR, f"{snap.failed_in_window} frame(s) failed in the pipeline: {snap.last_error}"
     if snap.rejected_in_window:
         return WARN, f"{snap.rejected_in_window} bad input message(s) skipped: {snap.last_error}"
+    if snap.lost_in_window:
+        return WARN, (f"{snap.lost_in_window} input message(s) lost before the callback in the last "
+                      f"{snap.window_s:.1f} s (transport or middleware queue; see docs/reliability.md, "
+                      "'Choosing QoS')")
+    if snap.stale_in_window:
+        return WARN, f"{snap.stale_in_window} frame(s) skipped as older than input.max_age_s"
     if snap.received_total == 0:
         return WARN, "no input received yet"
     if snap.dropped_in_window:
@@ -144,6 +175,8 @@ def diagnostic_array(classes: MessageClasses, name: str, hardware_id: str, snap:
         "received": str(snap.received_total),
         "processed": str(snap.processed_total),
         "dropped (replaced by newer)": str(snap.dropped_total),
+        "dropped (older than max age)": str(snap.stale_total),
+        "lost before callback": str(snap.lost_total),
         "rejected (bad input)": str(snap.rejected_total),
         "failed (pipeline error)": str(snap.failed_total),
         **{f"rejected {kind}": str(count) for kind, count in sorted(snap.rejected_by_kind.items())},

@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from hpe_ros.io.input_bounds import MAX_IMAGE_SIDE
+
 __all__ = [
     "SUPPORTED_ENCODINGS",
     "ImageDecodeError",
@@ -122,6 +124,8 @@ def _validated_layout(msg: Any, layouts: dict[str, _EncodingLayout] | None = Non
     height, width, step = int(_field(msg, "height")), int(_field(msg, "width")), int(_field(msg, "step"))
     if height <= 0 or width <= 0:
         raise ImageDecodeError(f"height={height}, width={width}: an image needs at least one pixel")
+    if max(height, width) > MAX_IMAGE_SIDE:
+        raise ImageDecodeError(f"height={height}, width={width}: each side must be at most {MAX_IMAGE_SIDE} pixels")
     row_bytes = width * layout.bytes_per_pixel
     if step < row_bytes:
         raise ImageDecodeError(
@@ -458,8 +462,13 @@ def compressed_to_rgb8(msg: Any) -> np.ndarray:
     pil = _import_pillow()
     try:
         with pil.open(io.BytesIO(payload), formats=[_PIL_FORMAT[codec]]) as image:
+            if max(image.size) > MAX_IMAGE_SIDE:
+                raise ImageDecodeError(f"the {codec} is {image.size[0]}x{image.size[1]}; each side must be at "
+                                       f"most {MAX_IMAGE_SIDE} pixels")
             image.load()
             return _pil_to_rgb8(image)
+    except ImageDecodeError:
+        raise
     except (OSError, ValueError, SyntaxError, EOFError, pil.DecompressionBombError) as error:
         raise ImageDecodeError(
             f"data ({payload.size} bytes, format={fmt!r}) is not a valid {codec}: {error}"

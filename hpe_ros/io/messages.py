@@ -8,6 +8,7 @@ import numpy as np
 
 from hpe_ros.core.camera import CameraModel
 from hpe_ros.core.joints import JointSet, SkeletonType, get_joint_set
+from hpe_ros.io.input_bounds import check_camera_info
 from hpe_ros.io.message_classes import MessageClasses
 from hpe_ros.pipelines.base import PersonPose, PoseResult, SMPLEstimate
 
@@ -29,7 +30,11 @@ def make_header(classes: MessageClasses, stamp_ns: int, frame_id: str) -> Any:
 
 
 def camera_from_info(msg: Any) -> CameraModel:
-    """``sensor_msgs/CameraInfo`` -> :class:`CameraModel` (raises ValueError on an unusable K)."""
+    """``sensor_msgs/CameraInfo`` -> :class:`CameraModel`.
+
+    Raises ValueError on intrinsics outside :mod:`hpe_ros.io.input_bounds` (an uncalibrated or
+    corrupt message) or not a usable pinhole camera."""
+    check_camera_info(msg)
     k = np.asarray(msg.k, dtype=np.float64).reshape(3, 3)
     return CameraModel(
         width=int(msg.width),

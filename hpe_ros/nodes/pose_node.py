@@ -23,6 +23,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from hpe_ros.core.camera import CameraModel
 from hpe_ros.io.images import ImageDecodeError, compressed_to_rgb8, depth_image_to_metres, image_to_rgb8
+from hpe_ros.io.input_bounds import check_boxes
 from hpe_ros.io.messages import camera_from_info
 from hpe_ros.nodes.pose_node_base import InputError, PoseNodeBase
 from hpe_ros.nodes.runner import run_nodes
@@ -32,6 +33,7 @@ from hpe_ros.pipelines.base import ImageFrame
 
 BOX_HISTORY = 16  # box messages kept for pairing with images that arrive later
 DEPTH_HISTORY = 4  # depth images kept (a few MB each)
+CAMERA_INFO_MISSING_AFTER_S = 5.0  # images without any CameraInfo for this long: warn (once)
 
 
 class PoseNode(PoseNodeBase):
@@ -44,6 +46,9 @@ class PoseNode(PoseNodeBase):
         self._camera_wait_ends: float | None = None  # monotonic end of the first images' wait for intrinsics
         self._boxes: StampedHistory[np.ndarray] = StampedHistory(BOX_HISTORY)
         self._depth: StampedHistory[np.ndarray] = StampedHistory(DEPTH_HISTORY)
+        self._first_image_at: float | None = None  # monotonic time of the first image since activation
+        self._camera_missing_warned = False
+        self._intrinsics_ignored = 0  # images whose CameraInfo was of another size
         super().__init__(node_name, **kwargs)
 
     def declare_input_parameters(self) -> None:
@@ -70,39 +75,50 @@ class PoseNode(PoseNodeBase):
             raise ValueError(f"input.transport must be 'raw' or 'compressed', got {transport!r}")
         overrides = QoSOverridingOptions.with_default_policies()
         self._camera_wait_ends = None
+        self._first_image_at, self._camera_missing_warned = None, False
         # Created first: when an image and its CameraInfo are ready in the same wait, the executor
         # takes them in creation order, so the image finds its intrinsics.
-        info_sub = self.create_subscription(CameraInfo, self.param("input.camera_info_topic"), self._on_camera_info,
+        info_topic = self.param("input.camera_info_topic")
+        info_sub = self.create_subscription(CameraInfo, info_topic, self.counted(info_topic, self._on_camera_info),
                                             qos, qos_overriding_options=overrides)
         self._depth.clear()
         depth_topic = self.param("input.depth_topic")  # before the image too, for the same reason
-        depth_subs = [self.create_subscription(Image, depth_topic, self._on_depth, qos,
+        depth_subs = [self.create_subscription(Image, depth_topic, self.counted(depth_topic, self._on_depth), qos,
                                                qos_overriding_options=overrides)] if depth_topic else []
         image_topic = self.param("input.image_topic")
         if transport == "compressed":
-            image_sub = self.create_subscription(CompressedImage, f"{image_topic}/compressed", self.enqueue, qos,
+            topic = f"{image_topic}/compressed"
+            image_sub = self.create_subscription(CompressedImage, topic, self.counted(topic, self._on_image), qos,
                                                  qos_overriding_options=overrides)
         else:
-            image_sub = self.create_subscription(Image, image_topic, self.enqueue, qos,
+            image_sub = self.create_subscription(Image, image_topic, self.counted(image_topic, self._on_image), qos,
                                                  qos_overriding_options=overrides)
         subscriptions = [image_sub, info_sub]
         self._boxes.clear()
         boxes_topic = self.param("input.boxes_topic")
         if boxes_topic:
-            subscriptions.append(self.create_subscription(BoundingBox2DArray, boxes_topic, self._on_boxes, qos,
+            subscriptions.append(self.create_subscription(BoundingBox2DArray, boxes_topic,
+                                                          self.counted(boxes_topic, self._on_boxes), qos,
                                                           qos_overriding_options=overrides))
         return subscriptions + depth_subs
 
+    def _on_image(self, msg: Image | CompressedImage) -> None:
+        if self._first_image_at is None:
+            self._first_image_at = time.monotonic()
+        self.enqueue(msg)
+
     def _on_boxes(self, msg: BoundingBox2DArray) -> None:
-        boxes = np.array([[b.x_min, b.y_min, b.x_max, b.y_max, b.score] for b in msg.boxes],
-                         dtype=np.float64).reshape(-1, 5)
-        self._boxes.append(self.stamp_of(msg.header), boxes)
+        checked = check_boxes(np.array([[b.x_min, b.y_min, b.x_max, b.y_max, b.score] for b in msg.boxes],
+                                       dtype=np.float64))
+        if checked.refused:
+            self.reject(f"boxes: {checked.refused} of {len(msg.boxes)} box(es) skipped: {checked.reason}", "boxes")
+        self._boxes.append(self.stamp_of(msg.header), checked.boxes)
 
     def _on_depth(self, msg: Image) -> None:
         try:
             metres = depth_image_to_metres(msg)
         except ImageDecodeError as error:
-            self.reject(f"depth: {error}")
+            self.reject(f"depth: {error}", "depth")
             return
         self._depth.append(self.stamp_of(msg.header), metres)
 
@@ -119,7 +135,7 @@ class PoseNode(PoseNodeBase):
         try:
             self._camera = camera_from_info(msg)
         except ValueError as error:
-            self.reject(f"camera_info: {error}")
+            self.reject(f"camera_info: {error}", "camera_info")
             return
         self._camera_arrived.set()
 
@@ -143,8 +159,12 @@ class PoseNode(PoseNodeBase):
             raise InputError(str(error)) from error
         camera = self._camera or self._first_camera()
         if camera is not None and (camera.width, camera.height) != (rgb.shape[1], rgb.shape[0]):
-            self.reject(f"camera_info is {camera.width}x{camera.height} but the image is "
-                        f"{rgb.shape[1]}x{rgb.shape[0]}; ignoring the intrinsics")
+            # the frame is processed, root-relative: counted apart from rejected inputs
+            self._intrinsics_ignored += 1
+            self.get_logger().warning(f"camera_info is {camera.width}x{camera.height} but the image is "
+                                      f"{rgb.shape[1]}x{rgb.shape[0]}: intrinsics ignored, people not placed "
+                                      "(is input.camera_info_topic the image's own camera?)",
+                                      throttle_duration_sec=5.0)
             camera = None
         stamp_ns = self.stamp_of(msg.header)
         depth = self.depth_for(stamp_ns) if camera is not None else None
@@ -154,6 +174,25 @@ class PoseNode(PoseNodeBase):
                                       throttle_duration_sec=5.0)
         return ImageFrame(image=rgb, stamp_ns=stamp_ns, frame_id=self.frame_id_for(msg.header),
                           camera=camera, boxes=self.boxes_for(stamp_ns), depth=depth)
+
+
+    def input_diagnostics(self) -> dict[str, str]:
+        topic = self.resolve_topic_name(self.param("input.camera_info_topic"))
+        camera = self._camera
+        if camera is not None:
+            state = f"{camera.width}x{camera.height} fx={camera.K[0, 0]:.1f}"
+        else:
+            state = "none received: people are not placed (root-relative only)"
+            waited = time.monotonic() - self._first_image_at if self._first_image_at is not None else 0.0
+            if waited > CAMERA_INFO_MISSING_AFTER_S and not self._camera_missing_warned:
+                self._camera_missing_warned = True
+                self.get_logger().warning(
+                    f"no usable CameraInfo on {topic} after {waited:.0f} s of images: people are not placed in "
+                    "metres; publish the camera's CameraInfo or set input.camera_info_topic")
+        values = {f"camera_info {topic}": state}
+        if self._intrinsics_ignored:
+            values["intrinsics ignored (size mismatch)"] = str(self._intrinsics_ignored)
+        return values
 
 
 def main(args: list[str] | None = None) -> None:

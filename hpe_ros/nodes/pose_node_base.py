@@ -22,11 +22,13 @@ from diagnostic_msgs.msg import DiagnosticArray
 from hpe_ros_msgs.msg import MeshFaces, Skeleton3DArray, SMPLBodyArray
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.lifecycle.node import LifecycleNodeMixin
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from tf2_msgs.msg import TFMessage
 from visualization_msgs.msg import MarkerArray
 
 from hpe_ros.io.diagnostics import StreamStats, diagnostic_array
+from hpe_ros.io.input_loss import SequenceGaps
 from hpe_ros.io.message_classes import RclpyMessageClasses
 from hpe_ros.io.messages import stamp_to_ns
 from hpe_ros.io.outputs import OutputOptions, ResultMessages
@@ -82,8 +84,14 @@ class PoseNodeBase(LifecycleNode):
         self._outputs: dict[str, Any] = {}
         self._messages = ResultMessages(self.classes)
         self._hri: HriPublishers | None = None  # ROS4HRI topics, with output.hri
+        self._input_qos: QoSProfile | None = None
+        self._loss: dict[str, SequenceGaps] = {}  # per input topic
+        self._input_publishers: dict[str, int] = {}  # matching publishers per input topic (graph check)
+        self._graph_warnings: set[tuple[str, str]] = set()  # (topic, problem) already warned about
+        self.lifecycle_refused = 0
         self._declare_common_parameters()
         self.declare_input_parameters()
+        self.add_on_set_parameters_callback(self._check_parameters)
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._diagnostics_timer = self.create_timer(self.param("diagnostics_period_s"), self._publish_diagnostics)
 
@@ -105,6 +113,8 @@ class PoseNodeBase(LifecycleNode):
         self.declare("input.qos_depth", self.default_qos_depth,
                      "messages the middleware keeps while the subscription callback is busy")
         self.declare("input.queue_size", 1, "frames kept while the pipeline is busy; older ones are dropped")
+        self.declare("input.max_age_s", 0.0, "skip (and count) frames whose stamp is older than this when the "
+                     "pipeline takes them (s, node clock; 0: off)")
         self.declare("input.frame_id", "", "override the input's frame_id (empty: use the message header)")
         self.declare("output.markers", True, "publish visualization_msgs/MarkerArray on 'markers'")
         self.declare("output.tf", False, "publish a /tf frame per metric joint")
@@ -152,7 +162,13 @@ class PoseNodeBase(LifecycleNode):
         return super().on_configure(state)
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._inputs = self.create_input_subscriptions(input_qos(self.param("input.qos"), int(self.param("input.qos_depth"))))
+        self._input_qos = input_qos(self.param("input.qos"), int(self.param("input.qos_depth")))
+        self._loss, self._input_publishers, self._graph_warnings = {}, {}, set()
+        try:
+            self._inputs = self.create_input_subscriptions(self._input_qos)
+        except Exception as error:  # a bad topic name or option: refuse the transition, keep the node
+            self.get_logger().error(f"cannot subscribe to the inputs: {error}")
+            return TransitionCallbackReturn.FAILURE
         self._stop.clear()
         self._worker = threading.Thread(target=self._work, name=f"{self.get_name()}-worker", daemon=True)
         self._worker.start()
@@ -201,6 +217,17 @@ class PoseNodeBase(LifecycleNode):
         """Subclasses subscribe to their inputs and feed :meth:`enqueue`."""
         raise NotImplementedError
 
+    def counted(self, topic: str, callback: Any) -> Any:
+        """A subscription callback that counts the messages lost before it on ``topic``, then calls ``callback``."""
+        resolved = self.resolve_topic_name(topic)
+        gaps = self._loss.setdefault(resolved, SequenceGaps())
+
+        def on_message(msg: Any, message_info: Any) -> None:
+            self.stats.lost(gaps.observe_info(message_info, self._input_publishers.get(resolved, 1)))
+            callback(msg)
+
+        return on_message
+
     def enqueue(self, item: Any) -> None:
         """Hand an input to the worker (from a subscription callback)."""
         self.stats.received()
@@ -226,7 +253,14 @@ class PoseNodeBase(LifecycleNode):
             try:
                 frame = self.to_frame(item)
             except InputError as error:
-                self.reject(str(error))
+                self.reject(str(error), self.input_kind)
+                continue
+            max_age_s = float(self.param("input.max_age_s"))
+            if max_age_s > 0.0 and (self.get_clock().now().nanoseconds - frame.stamp_ns) * 1e-9 > max_age_s:
+                self.stats.stale()
+                self.get_logger().warning(f"skipped frames older than input.max_age_s={max_age_s:g} s (is the "
+                                          "input's clock the node's? use_sim_time for bags)",
+                                          throttle_duration_sec=5.0)
                 continue
             started = time.perf_counter()
             try:
@@ -254,6 +288,91 @@ class PoseNodeBase(LifecycleNode):
         if self._hri is not None:
             self._hri.publish(result)
 
+    # ---- lifecycle requests and parameter updates from outside ---------------------------------
+    def _LifecycleNodeMixin__on_change_state(self, request: Any, response: Any) -> Any:  # noqa: N802
+        """The ``change_state`` service: a transition that does not exist from here is refused, not fatal.
+
+        rclpy raises from the service callback for an unknown transition id, which ends the
+        executor's spin and with it the process."""
+        current = self._state_machine.current_state
+        try:
+            return LifecycleNodeMixin._LifecycleNodeMixin__on_change_state(self, request, response)
+        except Exception as error:
+            self.lifecycle_refused += 1
+            self.stats.rejected(f"lifecycle request: {error}", "lifecycle request")
+            available = ", ".join(f"{t.transition.label} ({t.transition.id})"
+                                  for t in self._available_transitions())
+            self.get_logger().warning(
+                f"refused lifecycle transition id={request.transition.id} label={request.transition.label!r} "
+                f"from state '{current[1]}': {error}; available: {available}", throttle_duration_sec=1.0)
+            response.success = False
+            return response
+
+    def _available_transitions(self) -> list[Any]:
+        from lifecycle_msgs.srv import GetAvailableTransitions
+
+        request, response = GetAvailableTransitions.Request(), GetAvailableTransitions.Response()
+        try:
+            return list(self._LifecycleNodeMixin__on_get_available_transitions(request, response)
+                        .available_transitions)
+        except Exception:
+            return []
+
+    def _check_parameters(self, parameters: list[Any]) -> Any:
+        """Refuse parameter updates the node cannot use, with the reason (the caller gets it back)."""
+        from rcl_interfaces.msg import SetParametersResult
+
+        problems = [problem for parameter in parameters if (problem := self.parameter_problem(parameter.name,
+                                                                                              parameter.value))]
+        if problems:
+            reason = "; ".join(problems)
+            self.stats.rejected(f"parameter update: {reason}", "parameter update")
+            self.get_logger().warning(f"refused parameter update: {reason}", throttle_duration_sec=1.0)
+        return SetParametersResult(successful=not problems, reason="; ".join(problems))
+
+    def parameter_problem(self, name: str, value: Any) -> str:
+        """Why ``value`` is not usable for parameter ``name`` ('' when it is)."""
+        if name == "input.qos" and value not in ("sensor_data", "reliable"):
+            return f"input.qos must be 'sensor_data' or 'reliable', got {value!r}"
+        if name in ("input.qos_depth", "input.queue_size") and not (isinstance(value, int) and 1 <= value <= 10_000):
+            return f"{name} must be an integer 1..10000, got {value!r}"
+        if (name.endswith(("_s", "_tolerance_s")) and name.startswith(("input.", "output.", "tracking."))
+                and isinstance(value, float | int) and not (0.0 <= float(value) < 1e6)):
+            return f"{name} must be a duration in seconds, 0 <= value < 1e6, got {value!r}"
+        if name == "pipeline" and value not in pipeline_specs():
+            return f"pipeline must be one of {sorted(pipeline_specs())}, got {value!r}"
+        return ""
+
+    # ---- the input graph -----------------------------------------------------------------------
+    def _check_input_graph(self) -> dict[str, str]:
+        """Publishers of every input topic: a wrong message type or an incompatible QoS is warned about once."""
+        report = {}
+        for subscription in self._inputs:
+            topic = subscription.topic_name
+            ours = _type_name(subscription.msg_type)
+            try:
+                publishers = self.get_publishers_info_by_topic(topic)
+            except Exception:  # the graph is not available during shutdown
+                continue
+            matching = [p for p in publishers if p.topic_type == ours]
+            self._input_publishers[topic] = len(matching)
+            problems = []
+            for other in sorted({p.topic_type for p in publishers} - {ours}):
+                problems.append(f"a publisher sends {other}, this node reads {ours}: point the input parameter "
+                                "at a topic of that type")
+            wants_reliable = self._input_qos is not None and self._input_qos.reliability == ReliabilityPolicy.RELIABLE
+            if wants_reliable and any(p.qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT for p in matching):
+                problems.append("a publisher offers best effort but input.qos is 'reliable', so nothing arrives "
+                                "from it: set input.qos to 'sensor_data'")
+            for problem in problems:
+                if (topic, problem) not in self._graph_warnings:
+                    self._graph_warnings.add((topic, problem))
+                    self.get_logger().warning(f"input {topic}: {problem}")
+            loss = self._loss.get(topic)
+            state = f"{len(matching)} publisher(s)" + (f"; {'; '.join(problems)}" if problems else "")
+            report[f"input {topic}"] = state + (f"; lost before callback: {loss.describe()}" if loss else "")
+        return report
+
     def _publish_diagnostics(self) -> None:
         now_ns = self.get_clock().now().nanoseconds
         snapshot = self.stats.snapshot(now_ns * 1e-9)
@@ -261,6 +380,9 @@ class PoseNodeBase(LifecycleNode):
         if self.pipeline is not None:
             extra.update(self.pipeline.describe())
         extra["tracked ids"] = str(self._tracked_ids) if self.tracking is not None else "tracking off"
+        extra.update(self._check_input_graph())
+        if self.lifecycle_refused:
+            extra["refused lifecycle requests"] = str(self.lifecycle_refused)
         extra.update(self.input_diagnostics())
         self._diagnostics_pub.publish(
             diagnostic_array(self.classes, f"{self.get_fully_qualified_name()}: pipeline", self.get_name(),
@@ -277,3 +399,8 @@ class PoseNodeBase(LifecycleNode):
     @staticmethod
     def stamp_of(header: Any) -> int:
         return stamp_to_ns(header.stamp)
+
+
+def _type_name(message_type: Any) -> str:
+    """``sensor_msgs.msg.Image`` -> ``sensor_msgs/msg/Image`` (the graph's spelling)."""
+    return f"{message_type.__module__.split('.')[0]}/msg/{message_type.__name__}"

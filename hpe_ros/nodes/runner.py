@@ -7,11 +7,12 @@ Used by the node executables (``ros2 run`` / ``ros2 launch``) and by ``hpe-ros r
 from __future__ import annotations
 
 import os
+import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import rclpy
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import Executor, ExternalShutdownException, MultiThreadedExecutor
 from rclpy.lifecycle import LifecycleNode
 
 NodeFactory = Callable[..., LifecycleNode]
@@ -27,6 +28,25 @@ def start_lifecycle(node: LifecycleNode) -> bool:
         node.get_logger().error("activate failed")
         return False
     return True
+
+
+def spin_until_shutdown(executor: Executor, nodes: Sequence[LifecycleNode]) -> None:
+    """Spin; an exception escaping a callback is logged (rate-limited) and counted, and spinning goes on.
+
+    ``executor.spin()`` would end at the first such exception and the process with it."""
+    logger = rclpy.logging.get_logger("hpe_ros.runner")
+    while rclpy.ok():
+        try:
+            executor.spin_once(timeout_sec=0.5)
+        except (KeyboardInterrupt, ExternalShutdownException):
+            raise
+        except Exception as error:
+            logger.error(f"a callback raised {type(error).__name__}: {error}; the node goes on\n"
+                         f"{traceback.format_exc()}", throttle_duration_sec=5.0)
+            for node in nodes:
+                stats = getattr(node, "stats", None)
+                if stats is not None:
+                    stats.failed(f"callback raised {type(error).__name__}: {error}")
 
 
 def run_nodes(factories: Sequence[NodeFactory], args: list[str] | None = None,
@@ -46,7 +66,7 @@ def run_nodes(factories: Sequence[NodeFactory], args: list[str] | None = None,
         for node in nodes:
             if node.get_parameter("autostart").value:
                 start_lifecycle(node)
-        executor.spin()
+        spin_until_shutdown(executor, nodes)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:

@@ -16,7 +16,8 @@ class StampedHistory(Generic[T]):
     #: a stream whose newest value is stamped more than this before the image is not waited for
     #: (stamps, not the wall clock: a worker busy for a second must not make a live stream look dead)
     ALIVE_S = 1.0
-    #: a stream that has sent nothing yet is waited for within this window from the first wait
+    #: a stream that has sent nothing yet is waited for within this window (or the wait's own
+    #: timeout, if longer) from the first wait
     FIRST_WAIT_S = 0.5
 
     def __init__(self, size: int) -> None:
@@ -43,11 +44,12 @@ class StampedHistory(Generic[T]):
         """Like :meth:`nearest`, but while the stream is alive and has not yet reached
         ``stamp_ns`` (an image and its depth come on separate topics, in either order), wait up to
         ``timeout_s`` for the matching value. A stream that has sent nothing is waited for only
-        within :data:`FIRST_WAIT_S` of the first call, so a missing camera costs its first frames."""
+        within ``max(FIRST_WAIT_S, timeout_s)`` of the first call, so a missing camera costs its
+        first frames."""
         deadline = time.monotonic() + timeout_s
         with self._lock:
             if self._first_wait_ends is None:
-                self._first_wait_ends = time.monotonic() + self.FIRST_WAIT_S
+                self._first_wait_ends = time.monotonic() + max(self.FIRST_WAIT_S, timeout_s)
             while True:
                 found = self._nearest_locked(stamp_ns, tolerance_ns)
                 now = time.monotonic()

@@ -1,0 +1,234 @@
+"""The RGB node against a demanding user: refused requests, implausible intrinsics, a wrong graph, lost messages.
+
+The node runs in its own process (``hpe-ros run``, replay pipeline); this process is the user,
+with its own rclpy context: it publishes, calls the node's services and reads ``/diagnostics``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from lifecycle_msgs.msg import State, Transition
+from lifecycle_msgs.srv import ChangeState, GetState
+from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
+from rcl_interfaces.srv import SetParameters
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CameraInfo, Image
+from std_msgs.msg import String
+
+from hpe_ros.cli.demo import write_sample_recording
+
+pytestmark = pytest.mark.ros
+
+IMAGE_TOPIC, INFO_TOPIC = "/cam/image", "/cam/info"
+WIDTH, HEIGHT = 64, 48
+
+
+class User:
+    """A client node: publishers, service calls and the node's latest /diagnostics values."""
+
+    def __init__(self, node: Any, executor: SingleThreadedExecutor) -> None:
+        self.node, self.executor = node, executor
+        self.status: Any = None
+        self.statuses: list[tuple[float, Any]] = []
+        self.diagnostics = node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 50)
+
+    def _on_diagnostics(self, msg: Any) -> None:
+        for status in msg.status:
+            if "hpe_pose" in status.name:
+                self.status = status
+                self.statuses.append((time.monotonic(), status))
+
+    def values(self) -> dict[str, str]:
+        return {kv.key: kv.value for kv in self.status.values} if self.status is not None else {}
+
+    def spin_until(self, done: Callable[[], bool], timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if done():
+                return True
+            self.executor.spin_once(timeout_sec=0.05)
+        return done()
+
+    def call(self, client: Any, request: Any, timeout_s: float = 10.0) -> Any:
+        assert client.wait_for_service(timeout_sec=20.0), f"no service {client.srv_name}"
+        future = client.call_async(request)
+        assert self.spin_until(future.done, timeout_s), f"{client.srv_name} did not answer"
+        return future.result()
+
+
+@pytest.fixture
+def user(ros_graph, monkeypatch) -> Iterator[User]:
+    monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=int(ros_graph.env["ROS_DOMAIN_ID"]))
+    node = rclpy.create_node("demanding_user", context=context)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    yield User(node, executor)
+    executor.shutdown()
+    node.destroy_node()
+    rclpy.shutdown(context=context)
+
+
+def _start_node(ros_graph, tmp_path: Path, *settings: str) -> Any:
+    _, truth = write_sample_recording(tmp_path, num_frames=5)
+    base = [f"replay.path={truth}", f"input.image_topic={IMAGE_TOPIC}", f"input.camera_info_topic={INFO_TOPIC}",
+            "diagnostics_period_s=0.2", "input.camera_info_wait_s=0.0"]
+    process = ros_graph.start("node", "run", "--pipeline", "replay",
+                              *[arg for s in (*base, *settings) for arg in ("--set", s)])
+    ros_graph.wait_for_line("node", "active:", timeout_s=30)
+    return process
+
+
+def _image(stamp_ns: int, width: int = WIDTH, height: int = HEIGHT) -> Image:
+    msg = Image(height=height, width=width, encoding="rgb8", step=3 * width, data=bytes(3 * width * height))
+    msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp_ns, 1_000_000_000)
+    msg.header.frame_id = "cam"
+    return msg
+
+
+def _camera_info(**changes: Any) -> CameraInfo:
+    info = CameraInfo(width=WIDTH, height=HEIGHT, distortion_model="plumb_bob", d=[0.0] * 5,
+                      k=[50.0, 0.0, 32.0, 0.0, 50.0, 24.0, 0.0, 0.0, 1.0])
+    k = list(info.k)
+    for name, value in changes.items():
+        if name in ("fx", "skew", "cx", "fy", "cy"):
+            k[{"fx": 0, "skew": 1, "cx": 2, "fy": 4, "cy": 5}[name]] = value
+        else:
+            setattr(info, name, value)
+    info.k = k
+    return info
+
+
+def _reliable(depth: int = 10) -> QoSProfile:
+    return QoSProfile(depth=depth, reliability=ReliabilityPolicy.RELIABLE)
+
+
+def _publish_matched(user: User, publisher: Any, messages: list[Any], period_s: float = 0.02) -> None:
+    assert user.spin_until(lambda: publisher.get_subscription_count() > 0, 20.0), "the node never subscribed"
+    time.sleep(0.3)  # the node's side of the match
+    for msg in messages:
+        publisher.publish(msg)
+        user.spin_until(lambda: False, period_s)
+
+
+def test_refused_lifecycle_requests_and_parameters_leave_the_node_running(ros_graph, user, tmp_path: Path) -> None:
+    process = _start_node(ros_graph, tmp_path, "input.qos=reliable")
+    change = user.node.create_client(ChangeState, "/hpe_pose/change_state")
+    get_state = user.node.create_client(GetState, "/hpe_pose/get_state")
+    set_parameters = user.node.create_client(SetParameters, "/hpe_pose/set_parameters")
+
+    refused = [Transition(id=99), Transition(id=Transition.TRANSITION_CONFIGURE), Transition(label="fly")]
+    for transition in refused:
+        assert not user.call(change, ChangeState.Request(transition=transition)).success
+    assert process.poll() is None, ros_graph.log("node")
+    assert user.call(get_state, GetState.Request()).current_state.id == State.PRIMARY_STATE_ACTIVE
+
+    bad = Parameter(name="input.qos", value=ParameterValue(type=ParameterType.PARAMETER_STRING, string_value="fast"))
+    (result,) = user.call(set_parameters, SetParameters.Request(parameters=[bad])).results
+    assert not result.successful and "input.qos" in result.reason
+
+    # still working: images are processed, and the refusals are on /diagnostics
+    publisher = user.node.create_publisher(Image, IMAGE_TOPIC, _reliable())
+    _publish_matched(user, publisher, [_image(1_000_000_000 + i) for i in range(3)])
+    assert user.spin_until(lambda: user.values().get("processed") == "3", 10.0), user.values()
+    values = user.values()
+    assert values["refused lifecycle requests"] == "2"  # the unknown label never reaches the state machine
+    assert values["rejected parameter update"] == "1"
+    assert "refused lifecycle transition id=99" in ros_graph.log("node")
+
+
+def test_implausible_camera_info_is_counted_and_the_images_still_processed(ros_graph, user, tmp_path: Path) -> None:
+    _start_node(ros_graph, tmp_path, "input.qos=reliable", "input.queue_size=100")
+    implausible = [_camera_info(d=[1e308, 0.0, 0.0, 0.0, 0.0]), _camera_info(fx=1e-300), _camera_info(fx=1e300),
+                   _camera_info(skew=1e9), _camera_info(cx=500.0), _camera_info(distortion_model="rational_polynomial",
+                                                                               d=[])]
+    infos = user.node.create_publisher(CameraInfo, INFO_TOPIC, _reliable(100))
+    images = user.node.create_publisher(Image, IMAGE_TOPIC, _reliable(100))
+    assert user.spin_until(lambda: images.get_subscription_count() > 0, 20.0)
+    _publish_matched(user, infos, implausible)
+    _publish_matched(user, images, [_image(2_000_000_000 + i) for i in range(4)])
+    assert user.spin_until(lambda: user.values().get("processed") == "4", 10.0), user.values()
+    values = user.values()
+    assert values["rejected camera_info"] == str(len(implausible))
+    assert "none received" in values[f"camera_info {INFO_TOPIC}"]
+
+    # intrinsics of another size: the frame is processed and counted apart, not as rejected input
+    _publish_matched(user, infos, [_camera_info(width=2 * WIDTH, height=2 * HEIGHT)])
+    _publish_matched(user, images, [_image(3_000_000_000)])
+    assert user.spin_until(lambda: user.values().get("processed") == "5", 10.0), user.values()
+    values = user.values()
+    assert values["intrinsics ignored (size mismatch)"] == "1"
+    assert values["rejected camera_info"] == str(len(implausible)) and "rejected image" not in values
+
+
+def test_a_wrong_message_type_and_an_incompatible_qos_are_named_with_the_fix(ros_graph, user, tmp_path: Path) -> None:
+    _start_node(ros_graph, tmp_path, "input.qos=reliable")
+    best_effort = user.node.create_publisher(Image, IMAGE_TOPIC, QoSProfile(depth=5,
+                                                                             reliability=ReliabilityPolicy.BEST_EFFORT))
+    # one DDS participant cannot offer two types on a topic: the wrong type comes from another one
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=int(ros_graph.env["ROS_DOMAIN_ID"]))
+    other = rclpy.create_node("misconfigured_driver", context=context)
+    strings = other.create_publisher(String, IMAGE_TOPIC, 10)
+    key = f"input {IMAGE_TOPIC}"
+
+    def reported() -> bool:
+        state = user.values().get(key, "")
+        return "std_msgs/msg/String" in state and "set input.qos to 'sensor_data'" in state
+
+    try:
+        assert user.spin_until(reported, 20.0), user.values()
+        assert strings.get_subscription_count() == 0 and best_effort.get_subscription_count() == 0
+    finally:
+        other.destroy_node()
+        rclpy.shutdown(context=context)
+    ros_graph.wait_for_line("node", "a publisher sends std_msgs/msg/String", timeout_s=5)
+    log = ros_graph.log("node")
+    assert log.count("set input.qos to 'sensor_data'") == 1  # warned once, not every period
+
+
+def test_messages_lost_before_the_callback_are_counted_within_two_seconds(ros_graph, user, tmp_path: Path) -> None:
+    _start_node(ros_graph, tmp_path, "input.qos=sensor_data", "input.qos_depth=1")
+    publisher = user.node.create_publisher(Image, IMAGE_TOPIC, QoSProfile(depth=1,
+                                                                           reliability=ReliabilityPolicy.BEST_EFFORT))
+    burst = [_image(4_000_000_000 + i, 320, 240) for i in range(300)]
+    assert user.spin_until(lambda: publisher.get_subscription_count() > 0, 20.0)
+    warm_up = 0  # until one arrives: what was sent before the node's side matched is not the node's loss
+    while user.values().get("received", "0") == "0":
+        assert warm_up < 100, user.values()
+        publisher.publish(_image(3_000_000_000 + warm_up, 320, 240))
+        warm_up += 1
+        user.spin_until(lambda: False, 0.6)  # > 2 diagnostics periods: "received" includes this one
+    unseen = warm_up - 1  # sent before the first arrival
+    for msg in burst:  # as fast as this process can: the node's history of 1 overflows
+        publisher.publish(msg)
+    burst_ended = time.monotonic()
+    tail = [_image(5_000_000_000 + i, 320, 240) for i in range(5)]
+    for msg in tail:  # slowly: the last gap is seen
+        publisher.publish(msg)
+        user.spin_until(lambda: False, 0.1)
+    published = warm_up + len(burst) + len(tail) - unseen
+
+    def accounted() -> bool:
+        values = user.values()
+        return int(values.get("received", 0)) + int(values.get("lost before callback", 0)) >= published
+
+    assert user.spin_until(accounted, 10.0), f"{user.values()}\n{ros_graph.log('node')}"
+    values = user.values()
+    lost, received = int(values["lost before callback"]), int(values["received"])
+    assert lost > 0
+    assert received + lost == published  # every message is either received or counted lost
+    assert f"lost before callback: {lost} of {lost + received}" in values[f"input {IMAGE_TOPIC}"]
+    warned = [t for t, status in user.statuses if "lost before the callback" in status.message]
+    assert warned and warned[0] - burst_ended < 2.0
+    assert np.isfinite(float(values["input rate (Hz)"]))
