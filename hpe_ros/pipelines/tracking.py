@@ -245,7 +245,7 @@ class PeopleTracker:
         similarity = np.where(box_known, box_iou(predicted, boxes), np.nan)
         if detection.keypoints is not None and detection.scores is not None:
             oks = self._oks(tracks, detection, columns, stamp_s)
-            similarity = np.where(np.isfinite(oks), 0.5 * (similarity + oks), similarity)
+            similarity = np.where(np.isfinite(oks), oks, similarity)
         distance = self._root_distance(tracks, detection, columns, stamp_s, extrapolate=True)
         has_2d, has_3d = np.isfinite(similarity), np.isfinite(distance)
         with np.errstate(invalid="ignore"):
