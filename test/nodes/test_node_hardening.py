@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import pytest
 import rclpy
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from diagnostic_msgs.msg import DiagnosticArray
 from lifecycle_msgs.msg import State, Transition
 from lifecycle_msgs.srv import ChangeState, GetState
@@ -232,3 +234,120 @@ def test_messages_lost_before_the_callback_are_counted_within_two_seconds(ros_gr
     warned = [t for t, status in user.statuses if "lost before the callback" in status.message]
     assert warned and warned[0] - burst_ended < 2.0
     assert np.isfinite(float(values["input rate (Hz)"]))
+
+
+# ---- fuzzing lifecycle requests and parameter updates through the running node -----------------
+_KNOWN_LABELS = ["configure", "activate", "deactivate", "cleanup", "create", "destroy", "", "fly"]
+_PARAMETER_NAMES = ["input.qos", "input.queue_size", "input.qos_depth", "input.max_age_s", "output.markers",
+                    "output.marker_lifetime_s", "tracking.max_lost_s", "pipeline", "replay.match",
+                    "diagnostics_period_s", "no.such.parameter", "input.camera_info_wait_s"]
+
+
+def _parameter_values() -> st.SearchStrategy:
+    return st.one_of(
+        st.builds(lambda v: ParameterValue(type=ParameterType.PARAMETER_BOOL, bool_value=v), st.booleans()),
+        st.builds(lambda v: ParameterValue(type=ParameterType.PARAMETER_INTEGER, integer_value=v),
+                  st.integers(-(2**63), 2**63 - 1)),
+        st.builds(lambda v: ParameterValue(type=ParameterType.PARAMETER_DOUBLE, double_value=v),
+                  st.floats(allow_nan=True, allow_infinity=True)),
+        st.builds(lambda v: ParameterValue(type=ParameterType.PARAMETER_STRING, string_value=v),
+                  st.sampled_from(["", "reliable", "sensor_data", "replay", "blazepose", "stamp", "x" * 300])
+                  | st.text(max_size=20)),
+        st.builds(lambda v: ParameterValue(type=ParameterType.PARAMETER_DOUBLE_ARRAY, double_array_value=v),
+                  st.lists(st.floats(allow_nan=False, allow_infinity=False), max_size=4)),
+        st.just(ParameterValue(type=ParameterType.PARAMETER_NOT_SET)),
+    )
+
+
+# shutdown transitions (ids 5-7, labels '*shutdown') are left out: they end the node on purpose
+_requests = st.lists(st.one_of(
+    st.tuples(st.just("transition"), st.sampled_from([0, 1, 2, 3, 4, 8, 9, 10, 11, 12, 60, 97, 98, 99, 255])),
+    st.tuples(st.just("label"), st.sampled_from(_KNOWN_LABELS) | st.text(max_size=12).filter(
+        lambda t: "shutdown" not in t)),
+    st.tuples(st.just("parameter"), st.tuples(st.sampled_from(_PARAMETER_NAMES), _parameter_values())),
+), min_size=1, max_size=5)
+
+
+@pytest.mark.fuzz
+def test_fuzzed_lifecycle_requests_and_parameter_updates_never_end_the_node(ros_graph, user,
+                                                                             tmp_path: Path) -> None:
+    process = _start_node(ros_graph, tmp_path, "input.qos=reliable")
+    truth = tmp_path / "ground_truth.npz"
+    change = user.node.create_client(ChangeState, "/hpe_pose/change_state")
+    get_state = user.node.create_client(GetState, "/hpe_pose/get_state")
+    set_parameters = user.node.create_client(SetParameters, "/hpe_pose/set_parameters")
+    cases = settings.default.max_examples
+
+    @settings(max_examples=40 if cases < 1000 else cases)
+    @given(_requests)
+    def requests_are_answered(requests: list[tuple[str, Any]]) -> None:
+        for kind, payload in requests:
+            if kind == "transition":
+                user.call(change, ChangeState.Request(transition=Transition(id=payload)))
+            elif kind == "label":
+                user.call(change, ChangeState.Request(transition=Transition(label=payload)))
+            else:
+                name, value = payload
+                user.call(set_parameters, SetParameters.Request(parameters=[Parameter(name=name, value=value)]))
+            assert process.poll() is None, ros_graph.log("node")[-3000:]
+        assert user.call(get_state, GetState.Request()).current_state.id in (
+            State.PRIMARY_STATE_UNCONFIGURED, State.PRIMARY_STATE_INACTIVE, State.PRIMARY_STATE_ACTIVE)
+
+    requests_are_answered()
+
+    # and it still works once brought back up
+    def string(value: str) -> ParameterValue:
+        return ParameterValue(type=ParameterType.PARAMETER_STRING, string_value=value)
+
+    restore = [Parameter(name="pipeline", value=string("replay")), Parameter(name="replay.path", value=string(str(truth))),
+               Parameter(name="replay.match", value=string("sequence")), Parameter(name="input.qos", value=string("reliable")),
+               Parameter(name="input.max_age_s", value=ParameterValue(type=ParameterType.PARAMETER_DOUBLE))]
+    user.call(set_parameters, SetParameters.Request(parameters=restore))
+    state = user.call(get_state, GetState.Request()).current_state.id
+    if state == State.PRIMARY_STATE_ACTIVE:
+        user.call(change, ChangeState.Request(transition=Transition(id=Transition.TRANSITION_DEACTIVATE)))
+        state = State.PRIMARY_STATE_INACTIVE
+    if state == State.PRIMARY_STATE_INACTIVE:
+        user.call(change, ChangeState.Request(transition=Transition(id=Transition.TRANSITION_CLEANUP)))
+    for transition in (Transition.TRANSITION_CONFIGURE, Transition.TRANSITION_ACTIVATE):
+        assert user.call(change, ChangeState.Request(transition=Transition(id=transition))).success, \
+            ros_graph.log("node")[-3000:]
+    before = int(user.values().get("processed", 0))
+    publisher = user.node.create_publisher(Image, IMAGE_TOPIC, _reliable())
+    _publish_matched(user, publisher, [_image(7_000_000_000 + i) for i in range(2)])
+    assert user.spin_until(lambda: int(user.values().get("processed", 0)) >= before + 2, 10.0), user.values()
+
+
+_encodings = st.sampled_from(["rgb8", "bgr8", "mono8", "mono16", "yuv422", "bayer_rggb8", "rgba8", "16UC1", "", "x"])
+
+
+@pytest.mark.fuzz
+def test_fuzzed_images_through_the_node_are_each_processed_or_counted(ros_graph, user, tmp_path: Path) -> None:
+    process = _start_node(ros_graph, tmp_path, "input.qos=reliable", "input.queue_size=1000",
+                          "input.qos_depth=1000")
+    publisher = user.node.create_publisher(Image, IMAGE_TOPIC, _reliable(1000))
+    _publish_matched(user, publisher, [])
+    sent = []
+    cases = settings.default.max_examples
+
+    @settings(max_examples=60 if cases < 1000 else cases)
+    @given(encoding=_encodings, height=st.integers(0, 20), width=st.integers(0, 20), step=st.integers(0, 80),
+           data=st.binary(max_size=1500), big_endian=st.integers(0, 1))
+    def publish(encoding: str, height: int, width: int, step: int, data: bytes, big_endian: int) -> None:
+        msg = Image(height=height, width=width, encoding=encoding, step=step, data=data, is_bigendian=big_endian)
+        msg.header.stamp.sec = 10 + len(sent)
+        publisher.publish(msg)
+        sent.append(msg)
+        user.executor.spin_once(timeout_sec=0.001)
+
+    publish()
+    publisher.publish(_image(90_000_000_000))  # and a good one last
+    total = len(sent) + 1
+
+    def all_handled() -> bool:
+        values = user.values()
+        handled = int(values.get("processed", 0)) + int(values.get("rejected image", 0))
+        return int(values.get("received", 0)) == total and handled == total
+
+    assert user.spin_until(all_handled, 30.0), user.values()
+    assert process.poll() is None and int(user.values()["processed"]) >= 1
