@@ -2,15 +2,29 @@
 
 Starts the RGB pose node (and optionally the event pose node) as lifecycle nodes with the
 parameters of config/pose.yaml; the nodes configure and activate themselves unless
-autostart:=false. Without `ros2 launch`, `hpe-ros run` starts the same nodes from the same YAML.
+autostart:=false. With rviz:=true, RViz opens config/hpe_ros.rviz rendered for these arguments
+(namespace, image_topic, fixed_frame) into a temporary file. Without `ros2 launch`, `hpe-ros run`
+starts the same nodes from the same YAML.
 """
 
-from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument
+from launch import LaunchContext, LaunchDescription
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import LifecycleNode, Node
 from launch_ros.substitutions import FindPackageShare
+
+from hpe_ros.cli.rviz_config import RvizSettings, is_true, write_rviz_config
+
+
+def _rviz(context: LaunchContext) -> list[Node]:
+    if not is_true(LaunchConfiguration("rviz").perform(context)):
+        return []
+    settings = RvizSettings(namespace=LaunchConfiguration("namespace").perform(context),
+                            image_topic=LaunchConfiguration("image_topic").perform(context),
+                            fixed_frame=LaunchConfiguration("fixed_frame").perform(context))
+    template = PathJoinSubstitution([FindPackageShare("hpe_ros"), "config", "hpe_ros.rviz"]).perform(context)
+    return [Node(package="rviz2", executable="rviz2", arguments=["-d", str(write_rviz_config(template, settings))])]
 
 
 def generate_launch_description() -> LaunchDescription:
@@ -28,6 +42,8 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument("event_topic", default_value="/event_camera/events"),
         DeclareLaunchArgument("autostart", default_value="true", description="configure and activate on start"),
         DeclareLaunchArgument("rviz", default_value="false", description="start RViz with hpe_ros's view"),
+        DeclareLaunchArgument("fixed_frame", default_value="camera_optical_frame",
+                              description="RViz fixed frame: the frame_id of the camera's images"),
     ]
     pose_node = LifecycleNode(
         package="hpe_ros",
@@ -58,10 +74,4 @@ def generate_launch_description() -> LaunchDescription:
             {"input.events_topic": LaunchConfiguration("event_topic"), "autostart": LaunchConfiguration("autostart")},
         ],
     )
-    rviz = Node(
-        package="rviz2",
-        executable="rviz2",
-        arguments=["-d", PathJoinSubstitution([share, "config", "hpe_ros.rviz"])],
-        condition=IfCondition(LaunchConfiguration("rviz")),
-    )
-    return LaunchDescription([*args, pose_node, event_node, rviz])
+    return LaunchDescription([*args, pose_node, event_node, OpaqueFunction(function=_rviz)])
