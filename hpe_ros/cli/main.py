@@ -97,6 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     default_lifter.add_argument("--output", type=Path, required=True, help="weights file to write (.pt)")
     default_lifter.add_argument("--steps", type=int, default=25000)
     default_lifter.add_argument("--seed", type=int, default=0)
+    default_lifter.add_argument("--extra-data", type=Path,
+                                help="more CMU trials: .npz from scripts/convert_cmu_amc.py, or ASF/AMC files")
+    default_lifter.add_argument("--extra-stride", type=int, default=4,
+                                help="keep every N-th frame of --extra-data ASF/AMC trials (120 Hz)")
 
     from hpe_ros.cli.simulate import add_command as add_simulate_command
 
@@ -195,7 +199,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "train-default-lifter":
         from hpe_ros.pipelines.default_lifter import report_dict, train_default_lifter
 
-        report = train_default_lifter(args.data, args.output, steps=args.steps, seed=args.seed)
+        report = train_default_lifter(args.data, args.output, steps=args.steps, seed=args.seed,
+                                      extra_data=args.extra_data, extra_stride=args.extra_stride)
         for key, value in report_dict(report).items():
             print(f"{key}: {value}")
         return 0

@@ -40,7 +40,7 @@ from hpe_ros.core.camera import CameraModel
 from hpe_ros.core.joints import BLAZEPOSE_33, H36M_17, convert_joints
 from hpe_ros.models.checkpoints import load_strict, read_checkpoint
 from hpe_ros.models.registry import create_model
-from hpe_ros.pipelines import cmu_mocap
+from hpe_ros.pipelines import cmu_amc, cmu_mocap
 from hpe_ros.pipelines.metrics import evaluate_poses
 from hpe_ros.pipelines.pose_synthesis import floor_root_height, synthesise_poses
 
@@ -208,7 +208,12 @@ class MocapFrames:
 
     @classmethod
     def from_split(cls, data_dir: str | os.PathLike[str], split: str) -> MocapFrames:
-        sequences = cmu_mocap.read_cmu_split(data_dir, split)
+        return cls.from_sequences(cmu_mocap.read_cmu_split(data_dir, split))
+
+    @classmethod
+    def from_sequences(cls, sequences: Sequence[cmu_mocap.CmuSequence]) -> MocapFrames:
+        if not sequences:
+            raise ValueError("no mocap sequences")
         return cls(
             np.concatenate([s.root_position for s in sequences]),
             np.concatenate([s.rotations for s in sequences]),
@@ -617,15 +622,24 @@ def train_default_lifter(
     batch_size: int = 256,
     progress: bool = True,
     config: GeneratorConfig = SHIPPED_CONFIG,
+    extra_data: str | os.PathLike[str] | None = None,
+    extra_stride: int = 4,
 ) -> DefaultLifterReport:
     """Train the default lifter on ``data_dir`` (a cmu_mocap folder or its parent) and save it.
 
-    The file holds plain tensors and values only (loadable with ``weights_only=True``). Metrics:
-    noisy and clean virtual views of the test split, and the Human3.6M frames when
-    ``h36m_frames/test_h36m_body3d.npz`` lies beside the cmu_mocap folder.
+    ``extra_data``: a folder of more CMU trials added to the train split, either converted
+    ``.npz`` files (``scripts/convert_cmu_amc.py``) or ASF/AMC files read at ``extra_stride``
+    (:func:`hpe_ros.pipelines.cmu_amc.read_extra_sequences`). The file holds plain tensors and
+    values only (loadable with ``weights_only=True``). Metrics: noisy and clean virtual views of the
+    test split, and the Human3.6M frames when ``h36m_frames/test_h36m_body3d.npz`` lies beside the
+    cmu_mocap folder.
     """
     cmu_dir = _cmu_dir(data_dir)
-    train, test = MocapFrames.from_split(cmu_dir, "train"), MocapFrames.from_split(cmu_dir, "test")
+    train_sequences = cmu_mocap.read_cmu_split(cmu_dir, "train")
+    extra = [] if extra_data is None else cmu_amc.read_extra_sequences(extra_data, extra_stride)
+    train = MocapFrames.from_sequences([*train_sequences, *extra])
+    base_frames = sum(s.num_frames for s in train_sequences)
+    test = MocapFrames.from_split(cmu_dir, "test")
     kwargs = dict(DEFAULT_MODEL_KWARGS if model_kwargs is None else model_kwargs)
     result = train_lifter(train, steps, seed, batch_size, model_kwargs=kwargs, config=config,
                           progress=progress)
@@ -649,11 +663,15 @@ def train_default_lifter(
                   " joints) and scores, with the camera intrinsics (guessed when unknown)"),
         "output": "pelvis-relative H36M-17 joints, camera frame (x right, y down, z forward), metres",
         "trained_on": (
-            f"CMU motion capture (DMGNN expmap release), train split: {train.num_sequences} sequences,"
-            f" {train.num_frames} frames, {config.synthesis_rate:.0%} bent into sitting/crouching/bending/"
-            f"reaching poses; random virtual cameras, each person in its virtual view; BlazePose-like and "
-            f"H36M-joint 2D ({config.direct_2d_rate:.0%}) with detector-like noise"
+            f"CMU motion capture (DMGNN expmap release), train split: {len(train_sequences)} sequences"
+            + (f", plus {len(extra)} CMU ASF/AMC trials ({train.num_frames - base_frames} frames)"
+               if extra else "")
+            + f"; {train.num_sequences} sequences, {train.num_frames} frames, {config.synthesis_rate:.0%}"
+            " bent into sitting/crouching/bending/reaching poses; random virtual cameras, each person in"
+            f" its virtual view; BlazePose-like and H36M-joint 2D ({config.direct_2d_rate:.0%}) with"
+            " detector-like noise"
         ),
+        "extra_trials": [s.name for s in extra],
         "generator": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()},
         "seed": int(seed),
         "steps": int(steps),
