@@ -197,9 +197,14 @@ class HRNetFeatures:
 
 
 class HRNet(nn.Module):
-    """HRNet-W``width`` backbone: ``forward`` returns the stage-4 branch-0 map (N, C, H/4, W/4)."""
+    """HRNet-W``width`` backbone: ``forward`` returns the stage-4 branch-0 map (N, C, H/4, W/4).
 
-    def __init__(self, width: int = 32) -> None:
+    The block and module counts default to the published networks' (HigherHRNet / SWAHR build
+    on this class with the same counts; tests build smaller ones)."""
+
+    def __init__(self, width: int = 32, blocks_per_branch: int = BLOCKS_PER_BRANCH,
+                 modules_per_stage: tuple[int, int, int] = MODULES_PER_STAGE,
+                 layer1_blocks: int = LAYER1_BLOCKS) -> None:
         super().__init__()
         self.width = width
         self.channels = tuple(width * 2**i for i in range(4))
@@ -211,16 +216,16 @@ class HRNet(nn.Module):
         layer1_out = LAYER1_PLANES * Bottleneck.expansion
         self.layer1 = nn.Sequential(
             Bottleneck(STEM_CHANNELS, LAYER1_PLANES),
-            *(Bottleneck(layer1_out, LAYER1_PLANES) for _ in range(LAYER1_BLOCKS - 1)),
+            *(Bottleneck(layer1_out, LAYER1_PLANES) for _ in range(layer1_blocks - 1)),
         )
         previous = [layer1_out]
-        for index, num_modules in enumerate(MODULES_PER_STAGE):
+        for index, num_modules in enumerate(modules_per_stage):
             stage = index + 2
             widths = list(self.channels[:stage])
             last_stage = stage == 4
             modules = [
                 HRModule(
-                    widths, BLOCKS_PER_BRANCH, multi_scale_output=not (last_stage and m == num_modules - 1)
+                    widths, blocks_per_branch, multi_scale_output=not (last_stage and m == num_modules - 1)
                 )
                 for m in range(num_modules)
             ]

@@ -27,153 +27,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from hpe_ros.models.hrnet import BN_MOMENTUM, BasicBlock, HRNet
 from hpe_ros.models.registry import register_model
-
-BN_MOMENTUM = 0.1
-
-
-def _conv3x3(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
-    return nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False)
-
-
-class BasicBlock(nn.Module):
-    """Two 3x3 convolutions with a residual connection (expansion 1)."""
-
-    expansion = 1
-
-    def __init__(self, in_channels: int, channels: int, stride: int = 1, downsample: nn.Module | None = None):
-        super().__init__()
-        self.conv1 = _conv3x3(in_channels, channels, stride)
-        self.bn1 = nn.BatchNorm2d(channels, momentum=BN_MOMENTUM)
-        self.conv2 = _conv3x3(channels, channels)
-        self.bn2 = nn.BatchNorm2d(channels, momentum=BN_MOMENTUM)
-        self.relu = nn.ReLU(inplace=True)
-        self.downsample = downsample
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        residual = x if self.downsample is None else self.downsample(x)
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        return self.relu(out + residual)
-
-
-class Bottleneck(nn.Module):
-    """1x1 -> 3x3 -> 1x1 residual block (expansion 4), used by the stem's ``layer1``."""
-
-    expansion = 4
-
-    def __init__(self, in_channels: int, channels: int, stride: int = 1, downsample: nn.Module | None = None):
-        super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, channels, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(channels, momentum=BN_MOMENTUM)
-        self.conv2 = nn.Conv2d(channels, channels, 3, stride, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(channels, momentum=BN_MOMENTUM)
-        self.conv3 = nn.Conv2d(channels, channels * self.expansion, 1, bias=False)
-        self.bn3 = nn.BatchNorm2d(channels * self.expansion, momentum=BN_MOMENTUM)
-        self.relu = nn.ReLU(inplace=True)
-        self.downsample = downsample
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        residual = x if self.downsample is None else self.downsample(x)
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.relu(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
-        return self.relu(out + residual)
-
-
-def _residual_stack(
-    block: type[BasicBlock] | type[Bottleneck], in_channels: int, channels: int, num_blocks: int
-) -> nn.Sequential:
-    """``num_blocks`` blocks; the first projects the input with a 1x1 conv when widths differ."""
-    downsample = None
-    if in_channels != channels * block.expansion:
-        downsample = nn.Sequential(
-            nn.Conv2d(in_channels, channels * block.expansion, 1, bias=False),
-            nn.BatchNorm2d(channels * block.expansion, momentum=BN_MOMENTUM),
-        )
-    layers = [block(in_channels, channels, 1, downsample)]
-    layers += [block(channels * block.expansion, channels) for _ in range(1, num_blocks)]
-    return nn.Sequential(*layers)
-
-
-def _fuse_path(channels: list[int], source: int, target: int) -> nn.Module:
-    """Module bringing branch ``source`` to the resolution and width of branch ``target``."""
-    if source == target:
-        return nn.Identity()
-    if source > target:  # lower resolution: 1x1 conv then nearest upsampling
-        return nn.Sequential(
-            nn.Conv2d(channels[source], channels[target], 1, 1, 0, bias=False),
-            nn.BatchNorm2d(channels[target]),
-            nn.Upsample(scale_factor=2 ** (source - target), mode="nearest"),
-        )
-    steps = []  # higher resolution: strided 3x3 convs, ReLU between them but not after the last
-    for step in range(target - source):
-        last = step == target - source - 1
-        out_channels = channels[target] if last else channels[source]
-        layers: list[nn.Module] = [
-            nn.Conv2d(channels[source], out_channels, 3, 2, 1, bias=False),
-            nn.BatchNorm2d(out_channels),
-        ]
-        if not last:
-            layers.append(nn.ReLU(inplace=True))
-        steps.append(nn.Sequential(*layers))
-    return nn.Sequential(*steps)
-
-
-class HighResolutionModule(nn.Module):
-    """Parallel branches of basic blocks followed by an all-to-all exchange (sum fusion)."""
-
-    def __init__(self, channels: list[int], num_blocks: int, multi_scale_output: bool = True):
-        super().__init__()
-        self.branches = nn.ModuleList(_residual_stack(BasicBlock, c, c, num_blocks) for c in channels)
-        num_outputs = len(channels) if multi_scale_output else 1
-        self.fuse_layers = nn.ModuleList(
-            nn.ModuleList(_fuse_path(channels, source, target) for source in range(len(channels)))
-            for target in range(num_outputs)
-        )
-        self.relu = nn.ReLU(inplace=False)
-
-    def forward(self, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
-        features = [branch(x) for branch, x in zip(self.branches, inputs, strict=True)]
-        fused = []
-        for paths in self.fuse_layers:
-            total = paths[0](features[0])
-            for path, x in zip(paths[1:], features[1:], strict=True):
-                total = total + path(x)
-            fused.append(self.relu(total))
-        return fused
-
-
-def _transition(previous: list[int], current: list[int]) -> nn.ModuleList:
-    """Adapters from the previous stage's branches to the next stage's (one new, lower branch)."""
-    layers: list[nn.Module] = []
-    for index, out_channels in enumerate(current):
-        if index < len(previous):
-            if previous[index] == out_channels:
-                layers.append(nn.Identity())
-            else:
-                layers.append(
-                    nn.Sequential(
-                        nn.Conv2d(previous[index], out_channels, 3, 1, 1, bias=False),
-                        nn.BatchNorm2d(out_channels),
-                        nn.ReLU(inplace=True),
-                    )
-                )
-        else:
-            steps = []
-            for step in range(index + 1 - len(previous)):
-                in_channels = previous[-1]
-                width = out_channels if step == index - len(previous) else in_channels
-                steps.append(
-                    nn.Sequential(
-                        nn.Conv2d(in_channels, width, 3, 2, 1, bias=False),
-                        nn.BatchNorm2d(width),
-                        nn.ReLU(inplace=True),
-                    )
-                )
-            layers.append(nn.Sequential(*steps))
-    return nn.ModuleList(layers)
-
 
 @dataclass(frozen=True)
 class HigherHRNetConfig:
@@ -229,31 +84,21 @@ class HigherHRNetOutputs:
     scale_maps: list[torch.Tensor | None] = field(default_factory=list)  # SWAHR only, else None
 
 
-class HigherHRNet(nn.Module):
+class HigherHRNet(HRNet):
     """HRNet backbone + multi-resolution heatmap/tag head (+ SWAHR scale maps).
 
-    ``forward`` returns a tuple with one tensor per resolution (ONNX- and TorchScript-friendly);
+    The backbone is :class:`~hpe_ros.models.hrnet.HRNet` itself (its parameters keep the top-level
+    names of the official checkpoints: ``conv1``, ``layer1``, ``stage2`` ...). ``forward``
+    returns a tuple with one tensor per resolution (ONNX- and TorchScript-friendly);
     :meth:`split_outputs` names its channels.
     """
 
     def __init__(self, config: HigherHRNetConfig | None = None):
-        super().__init__()
-        self.config = config = config or HigherHRNetConfig()
+        config = config or HigherHRNetConfig()
+        super().__init__(width=config.width, blocks_per_branch=config.blocks,
+                         modules_per_stage=config.stage_modules, layer1_blocks=config.stem_blocks)
+        self.config = config
         width = config.width
-        self.conv1 = nn.Conv2d(3, 64, 3, 2, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(64, momentum=BN_MOMENTUM)
-        self.conv2 = nn.Conv2d(64, 64, 3, 2, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(64, momentum=BN_MOMENTUM)
-        self.relu = nn.ReLU(inplace=True)
-        self.layer1 = _residual_stack(Bottleneck, 64, 64, config.stem_blocks)
-
-        widths = [width * 2**i for i in range(4)]
-        self.transition1 = _transition([64 * Bottleneck.expansion], widths[:2])
-        self.stage2 = self._stage(widths[:2], config.stage_modules[0], True)
-        self.transition2 = _transition(widths[:2], widths[:3])
-        self.stage3 = self._stage(widths[:3], config.stage_modules[1], True)
-        self.transition3 = _transition(widths[:3], widths)
-        self.stage4 = self._stage(widths, config.stage_modules[2], False)
 
         joints = config.num_joints
         deconv_channels = config.resolved_deconv_channels
@@ -301,30 +146,9 @@ class HigherHRNet(nn.Module):
                 for c in head_inputs
             )
 
-    def _stage(self, channels: list[int], num_modules: int, multi_scale_output: bool) -> nn.Sequential:
-        return nn.Sequential(
-            *(
-                HighResolutionModule(channels, self.config.blocks, multi_scale_output or i < num_modules - 1)
-                for i in range(num_modules)
-            )
-        )
-
     def backbone_features(self, x: torch.Tensor) -> torch.Tensor:
         """The HRNet output: highest-resolution branch after stage 4, (B, width, H/4, W/4)."""
-        x = self.relu(self.bn1(self.conv1(x)))
-        x = self.relu(self.bn2(self.conv2(x)))
-        x = self.layer1(x)
-        branches = [t(x) for t in self.transition1]
-        branches = self.stage2(branches)
-        branches = self._apply_transition(self.transition2, branches)
-        branches = self.stage3(branches)
-        branches = self._apply_transition(self.transition3, branches)
-        return self.stage4(branches)[0]
-
-    @staticmethod
-    def _apply_transition(transition: nn.ModuleList, branches: list[torch.Tensor]) -> list[torch.Tensor]:
-        # existing branches pass (through identity); a new branch is made from the lowest one
-        return [t(branches[i] if i < len(branches) else branches[-1]) for i, t in enumerate(transition)]
+        return HRNet.forward(self, x)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         features = self.backbone_features(x)
