@@ -184,8 +184,9 @@ def depth_image_to_metres(msg: Any) -> np.ndarray:
         dtype = np.dtype(">u2" if big_endian else "<u2")
         scale = 1e-3
     pixels = np.ndarray(shape=(height, width), dtype=dtype, buffer=raw, strides=(step, layout.bytes_per_pixel))
-    metres = pixels.astype(np.float32) * np.float32(scale)
-    metres[~np.isfinite(metres) | (metres <= 0.0) | (metres > MAX_DEPTH_M)] = np.nan
+    with np.errstate(invalid="ignore", over="ignore"):  # NaN / inf readings are unknown depth, not an error
+        metres = pixels.astype(np.float32) * np.float32(scale)
+        metres[~np.isfinite(metres) | (metres <= 0.0) | (metres > MAX_DEPTH_M)] = np.nan
     return metres
 
 
