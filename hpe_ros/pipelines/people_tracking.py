@@ -73,15 +73,16 @@ class PeopleTracking:
         )
         people = list(result.people)
         for index, track_id, key in zip(untracked, update.ids, update.track_keys, strict=True):
-            person = people[index]
             if self.smoothing.enabled:
-                person = self._smooth(person, key, stamp_s)
-            people[index] = replace(person, track_id=track_id)
-        alive = set(update.track_keys) | self.tracker.track_keys()
-        self._filters = {k: f for k, f in self._filters.items() if k in alive}
+                people[index] = self._smooth(people[index], key, stamp_s, track_id)
+            else:
+                people[index] = replace(people[index], track_id=track_id)
+        if len(self._filters) > len(update.track_keys):  # else every filter is a track seen now
+            alive = self.tracker.track_keys()
+            self._filters = {k: f for k, f in self._filters.items() if k in alive}
         return TrackedResult(replace(result, people=people), update.ended, update.active)
 
-    def _smooth(self, person: PersonPose, key: int, stamp_s: float) -> PersonPose:
+    def _smooth(self, person: PersonPose, key: int, stamp_s: float, track_id: str) -> PersonPose:
         filters = self._filters.get(key)
         if filters is None:
             config = self.smoothing
@@ -105,7 +106,7 @@ class PeopleTracking:
         smpl = person.smpl
         if smpl is not None:
             smpl = _smooth_smpl(smpl, filters, stamp_s)
-        return replace(person, joints_3d=joints, smpl=smpl)
+        return replace(person, joints_3d=joints, smpl=smpl, track_id=track_id)
 
 
 def _smooth_smpl(smpl: SMPLEstimate, filters: _Filters, stamp_s: float) -> SMPLEstimate:

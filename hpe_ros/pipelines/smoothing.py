@@ -51,24 +51,25 @@ class OneEuroFilter:
 
     def __call__(self, value: np.ndarray, stamp_s: float) -> np.ndarray:
         value = np.asarray(value, dtype=np.float64)
-        if self._value is None or self._value.shape != value.shape or stamp_s <= self._stamp_s:
+        previous = self._value
+        if previous is None or previous.shape != value.shape or stamp_s <= self._stamp_s:
             self._value, self._speed, self._stamp_s = value.copy(), np.zeros_like(value), stamp_s
             return value.copy()
         assert self._speed is not None
         dt = stamp_s - self._stamp_s
-        finite = np.isfinite(value).all() and np.isfinite(self._value).all()
-        previous = self._value if finite else np.where(np.isfinite(self._value), self._value, value)
-        rate = (value - previous) / dt
+        step = value - previous
+        finite = bool(np.isfinite(step).all())  # both samples complete (the common case: no masking)
         if not finite:
-            rate = np.nan_to_num(rate)
-        speed = self._speed + _alpha(self.config.derivative_cutoff_hz, dt) * (rate - self._speed)
+            previous = np.where(np.isfinite(previous), previous, value)
+            step = np.nan_to_num(value - previous)
+        speed = self._speed + _alpha(self.config.derivative_cutoff_hz, dt) * (step / dt - self._speed)
         weighted = speed if self.speed_weights is None else speed * self.speed_weights
         if self.speed_axis is None:
             magnitude = np.abs(weighted)
         else:
             magnitude = np.sqrt(np.sum(weighted * weighted, axis=self.speed_axis, keepdims=True))
         alpha = _alpha(self.config.min_cutoff_hz + self.config.beta * magnitude, dt)
-        filtered = previous + alpha * (value - previous)
+        filtered = previous + alpha * step
         if not finite:
             filtered = np.where(np.isfinite(value), filtered, value)
         self._value, self._speed, self._stamp_s = filtered, speed, stamp_s

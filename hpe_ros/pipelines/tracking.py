@@ -24,6 +24,7 @@ tracks end when time goes back (a bag played again, a simulation reset).
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -202,7 +203,7 @@ class PeopleTracker:
             cost = np.concatenate(
                 [cost_of(group, detection, free, stamp_s) for group, cost_of in groups if group]
             )
-            rows, cols = linear_sum_assignment(cost)
+            rows, cols = _assignment(cost)
             for row, col in zip(rows, cols, strict=True):
                 if cost[row, col] < _INFEASIBLE:
                     assigned[free[col]] = tracks[row]
@@ -235,25 +236,23 @@ class PeopleTracker:
     def _seen_cost(
         self, tracks: list[_Track], detection: Detection, columns: list[int], stamp_s: float
     ) -> np.ndarray:
-        """Tracks seen in the last frame: 1 - mean(IoU, OKS) of the predicted box and keypoints,
-        averaged with the root distance in gates when both roots are metric; either alone where the
-        other is unknown."""
+        """Tracks seen in the last frame: 1 - OKS of the keypoints moved with the predicted box (the
+        boxes' IoU where there are no keypoints), averaged with the root distance in gates when both
+        roots are metric; either alone where the other is unknown."""
         config = self.config
-        predicted = np.stack([_box_corners(t.box.predict(t.elapsed(stamp_s))) for t in tracks])
-        boxes = detection.boxes[columns, :4]
-        box_known = np.isfinite(predicted).all(-1)[:, None] & np.isfinite(boxes).all(-1)[None]
-        similarity = np.where(box_known, box_iou(predicted, boxes), np.nan)
-        if detection.keypoints is not None and detection.scores is not None:
-            oks = self._oks(tracks, detection, columns, stamp_s)
-            similarity = np.where(np.isfinite(oks), oks, similarity)
+        states = np.array([t.box.predict(t.elapsed(stamp_s)) for t in tracks])
+        similarity = self._oks(tracks, states, detection, columns)
+        missing = np.isnan(similarity)
+        if missing.any():  # no keypoints to compare: the boxes' overlap
+            predicted, boxes = _box_corners(states), detection.boxes[columns, :4]
+            known = np.isfinite(predicted).all(-1)[:, None] & np.isfinite(boxes).all(-1)[None]
+            similarity = np.where(missing & known, box_iou(predicted, boxes), similarity)
         distance = self._root_distance(tracks, detection, columns, stamp_s, extrapolate=True)
-        has_2d, has_3d = np.isfinite(similarity), np.isfinite(distance)
         with np.errstate(invalid="ignore"):
-            feasible = (has_2d | has_3d) & (~has_2d | (similarity >= config.min_similarity))
-            feasible &= ~has_3d | (distance <= 1.0)
-        terms = np.stack([1.0 - similarity, np.minimum(distance, 1.0)])
-        known = np.isfinite(terms)
-        cost = np.where(known, terms, 0.0).sum(axis=0) / np.maximum(known.sum(axis=0), 1)
+            dissimilar, near = 1.0 - similarity, np.minimum(distance, 1.0)
+            both = 0.5 * (dissimilar + near)
+            cost = np.where(np.isnan(near), dissimilar, np.where(np.isnan(dissimilar), near, both))
+            feasible = ~np.isnan(cost) & ~(similarity < config.min_similarity) & ~(distance > 1.0)
         return np.where(feasible, cost, _INFEASIBLE)
 
     def _lost_cost(
@@ -273,10 +272,10 @@ class PeopleTracker:
         boxes = detection.boxes[columns, :4]
         detected = 0.5 * (boxes[:, :2] + boxes[:, 2:])
         horizons = [min(t.elapsed(stamp_s), config.predict_lost_s) for t in tracks]
-        predicted = np.stack([t.box.predict(h) for t, h in zip(tracks, horizons, strict=True)])
+        predicted = np.array([t.box.predict(h) for t, h in zip(tracks, horizons, strict=True)])
         heights = predicted[:, 3:4]
         pixels = np.linalg.norm(predicted[:, None, :2] - detected[None], axis=-1)
-        last_seen = np.stack([t.box.predict(0.0)[:2] for t in tracks])
+        last_seen = np.array([t.box.predict(0.0)[:2] for t in tracks])
         pixels = np.where(
             at_edge, np.fmin(pixels, np.linalg.norm(last_seen[:, None] - detected[None], axis=-1)), pixels
         ) / np.maximum(heights, 1.0)
@@ -284,9 +283,7 @@ class PeopleTracker:
         gate_2d = config.lost_gate_heights + speed / 1.7 * elapsed
         known = np.isfinite(distance)
         normalised = np.where(known, distance, pixels / gate_2d)
-        overlap = np.nan_to_num(
-            box_iou(np.stack([_box_corners(p) for p in predicted]), boxes)
-        )  # tells apart people close together
+        overlap = np.nan_to_num(box_iou(_box_corners(predicted), boxes))  # tells apart people close together
         cost = config.lost_penalty + normalised + 0.5 * (1.0 - overlap)
         return np.where(normalised <= 1.0, cost, _INFEASIBLE)
 
@@ -310,48 +307,50 @@ class PeopleTracker:
             return distance
         elapsed = np.array([tracks[r].elapsed(stamp_s) for r in rows])
         horizons = np.minimum(elapsed, config.predict_lost_s) if extrapolate else np.zeros(len(rows))
-        predicted = np.stack([tracks[r].root.predict(h) for r, h in zip(rows, horizons, strict=True)])  # type: ignore[union-attr]
+        predicted = np.array([tracks[r].root.predict(h) for r, h in zip(rows, horizons, strict=True)])  # type: ignore[union-attr]
         widen = np.zeros(len(rows)) if growth_mps is None else np.asarray(growth_mps)[rows] * elapsed
         # the offset along the camera ray (where a monocular root's error lies) and across it
-        offsets = detection.roots[columns][None] - predicted[:, None]  # (T, N, 3)
-        ranges = np.linalg.norm(predicted, axis=-1)
+        offsets = _rows(detection.roots, columns)[None] - predicted[:, None]  # (T, N, 3)
+        ranges = np.sqrt(np.einsum("tk,tk->t", predicted, predicted))
         rays = predicted / np.maximum(ranges, 1e-6)[:, None]
         along = np.einsum("tnk,tk->tn", offsets, rays)
         across = offsets - along[..., None] * rays[:, None]
-        distance[rows] = np.sqrt(
-            (along / (config.gate_m + config.depth_gate_fraction * ranges + widen)[:, None]) ** 2
-            + (across[..., 1] / config.height_gate_m) ** 2
-            + ((across[..., 0] ** 2 + across[..., 2] ** 2) / ((config.gate_m + widen) ** 2)[:, None])
-        )
+        along_gate = config.gate_m + config.depth_gate_fraction * ranges + widen
+        sideways_gate = config.gate_m + widen
+        gates = np.array([sideways_gate, np.full(len(rows), config.height_gate_m), sideways_gate]).T
+        across = across / gates[:, None]
+        along = along / along_gate[:, None]
+        distance[rows] = np.sqrt(np.einsum("tnk,tnk->tn", across, across) + along * along)
         return distance
 
     def _oks(
-        self, tracks: list[_Track], detection: Detection, columns: list[int], stamp_s: float
+        self, tracks: list[_Track], states: np.ndarray, detection: Detection, columns: list[int]
     ) -> np.ndarray:
         """(T, N) object keypoint similarity of each track's keypoints, moved with its predicted
-        box, to each detection's (NaN where no joint is confident in both)."""
+        box ``states`` (T, 4), to each detection's (NaN where no joint is confident in both)."""
         out = np.full((len(tracks), len(columns)), np.nan)
-        rows = [r for r, t in enumerate(tracks) if t.keypoints is not None and t.scores is not None]
+        rows = [r for r, t in enumerate(tracks) if t.keypoints is not None]
         if not rows or detection.keypoints is None or detection.scores is None:
             return out
         config = self.config
-        states = np.stack([tracks[r].box.predict(tracks[r].elapsed(stamp_s)) for r in rows])
-        lasts = np.stack([tracks[r].box.last[:2] for r in rows])
-        shifted = np.stack([tracks[r].keypoints for r in rows]) + (states[:, :2] - lasts)[:, None]  # type: ignore[misc]
-        track_ok = np.stack([tracks[r].scores for r in rows]) >= config.min_keypoint_score  # type: ignore[misc]
+        every = len(rows) == len(tracks)
+        states = states if every else states[rows]
+        moved = states[:, :2] - np.array([tracks[r].box.last[:2] for r in rows])
+        shifted = np.array([tracks[r].keypoints for r in rows]) + moved[:, None]  # type: ignore[misc]
+        track_ok = np.array([tracks[r].scores for r in rows]) >= config.min_keypoint_score  # type: ignore[misc]
         scale_sq = np.maximum(states[:, 2] * states[:, 3], 1.0) * (2 * config.oks_sigma) ** 2
-        keypoints, detection_ok = (
-            detection.keypoints[columns],
-            detection.scores[columns] >= config.min_keypoint_score,
-        )
-        squared = np.sum((keypoints[None] - shifted[:, None]) ** 2, axis=-1)  # (T, N, J)
-        similarity = np.exp(-squared / (2 * scale_sq[:, None, None]))
+        keypoints, scores = _rows(detection.keypoints, columns), _rows(detection.scores, columns)
+        detection_ok = scores >= config.min_keypoint_score
+        offsets = keypoints[None] - shifted[:, None]  # (T, N, J, 2)
+        squared = np.einsum("tnjk,tnjk->tnj", offsets, offsets)
+        similarity = np.exp(squared * (-0.5 / scale_sq)[:, None, None])
         usable = track_ok[:, None] & detection_ok[None]
         counts = usable.sum(axis=-1)
-        with np.errstate(invalid="ignore"):
-            out[rows] = np.where(
-                counts > 0, (similarity * usable).sum(axis=-1) / np.maximum(counts, 1), np.nan
-            )
+        with np.errstate(invalid="ignore", divide="ignore"):
+            oks = np.where(usable, similarity, 0.0).sum(axis=-1) / counts  # NaN where nothing is usable
+        if every:
+            return oks
+        out[rows] = oks
         return out
 
     # ---- track states ------------------------------------------------------------------------
@@ -398,19 +397,30 @@ class PeopleTracker:
             self._next_id += 1
 
 
+def _rows(values: np.ndarray, columns: list[int]) -> np.ndarray:
+    """``values[columns]``, without the copy when ``columns`` are all of them (in order)."""
+    return values if len(columns) == len(values) else values[columns]
+
+
+def _assignment(cost: np.ndarray) -> tuple[Sequence[int], Sequence[int]]:
+    """The least-cost assignment of rows to columns; one track or one person needs no solver."""
+    if cost.shape[0] == 1:
+        return [0], [int(cost[0].argmin())]
+    if cost.shape[1] == 1:
+        return [int(cost[:, 0].argmin())], [0]
+    return linear_sum_assignment(cost)
+
+
 def _edge_mask(detection: Detection, margin: float = 0.02) -> np.ndarray:
     """(N,) people whose box touches the edge of the image."""
     if detection.image_size is None:
         return np.zeros(len(detection), dtype=bool)
     width, height = detection.image_size
-    x0, y0, x1, y1 = np.asarray(detection.boxes[:, :4], dtype=float).T
+    inner_lo = np.array([margin * width, margin * height])
+    inner_hi = np.array([(1 - margin) * width, (1 - margin) * height])
+    boxes = np.asarray(detection.boxes[:, :4], dtype=float)
     with np.errstate(invalid="ignore"):
-        return (
-            (x0 <= margin * width)
-            | (x1 >= (1 - margin) * width)
-            | (y0 <= margin * height)
-            | (y1 >= (1 - margin) * height)
-        )
+        return (boxes[:, :2] <= inner_lo).any(-1) | (boxes[:, 2:] >= inner_hi).any(-1)
 
 
 def _without_cut_roots(detection: Detection, cut: np.ndarray) -> Detection:
@@ -436,5 +446,6 @@ def _box_state(box: np.ndarray) -> np.ndarray:
 
 
 def _box_corners(state: np.ndarray) -> np.ndarray:
-    half = 0.5 * np.maximum(state[2:], 0.0)
-    return np.concatenate([state[:2] - half, state[:2] + half])
+    """Corners of one (4,) or several (T, 4) box states."""
+    half = 0.5 * np.maximum(state[..., 2:], 0.0)
+    return np.concatenate([state[..., :2] - half, state[..., :2] + half], axis=-1)
