@@ -1,4 +1,4 @@
-"""COCO keypoint OKS, matching and AP."""
+"""COCO keypoint OKS, matching and AP (computed by pycocotools, checked here against hand-computed cases)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from hpe_ros.pipelines.coco_eval import (
     COCO_SIGMAS,
     KeypointAnnotation,
     KeypointDetection,
-    average_precision,
     evaluate,
     match_by_oks,
     oks,
@@ -95,10 +94,13 @@ def test_greedy_matching_takes_the_best_pair_first():
 
 def test_average_precision_hand_computed():
     # ranked: hit, miss, hit with 2 positives -> precision 1 up to recall 0.5, then 2/3
-    hits = np.array([True, False, True])
-    scores = np.array([0.9, 0.8, 0.7])
-    assert average_precision(hits, scores, 2) == pytest.approx((51 + 50 * 2 / 3) / 101)
-    assert average_precision(hits[[0]], scores[[0]], 1) == pytest.approx(1.0)
+    other = TRUTH + 400.0
+    people = {1: [annotation(), annotation(keypoints=other)]}
+    ranked = [KeypointDetection(TRUTH, 0.9), KeypointDetection(TRUTH + 1000.0, 0.8), KeypointDetection(other, 0.7)]
+    report = evaluate({1: ranked}, people)
+    assert all(ap == pytest.approx((51 + 50 * 2 / 3) / 101) for ap in report.ap_per_threshold.values())
+    assert evaluate({1: ranked[:1]}, {1: people[1][:1]}).ap == pytest.approx(1.0)
+    assert evaluate({1: []}, people).ap == 0.0
 
 
 def test_evaluate_reports_oks_and_ap():
