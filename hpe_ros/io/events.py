@@ -13,10 +13,17 @@ Decoded events are structured arrays (:data:`CD_EVENT_DTYPE`, :data:`TRIGGER_EVE
   first packet that holds an event fixes ``offset = header.stamp - (sensor time of its first
   event)`` and every later event gets ``sensor time + offset``. Times then follow the sensor
   clock (monotonic, exact relative timing) and are ROS time up to the first packet's transport
-  latency and the host/sensor clock drift since. DVS arrays already carry ROS time stamps.
+  latency and the host/sensor clock drift since. When a packet's stamp and its first event
+  then disagree by more than :data:`EVT3_REANCHOR_NS` (the first stamp came from a driver
+  clock not set yet, or the sensor was restarted), the offset is fixed again from that packet
+  (counted in ``counts.reanchored``). DVS arrays already carry ROS time stamps.
 
-A packet that cannot be decoded (odd byte count, unknown encoding, reserved EVT 3.0 word types)
-raises :class:`EventDecodeError`; a node logs it and goes on with the next packet. The EVT 3.0
+A packet that cannot be decoded (odd byte count, unknown encoding, reserved EVT 3.0 word types,
+a sensor size outside 1..:data:`MAX_SENSOR_SIDE` per side, a time base that does not fit the
+nanosecond clock) raises :class:`EventDecodeError`; a node logs it and goes on with the next
+packet. Events of a packet that decodes but lie outside its sensor (or, in EVT 3.0, come before
+the stream has told their row and time) are dropped; :class:`EventPacketDecoder` counts packets,
+refusals and dropped events in ``counts``. The EVT 3.0
 decoder then drops its row, vector and time state (keeping the last TIME_HIGH for wrap detection),
 so no event is stamped or placed with stale state: decoding resumes once the stream has sent a
 TIME_HIGH, a TIME_LOW and an ADDR_Y again.
@@ -27,7 +34,7 @@ only the fields are read.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -38,7 +45,9 @@ from hpe_ros.pipelines.event_repr import CD_EVENT_DTYPE, TRIGGER_EVENT_DTYPE
 __all__ = [
     "CD_EVENT_DTYPE",
     "TRIGGER_EVENT_DTYPE",
+    "MAX_SENSOR_SIDE",
     "DecodedEvents",
+    "DecoderCounts",
     "EventDecodeError",
     "Evt3Decoder",
     "Evt3State",
@@ -78,6 +87,12 @@ _CHUNK_WORDS = 1 << 17
 _MASK_BITS = ((np.arange(4096)[:, None] >> np.arange(12)[None, :]) & 1).astype(bool)
 
 SUPPORTED_ENCODINGS = ("evt3", "mono")
+# Largest event sensor side accepted (today's sensors: up to 1280 x 720; EVT 3.0 addresses 2048).
+MAX_SENSOR_SIDE = 8192
+# Event times (ns) must stay within +-2^62 (146 years from the epoch), so sums never overflow int64.
+MAX_ABS_TIME_NS = 1 << 62
+# An EVT 3.0 packet whose stamp and first event differ by more than this re-anchors ROS time.
+EVT3_REANCHOR_NS = 1_000_000_000
 
 
 class EventDecodeError(ValueError):
@@ -132,13 +147,34 @@ class Evt3State:
 
 
 def _as_bytes_array(data: Any) -> np.ndarray:
-    """A uint8 view of ``bytes``, ``array.array('B')``, numpy arrays or lists."""
+    """The bytes of ``bytes``, ``array.array``, any numpy array (its memory, in order) or a list of bytes."""
     if isinstance(data, np.ndarray):
-        return data.view(np.uint8).ravel() if data.dtype.itemsize == 1 else data.astype(np.uint8)
+        if data.dtype.hasobject:
+            raise EventDecodeError(f"event data is a numpy array of {data.dtype}, not of numbers")
+        return np.ascontiguousarray(data).reshape(-1).view(np.uint8)
     try:
         return np.frombuffer(data, dtype=np.uint8)
-    except TypeError:
-        return np.asarray(data, dtype=np.uint8)
+    except (TypeError, ValueError, BufferError):
+        pass
+    try:
+        values = np.asarray(data)
+        if values.dtype.kind not in "biu" or (values.size and (values.min() < 0 or values.max() > 255)):
+            raise ValueError("not bytes")
+        return values.astype(np.uint8).reshape(-1)
+    except (TypeError, ValueError, OverflowError) as error:
+        raise EventDecodeError(f"event data ({type(data).__name__}) is not a sequence of bytes") from error
+
+
+def check_sensor_size(width: int, height: int, encoding: str) -> None:
+    """Raise EventDecodeError unless both sides are 1..MAX_SENSOR_SIDE pixels."""
+    if not (0 < width <= MAX_SENSOR_SIDE and 0 < height <= MAX_SENSOR_SIDE):
+        raise EventDecodeError(f"{encoding} packet is for a {width}x{height} sensor; each side must be "
+                               f"1..{MAX_SENSOR_SIDE} pixels")
+
+
+def _check_time_base(time_base_ns: int, what: str) -> None:
+    if not -MAX_ABS_TIME_NS < time_base_ns < MAX_ABS_TIME_NS:
+        raise EventDecodeError(f"{what} {time_base_ns} ns is outside the +-2^62 ns clock range")
 
 
 Evt3Backend = Literal["auto", "native", "numpy"]
@@ -173,7 +209,11 @@ class Evt3Decoder:
 
     def decode(self, packet: Any, is_bigendian: bool = False) -> DecodedEvents:
         """Decode one packet; raises :class:`EventDecodeError` (and resyncs) when it is corrupt."""
-        raw = _as_bytes_array(packet)
+        try:
+            raw = _as_bytes_array(packet)
+        except EventDecodeError:
+            self.state = self.state.resynced()
+            raise
         if raw.size % 2:
             self.state = self.state.resynced()
             raise EventDecodeError(f"evt3 packet has an odd byte count ({raw.size}); it is not 16-bit words")
@@ -383,22 +423,33 @@ def _decode_evt3(
 # --------------------------------------------------------------------------- mono, DVS
 
 
-def decode_mono(packet: Any, time_base_ns: int, is_bigendian: bool = False) -> DecodedEvents:
+def decode_mono(packet: Any, time_base_ns: int, is_bigendian: bool = False, width: int = 0,
+                height: int = 0) -> DecodedEvents:
     """Decode a ``mono`` packet: 64-bit words, bit 63 polarity, bits 48-62 y, 32-47 x, 0-31 dt (ns).
 
     Event time is ``time_base_ns + dt``: pass ``msg.time_base`` for sensor time or the header
-    stamp for ROS time.
+    stamp for ROS time. Events outside ``width`` x ``height`` (when given) are dropped and counted.
     """
+    _check_time_base(int(time_base_ns), "mono time base")
     raw = _as_bytes_array(packet)
     if raw.size % 8:
         raise EventDecodeError(f"mono packet has {raw.size} bytes, not a multiple of 8 (64-bit words)")
     words = raw.view(">u8" if is_bigendian else "<u8")
+    x = (words >> np.uint64(32)) & np.uint64(0xFFFF)
+    y = (words >> np.uint64(48)) & np.uint64(0x7FFF)
+    keep = np.ones(words.size, bool)
+    if width > 0:
+        keep &= x < width
+    if height > 0:
+        keep &= y < height
+    if not keep.all():
+        words, x, y = words[keep], x[keep], y[keep]
     cd = np.empty(words.size, CD_EVENT_DTYPE)
     cd["t"] = (words & np.uint64(0xFFFFFFFF)).astype(np.int64) + np.int64(time_base_ns)
-    cd["x"] = (words >> np.uint64(32)) & np.uint64(0xFFFF)
-    cd["y"] = (words >> np.uint64(48)) & np.uint64(0x7FFF)
+    cd["x"] = x
+    cd["y"] = y
     cd["p"] = words >> np.uint64(63)
-    return DecodedEvents(cd, np.empty(0, TRIGGER_EVENT_DTYPE))
+    return DecodedEvents(cd, np.empty(0, TRIGGER_EVENT_DTYPE), dropped=int(keep.size - words.size))
 
 
 def _stamp_ns(stamp: Any) -> int:
@@ -406,18 +457,48 @@ def _stamp_ns(stamp: Any) -> int:
 
 
 def decode_dvs_event_array(msg: Any) -> DecodedEvents:
-    """Decode a ``dvs_msgs/msg/EventArray`` (per-event ROS time stamps) into a CD array."""
+    """Decode a ``dvs_msgs/msg/EventArray`` (per-event ROS time stamps) into a CD array.
+
+    Events outside the message's ``width`` x ``height`` (when set) or with a stamp outside the
+    clock range are dropped and counted."""
     events = msg.events
-    cd = np.empty(len(events), CD_EVENT_DTYPE)
-    if len(events):
-        cd["x"] = [e.x for e in events]
-        cd["y"] = [e.y for e in events]
-        cd["t"] = [_stamp_ns(e.ts) for e in events]
-        cd["p"] = [bool(e.polarity) for e in events]
-    return DecodedEvents(cd, np.empty(0, TRIGGER_EVENT_DTYPE))
+    n = len(events)
+    x = np.fromiter((e.x for e in events), np.int64, n)
+    y = np.fromiter((e.y for e in events), np.int64, n)
+    t = np.fromiter((_stamp_ns(e.ts) for e in events), object, n)  # python ints: no overflow here
+    p = np.fromiter((bool(e.polarity) for e in events), bool, n)
+    width, height = int(getattr(msg, "width", 0)), int(getattr(msg, "height", 0))
+    keep = (x >= 0) & (y >= 0) & (x <= 0xFFFF) & (y <= 0xFFFF)
+    keep &= np.fromiter((-MAX_ABS_TIME_NS < v < MAX_ABS_TIME_NS for v in t), bool, n)
+    if width > 0:
+        keep &= x < width
+    if height > 0:
+        keep &= y < height
+    cd = np.empty(int(np.count_nonzero(keep)), CD_EVENT_DTYPE)
+    cd["x"], cd["y"], cd["p"] = x[keep], y[keep], p[keep]
+    cd["t"] = t[keep].astype(np.int64)
+    return DecodedEvents(cd, np.empty(0, TRIGGER_EVENT_DTYPE), dropped=n - cd.size)
 
 
 # --------------------------------------------------------------------------- packets
+
+
+@dataclass
+class DecoderCounts:
+    """What an :class:`EventPacketDecoder` has seen (running totals; per encoding where it says so)."""
+
+    packets: dict[str, int] = field(default_factory=dict)  # decoded, per encoding ("dvs" for DVS arrays)
+    refused: dict[str, int] = field(default_factory=dict)  # raised EventDecodeError, per encoding
+    events: int = 0  # CD events handed out
+    triggers: int = 0  # external trigger events handed out
+    dropped: int = 0  # CD events dropped: outside the sensor, before the EVT 3.0 row/time was known
+    reanchored: int = 0  # EVT 3.0 ROS-time offsets fixed again after a stamp jump
+
+    def as_dict(self) -> dict[str, int]:
+        flat = {f"packets {k}": v for k, v in sorted(self.packets.items())}
+        flat.update({f"refused {k}": v for k, v in sorted(self.refused.items())})
+        flat.update(events=self.events, triggers=self.triggers, dropped=self.dropped, reanchored=self.reanchored)
+        return flat
 
 
 class EventPacketDecoder:
@@ -426,7 +507,8 @@ class EventPacketDecoder:
     Takes ``event_camera_msgs/msg/EventPacket`` (and its older name
     ``event_array_msgs/msg/EventArray``) with encoding ``evt3`` or ``mono``, and
     ``dvs_msgs/msg/EventArray``. ``time_reference`` is ``"ros"`` or ``"sensor"`` (see the module
-    docstring for how EVT 3.0 sensor time is tied to ROS time).
+    docstring for how EVT 3.0 sensor time is tied to ROS time). Packets for a sensor larger than
+    :data:`MAX_SENSOR_SIDE` per side are refused before anything is allocated.
     """
 
     def __init__(self, time_reference: Literal["ros", "sensor"] = "ros") -> None:
@@ -435,33 +517,65 @@ class EventPacketDecoder:
         self.time_reference = time_reference
         self.evt3 = Evt3Decoder()
         self.evt3_offset_ns: int | None = None  # ROS time - sensor time, fixed by the first packet
+        self.counts = DecoderCounts()
 
     def reset(self) -> None:
+        """Forget the stream state (not the counts)."""
         self.evt3.reset()
         self.evt3_offset_ns = None
 
+    @staticmethod
+    def kind_of(msg: Any) -> str:
+        """The input type of ``msg`` as counted: its encoding when supported, ``dvs``, or ``other``."""
+        if not hasattr(msg, "encoding"):
+            return "dvs" if hasattr(msg, "events") else "other"
+        encoding = str(msg.encoding)
+        return encoding if encoding in SUPPORTED_ENCODINGS else "other"
+
     def decode(self, msg: Any) -> DecodedEvents:
         """Events of ``msg``; raises :class:`EventDecodeError` for a packet that must be skipped."""
-        if not hasattr(msg, "encoding"):
-            if hasattr(msg, "events"):
-                return decode_dvs_event_array(msg)
-            raise EventDecodeError(f"{type(msg).__name__} is not an event message")
-        encoding = str(msg.encoding)
-        if encoding == "evt3":
-            self.evt3.width, self.evt3.height = int(msg.width), int(msg.height)
-            decoded = self.evt3.decode(msg.events, bool(msg.is_bigendian))
-            if self.time_reference == "sensor":
-                return decoded
-            if self.evt3_offset_ns is None:
-                firsts = [a["t"][0] for a in (decoded.cd, decoded.triggers) if a.size]
-                if not firsts:
-                    return decoded  # nothing to stamp yet
-                self.evt3_offset_ns = _stamp_ns(msg.header.stamp) - int(min(firsts))
-            return decoded.shifted(self.evt3_offset_ns)
-        if encoding == "mono":
-            base = int(msg.time_base) if self.time_reference == "sensor" else _stamp_ns(msg.header.stamp)
-            return decode_mono(msg.events, base, bool(msg.is_bigendian))
-        raise EventDecodeError(f"unknown event encoding {encoding!r} (supported: {', '.join(SUPPORTED_ENCODINGS)})")
+        kind = self.kind_of(msg)
+        try:
+            decoded = self._decode(msg, kind)
+        except EventDecodeError:
+            self.counts.refused[kind] = self.counts.refused.get(kind, 0) + 1
+            raise
+        counts = self.counts
+        counts.packets[kind] = counts.packets.get(kind, 0) + 1
+        counts.events += decoded.cd.size
+        counts.triggers += decoded.triggers.size
+        counts.dropped += decoded.dropped
+        return decoded
+
+    def _decode(self, msg: Any, kind: str) -> DecodedEvents:
+        if kind == "dvs":
+            return decode_dvs_event_array(msg)
+        if kind == "other":
+            if not hasattr(msg, "encoding"):
+                raise EventDecodeError(f"{type(msg).__name__} is not an event message")
+            raise EventDecodeError(f"unknown event encoding {str(msg.encoding)[:40]!r} "
+                                   f"(supported: {', '.join(SUPPORTED_ENCODINGS)})")
+        width, height = int(msg.width), int(msg.height)
+        check_sensor_size(width, height, kind)
+        stamp_ns = _stamp_ns(msg.header.stamp)
+        if kind == "mono":
+            base = int(msg.time_base) if self.time_reference == "sensor" else stamp_ns
+            return decode_mono(msg.events, base, bool(msg.is_bigendian), width, height)
+        _check_time_base(stamp_ns, "evt3 packet stamp")
+        self.evt3.width, self.evt3.height = width, height
+        decoded = self.evt3.decode(msg.events, bool(msg.is_bigendian))
+        if self.time_reference == "sensor":
+            return decoded
+        firsts = [a["t"][0] for a in (decoded.cd, decoded.triggers) if a.size]
+        if not firsts:
+            return decoded if self.evt3_offset_ns is None else decoded.shifted(self.evt3_offset_ns)
+        first = int(min(firsts))
+        if self.evt3_offset_ns is None:
+            self.evt3_offset_ns = stamp_ns - first
+        elif abs(stamp_ns - (first + self.evt3_offset_ns)) > EVT3_REANCHOR_NS:
+            self.evt3_offset_ns = stamp_ns - first
+            self.counts.reanchored += 1
+        return decoded.shifted(self.evt3_offset_ns)
 
 
 def decode_packet(msg: Any, decoder: EventPacketDecoder) -> DecodedEvents:

@@ -214,68 +214,143 @@ class GrayFrameBuffer:
         return self.frames[k]
 
 
+# A step forward larger than this between consecutive events (a driver clock set while streaming,
+# a bag with a pause, a garbage stamp) or backward larger than this behind the open window (a
+# clock reset, a bag played again) starts a new window grid at the new events.
+MAX_FORWARD_GAP_NS = 10_000_000_000
+MAX_BACKWARD_NS = 1_000_000_000
+
+
+@dataclass
+class WindowerCounts:
+    """What an :class:`EventWindower` did with its events, for diagnostics (all running totals)."""
+
+    events_in: int = 0  # events given to add()
+    windowed: int = 0  # events handed out in windows (add and flush)
+    late: int = 0  # events older than the open window (by less than the backward bound): dropped
+    resyncs: int = 0  # new window grids started after a jump in time
+    discarded: int = 0  # pending events thrown away by discard()
+
+
 class EventWindower:
     """Accumulates decoded events and emits :class:`EventWindow` s by duration or by event count.
 
-    Time windows are ``[t0 + k d, t0 + (k + 1) d)`` from the first event, stamped with their end;
-    a window is emitted once an event at or after its end arrives (empty windows are skipped).
-    Count windows hold ``count`` events each and are stamped with their last event. Events older
-    than the open window (out of order) are dropped and counted in ``late``.
+    Time windows are ``[t0 + k d, t0 + (k + 1) d)`` from the first event of the grid, stamped with
+    their end; a window is emitted once an event at or after its end arrives (empty windows are
+    skipped). Count windows hold ``count`` events each and are stamped with their last event.
+
+    Work and memory follow the number of events, never the time they span: a packet is sorted
+    by time if it is not already, and a step forward of more than ``max_forward_gap_ns`` between
+    consecutive events, or events more than ``max_backward_ns`` older than the open window, end
+    the open window (emitted as :meth:`flush` would) and start a new grid at the new events
+    (counted in ``counts.resyncs``). Events older than the open window by less than that
+    (out-of-order packets) are dropped and counted in ``counts.late``.
     """
 
     def __init__(self, width: int, height: int, *, duration_ns: int | None = None, count: int | None = None,
                  frame_id: str = "", camera: CameraModel | None = None,
-                 gray: GrayFrameBuffer | None = None) -> None:
+                 gray: GrayFrameBuffer | None = None, max_forward_gap_ns: int = MAX_FORWARD_GAP_NS,
+                 max_backward_ns: int = MAX_BACKWARD_NS) -> None:
         if (duration_ns is None) == (count is None):
             raise ValueError("give exactly one of duration_ns and count")
         if (duration_ns is not None and duration_ns <= 0) or (count is not None and count <= 0):
             raise ValueError("window duration / count must be positive")
+        if max_forward_gap_ns <= 0 or max_backward_ns < 0:
+            raise ValueError("max_forward_gap_ns must be positive and max_backward_ns >= 0")
         self.width, self.height = width, height
         self.duration_ns, self.count = duration_ns, count
         self.frame_id, self.camera, self.gray = frame_id, camera, gray
+        self.max_forward_gap_ns, self.max_backward_ns = int(max_forward_gap_ns), int(max_backward_ns)
         self._pending: list[np.ndarray] = []
         self._pending_size = 0
-        self._window_start: int | None = None
-        self.late = 0
+        self._window_start: int | None = None  # time windows: start of the open window
+        self._last_t: int | None = None  # newest event accepted
+        self.counts = WindowerCounts()
+
+    @property
+    def late(self) -> int:
+        return self.counts.late
+
+    @property
+    def pending(self) -> int:
+        """Events waiting for their window to complete."""
+        return self._pending_size
 
     def _window(self, events: np.ndarray, stamp_ns: int) -> EventWindow:
+        self.counts.windowed += events.size
         gray = self.gray.nearest(stamp_ns) if self.gray is not None else None
         return EventWindow(events=events, width=self.width, height=self.height, stamp_ns=int(stamp_ns),
                            frame_id=self.frame_id, camera=self.camera,
                            gray=None if gray is None else gray[1])
 
     def add(self, events: np.ndarray) -> list[EventWindow]:
-        """Add time-sorted events; returns the windows they complete."""
+        """Add one packet's events; returns the windows they complete, oldest first."""
         if events.size == 0:
             return []
-        if self.count is not None:
-            return self._add_by_count(events)
+        self.counts.events_in += events.size
+        t = events["t"]
+        if t.size > 1 and not bool(np.all(t[1:] >= t[:-1])):
+            events = events[np.argsort(t, kind="stable")]
+            t = events["t"]
+        windows: list[EventWindow] = []
+        if self._last_t is not None:
+            # the oldest event still wanted: the open window's start (time) or the newest event (count)
+            floor = self._window_start if self._window_start is not None else self._last_t
+            if int(t[0]) < floor - self.max_backward_ns:
+                windows += self._resync()
+            else:
+                late = int(np.searchsorted(t, floor, side="left"))
+                if late:
+                    self.counts.late += late
+                    events, t = events[late:], t[late:]
+                    if events.size == 0:
+                        return windows
+        # cut where consecutive events (the newest accepted one included) step further than the bound
+        steps = np.diff(t, prepend=t[0] if self._last_t is None else self._last_t)
+        cuts = np.flatnonzero(steps > self.max_forward_gap_ns)
+        for index, segment in enumerate(np.split(events, cuts)):  # only the first can be empty
+            if index:
+                windows += self._resync()
+            if segment.size:
+                windows += self._add_by_count(segment) if self.count is not None else self._add_by_time(segment)
+        return windows
+
+    def _resync(self) -> list[EventWindow]:
+        """End the open window and the grid: the next events start a new one."""
+        last = self.flush()
+        self._window_start = self._last_t = None
+        self.counts.resyncs += 1
+        return [] if last is None else [last]
+
+    def _add_by_time(self, events: np.ndarray) -> list[EventWindow]:
+        t = events["t"]
         if self._window_start is None:
-            self._window_start = int(events["t"][0])
-        in_order = events["t"] >= self._window_start
-        if not in_order.all():
-            self.late += int(np.count_nonzero(~in_order))
-            events = events[in_order]
+            self._window_start = int(t[0])
+        newest = int(t[-1])
+        needs_sort = self._last_t is not None and int(t[0]) < self._last_t
+        self._last_t = newest if self._last_t is None else max(self._last_t, newest)
         self._pending.append(events)
         self._pending_size += events.size
-        if events.size == 0 or events["t"][-1] < self._window_start + self.duration_ns:
+        if self._last_t < self._window_start + self.duration_ns:
             return []
         buffer = np.concatenate(self._pending)
-        last_closed = (int(buffer["t"][-1]) - self._window_start) // self.duration_ns  # windows now complete
-        ends = self._window_start + self.duration_ns * np.arange(1, last_closed + 1)
-        cuts = np.searchsorted(buffer["t"], ends, side="left")
-        windows = []
-        begin = 0
-        for end_ns, cut in zip(ends, cuts):
-            if cut > begin:
-                windows.append(self._window(buffer[begin:cut], int(end_ns)))
-            begin = int(cut)
-        self._window_start = int(ends[-1])
-        rest = buffer[begin:]
-        self._pending, self._pending_size = ([rest], rest.size) if rest.size else ([], 0)
+        if needs_sort:
+            buffer = buffer[np.argsort(buffer["t"], kind="stable")]
+        # window index of every event; only the windows that hold events are ever made
+        index = (buffer["t"] - self._window_start) // self.duration_ns
+        open_index = int(index[-1])
+        cut = int(np.searchsorted(index, open_index, side="left"))
+        closed = index[:cut]
+        bounds = np.flatnonzero(np.diff(closed)) + 1
+        windows = [self._window(chunk, self._window_start + (int(k) + 1) * self.duration_ns)
+                   for chunk, k in zip(np.split(buffer[:cut], bounds), closed[np.r_[0, bounds]])] if cut else []
+        self._window_start += open_index * self.duration_ns
+        rest = buffer[cut:]
+        self._pending, self._pending_size = [rest], rest.size
         return windows
 
     def _add_by_count(self, events: np.ndarray) -> list[EventWindow]:
+        self._last_t = int(events["t"][-1])  # add() dropped anything older than the newest event
         self._pending.append(events)
         self._pending_size += events.size
         if self._pending_size < self.count:
@@ -300,3 +375,10 @@ class EventWindower:
             stamp = self._window_start + self.duration_ns
             self._window_start = stamp
         return self._window(buffer, stamp)
+
+    def discard(self) -> int:
+        """Throw the pending events away (counted in ``counts.discarded``); returns how many."""
+        dropped = self._pending_size
+        self.counts.discarded += dropped
+        self._pending, self._pending_size = [], 0
+        return dropped

@@ -243,3 +243,95 @@ def test_encoder_bridges_long_gaps_and_drops_out_of_geometry():
     decoded = Evt3Decoder(640, 480).decode(encode_evt3(events))
     np.testing.assert_array_equal(decoded.cd, events[:2])
     assert decoded.dropped == 1
+
+
+def _mono_words(x, y, dt, p) -> np.ndarray:
+    x, y, dt, p = (np.asarray(v, np.uint64) for v in (x, y, dt, p))
+    return (p << np.uint64(63)) | (y << np.uint64(48)) | (x << np.uint64(32)) | dt
+
+
+def _mono_packet(words: np.ndarray | bytes, width: int = 8, height: int = 4, sec: int = 100) -> SimpleNamespace:
+    return SimpleNamespace(encoding="mono", width=width, height=height, is_bigendian=False, seq=0,
+                           time_base=0, header=SimpleNamespace(stamp=SimpleNamespace(sec=sec, nanosec=0)),
+                           events=words)
+
+
+def test_mono_events_outside_the_sensor_are_dropped_and_counted():
+    words = _mono_words([0, 7, 8, 3, 60000], [0, 3, 0, 4, 1], [1, 2, 3, 4, 5], [1, 0, 1, 1, 0])
+    decoder = EventPacketDecoder()
+    decoded = decoder.decode(_mono_packet(words.tobytes()))
+    assert decoded.cd[["x", "y"]].tolist() == [(0, 0), (7, 3)] and decoded.dropped == 3
+    assert decoder.counts.dropped == 3 and decoder.counts.events == 2 and decoder.counts.packets == {"mono": 1}
+
+
+@pytest.mark.parametrize("encoding", ["mono", "evt3"])
+@pytest.mark.parametrize("size", [(100_000, 100_000), (0, 480), (640, 0), (8193, 10)])
+def test_a_sensor_beyond_the_stated_size_is_refused_before_decoding(encoding, size):
+    decoder = EventPacketDecoder()
+    msg = _mono_packet(_mono_words([1], [1], [1], [1]).tobytes(), *size)
+    msg.encoding = encoding
+    with pytest.raises(EventDecodeError, match=f"{size[0]}x{size[1]} sensor; each side must be 1..8192"):
+        decoder.decode(msg)
+    assert decoder.counts.refused == {encoding: 1} and decoder.counts.packets == {}
+    msg.width, msg.height = 8192, 8192  # the stated maximum is accepted
+    assert decoder.decode(msg).cd.size == (1 if encoding == "mono" else 0)
+
+
+def test_numpy_arrays_of_wider_words_are_read_as_their_bytes():
+    words = _mono_words([1, 2], [3, 1], [10, 20], [1, 0])
+    as_bytes = EventPacketDecoder().decode(_mono_packet(words.tobytes())).cd
+    for array in (words, words.view("<u2"), words.view("<u4").reshape(2, 2), words.view(np.int8)):
+        np.testing.assert_array_equal(EventPacketDecoder().decode(_mono_packet(array)).cd, as_bytes)
+    evt3 = encode_evt3(_sorted_events())
+    reference = Evt3Decoder(16, 16).decode(evt3).cd
+    np.testing.assert_array_equal(Evt3Decoder(16, 16).decode(np.frombuffer(evt3, "<u2")).cd, reference)
+    with pytest.raises(EventDecodeError, match="not a sequence of bytes"):
+        EventPacketDecoder().decode(_mono_packet([1, 2, 300, 4, 5, 6, 7, 8]))
+    with pytest.raises(EventDecodeError, match="not of numbers"):
+        EventPacketDecoder().decode(_mono_packet(np.array([b"x"] * 8, dtype=object)))
+
+
+def _sorted_events() -> np.ndarray:
+    events = np.zeros(4, CD_EVENT_DTYPE)
+    events["x"], events["y"], events["t"], events["p"] = [1, 5, 2, 9], [0, 3, 3, 7], [1000, 2000, 2000, 9000], 1
+    return events
+
+
+def test_mono_time_base_outside_the_clock_range_is_refused():
+    decoder = EventPacketDecoder("sensor")
+    msg = _mono_packet(_mono_words([1], [1], [1], [1]).tobytes())
+    msg.time_base = 2**64 - 1
+    with pytest.raises(EventDecodeError, match="clock range"):
+        decoder.decode(msg)
+    msg.time_base = 5
+    assert decoder.decode(msg).cd["t"].tolist() == [6]
+
+
+def test_evt3_ros_time_reanchors_when_the_first_stamp_was_from_an_unset_clock():
+    events = _sorted_events()
+    later = events.copy()
+    later["t"] += 10**7
+    stream = encode_evt3(np.concatenate([events, later]))
+    head = encode_evt3(events)
+    assert stream.startswith(head)
+    packets = [head, stream[len(head):]]
+    decoder = EventPacketDecoder()
+
+    def msg(data: bytes, sec: int) -> SimpleNamespace:
+        return SimpleNamespace(encoding="evt3", width=16, height=16, is_bigendian=False, seq=0, events=data,
+                               header=SimpleNamespace(stamp=SimpleNamespace(sec=sec, nanosec=0)))
+
+    first = decoder.decode(msg(packets[0], 0)).cd
+    assert first["t"][0] == 0  # tied to the first stamp: 0 s
+    now = 1_780_000_000
+    second = decoder.decode(msg(packets[1], now)).cd
+    assert decoder.counts.reanchored == 1 and second["t"][0] == now * 10**9
+    np.testing.assert_array_equal(second["t"] - now * 10**9, later["t"] - later["t"][0])
+
+
+def test_dvs_events_outside_the_sensor_are_dropped():
+    stamp = SimpleNamespace(sec=3, nanosec=0)
+    events = [SimpleNamespace(x=x, y=y, ts=stamp, polarity=True) for x, y in ((1, 1), (10, 1), (1, 10), (9, 9))]
+    decoded = decode_dvs_event_array(SimpleNamespace(header=SimpleNamespace(stamp=stamp), height=10, width=10,
+                                                     events=events))
+    assert decoded.cd[["x", "y"]].tolist() == [(1, 1), (9, 9)] and decoded.dropped == 2

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -130,3 +132,79 @@ def test_windower_by_time_and_count_with_gray_frames():
     assert [w.events.size for w in out] == [300, 300, 300]
     assert out[1].stamp_ns == events["t"][599]
     assert counted.flush().events.size == 100
+
+
+def _windows_of(windower, packets):
+    windows = []
+    for packet in packets:
+        windows += windower.add(packet)
+    return windows
+
+
+def test_windower_by_time_matches_a_plain_reference_across_packets_and_empty_windows():
+    rng = np.random.default_rng(4)
+    # bursts with empty windows between them, cut into packets at random places
+    t = np.sort(np.concatenate([rng.integers(0, 3_000, 300), rng.integers(20_000, 21_000, 200)]))
+    events = make_events(rng.integers(0, 4, t.size), rng.integers(0, 4, t.size), t, rng.integers(0, 2, t.size))
+    windower = EventWindower(4, 4, duration_ns=700)
+    windows = _windows_of(windower, np.split(events, np.sort(rng.integers(0, t.size, 11))))
+    start = int(t[0])
+    index = (t - start) // 700
+    expected = [(start + (k + 1) * 700, int(np.count_nonzero(index == k))) for k in np.unique(index)[:-1]]
+    assert [(w.stamp_ns, w.events.size) for w in windows] == expected
+    assert windower.pending == np.count_nonzero(index == index[-1]) and windower.counts.resyncs == 0
+
+
+def test_windower_near_zero_stamp_then_now_starts_a_new_grid_without_work_across_the_gap():
+    now = 1_780_000_000 * 10**9  # 2026 in ns: 3.6e10 windows of 50 ms after a packet stamped at 0
+    first = make_events([1, 2], [1, 1], [5_000, 7_000], [1, 0])
+    second = make_events([3, 3, 0], [2, 2, 0], [now, now + 10**6, now + 60 * 10**6], [1, 1, 0])
+    windower = EventWindower(4, 4, duration_ns=50 * 10**6)
+    assert windower.add(first) == []
+    started = time.perf_counter()
+    windows = windower.add(second)
+    assert time.perf_counter() - started < 0.1
+    # the old grid's window is ended (stamped with its end), then the new grid starts at `now`
+    assert [(w.stamp_ns, w.events.size) for w in windows] == [(5_000 + 50 * 10**6, 2), (now + 50 * 10**6, 2)]
+    assert windower.counts.resyncs == 1 and windower.pending == 1
+
+
+def test_windower_huge_jump_inside_one_packet_and_back_in_time():
+    windower = EventWindower(4, 4, duration_ns=10**6)
+    t = [0, 10**5, 10**15, 10**15 + 3 * 10**6]  # a 10^6 s jump inside one packet
+    windows = windower.add(make_events([0] * 4, [0] * 4, t, [1] * 4))
+    assert [w.stamp_ns for w in windows] == [10**6, 10**15 + 10**6] and windower.counts.resyncs == 1
+    # 0.5 s behind the open window: late (dropped); 5 s behind: a new stream
+    assert windower.add(make_events([1], [1], [10**15 - 5 * 10**8], [1])) == []
+    assert windower.counts.late == 1 and windower.pending == 1
+    windows = windower.add(make_events([1, 1], [1, 1], [10**15 - 5 * 10**9, 10**15 - 5 * 10**9 + 10**6], [1, 0]))
+    assert [(w.stamp_ns, w.events.size) for w in windows] == [(10**15 + 4 * 10**6, 1), (10**15 - 5 * 10**9 + 10**6, 1)]
+    assert windower.counts.resyncs == 2
+    counts = windower.counts
+    assert counts.events_in == counts.windowed + counts.late + windower.pending
+
+
+def test_windower_sorts_an_unsorted_packet_and_keeps_windows_in_bounds():
+    rng = np.random.default_rng(5)
+    windower = EventWindower(4, 4, duration_ns=1_000)
+    windows = []
+    for base in range(0, 50_000, 5_000):  # like mono packets: stamp + random dt
+        t = base + rng.integers(0, 6_000, 200)
+        windows += windower.add(make_events(rng.integers(0, 4, 200), rng.integers(0, 4, 200), t, 1))
+    assert windows and [w.stamp_ns for w in windows] == sorted(w.stamp_ns for w in windows)
+    for w in windows:
+        assert np.all(np.diff(w.events["t"]) >= 0)
+        assert np.all(w.events["t"] < w.stamp_ns) and np.all(w.events["t"] >= w.stamp_ns - 1_000)
+    assert windower.counts.late > 0
+    counts = windower.counts
+    assert counts.events_in == counts.windowed + counts.late + windower.pending
+
+
+def test_windower_by_count_resyncs_and_drops_late_events():
+    windower = EventWindower(4, 4, count=3)
+    assert windower.add(make_events([0, 0], [0, 0], [10, 20], [1, 1])) == []
+    windows = windower.add(make_events([0, 0, 0], [0, 0, 0], [15, 30, 10**12], [1, 1, 1]))
+    # 15 is late; the jump to 10^12 ends the partial window [10, 20, 30]... which is full here
+    assert [(w.stamp_ns, w.events.size) for w in windows] == [(30, 3)]
+    assert windower.counts.late == 1 and windower.counts.resyncs == 1 and windower.pending == 1
+    assert windower.discard() == 1 and windower.counts.discarded == 1 and windower.flush() is None
