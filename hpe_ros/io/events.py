@@ -494,12 +494,6 @@ class DecoderCounts:
     dropped: int = 0  # CD events dropped: outside the sensor, before the EVT 3.0 row/time was known
     reanchored: int = 0  # EVT 3.0 ROS-time offsets fixed again after a stamp jump
 
-    def as_dict(self) -> dict[str, int]:
-        flat = {f"packets {k}": v for k, v in sorted(self.packets.items())}
-        flat.update({f"refused {k}": v for k, v in sorted(self.refused.items())})
-        flat.update(events=self.events, triggers=self.triggers, dropped=self.dropped, reanchored=self.reanchored)
-        return flat
-
 
 class EventPacketDecoder:
     """Decodes the messages of one event topic, in order, to events on one clock.
