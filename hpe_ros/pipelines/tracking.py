@@ -51,6 +51,7 @@ class TrackerConfig:
     oks_sigma: float = 0.08  # keypoint tolerance, as a fraction of the box scale
     min_keypoint_score: float = 0.3
     motion_window_s: float = 0.5  # the constant-velocity line is fitted to this much history
+    spread_weight: float = 0.7  # cost of a lost track's gate growth (log of its width over gate_m)
 
 
 @dataclass(frozen=True)
@@ -284,7 +285,10 @@ class PeopleTracker:
         known = np.isfinite(distance)
         normalised = np.where(known, distance, pixels / gate_2d)
         overlap = np.nan_to_num(box_iou(_box_corners(predicted), boxes))  # tells apart people close together
-        cost = config.lost_penalty + normalised + 0.5 * (1.0 - overlap)
+        # a gate grown with the time lost is a less certain prediction: the negative log-likelihood's
+        # log of the gate's growth keeps a long-lost track from taking a person from a recent one
+        spread = np.log1p(speed * elapsed / config.gate_m)
+        cost = config.lost_penalty + normalised + 0.5 * (1.0 - overlap) + config.spread_weight * spread
         return np.where(normalised <= 1.0, cost, _INFEASIBLE)
 
     def _root_distance(
