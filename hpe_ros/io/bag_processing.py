@@ -4,14 +4,17 @@ Reads ``sensor_msgs/Image`` or ``CompressedImage`` with ``CameraInfo`` (the newe
 before each image is used), or event packets (``event_camera_msgs/EventPacket``, the older
 ``event_array_msgs/EventArray`` and ``dvs_msgs/EventArray``) cut into windows, runs a pipeline
 on every frame and writes the same topics a live node publishes, stamped like the inputs.
-Undecodable messages are counted and skipped.
+Undecodable messages are counted and skipped. Event windows follow
+:class:`~hpe_ros.pipelines.event_repr.EventWindower` (a clock jump starts a new window grid); the
+last, partial window of the bag is processed too, and what the decoder and windower dropped
+is in :attr:`ProcessReport.event_counts`.
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +26,7 @@ from hpe_ros.io.message_classes import RosbagsMessageClasses
 from hpe_ros.io.messages import camera_from_info, stamp_to_ns
 from hpe_ros.io.outputs import OutputOptions, ResultMessages
 from hpe_ros.pipelines.base import EventWindow, ImageFrame, Pipeline
-from hpe_ros.pipelines.event_repr import EventWindower
+from hpe_ros.pipelines.event_repr import EventWindower, WindowerCounts
 from hpe_ros.pipelines.people_tracking import PeopleTracking
 
 IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
@@ -43,6 +46,8 @@ class ProcessReport:
     written: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    # event bags: events decoded / dropped (outside the sensor, ...), late, window grid resyncs, ...
+    event_counts: dict[str, int] = field(default_factory=dict)
 
     def note_error(self, message: str) -> None:
         self.skipped += 1
@@ -110,6 +115,8 @@ class _EventWindows:
         self.decoder = EventPacketDecoder()
         self.window_ms, self.window_events = window_ms, window_events
         self.windower: EventWindower | None = None
+        self.windowed = WindowerCounts()  # of the windowers done with (the sensor size changed)
+        self.size_changes = 0
 
     def frames(self, item: BagMessage, report: ProcessReport) -> list[EventWindow]:
         msg = item.message
@@ -118,13 +125,43 @@ class _EventWindows:
         except EventDecodeError as error:
             report.note_error(f"event packet at {item.timestamp_ns}: {error}")
             return []
+        windows = []
+        size = (int(msg.width), int(msg.height))  # checked by the decoder
+        if self.windower is not None and (self.windower.width, self.windower.height) != size:
+            windows += self._retire()
+            self.size_changes += 1
         if self.windower is None:
             count = self.window_events or None
-            self.windower = EventWindower(int(msg.width), int(msg.height), count=count,
+            self.windower = EventWindower(*size, count=count,
                                           duration_ns=None if count else int(self.window_ms * 1e6),
                                           frame_id=str(msg.header.frame_id))
-        windows = self.windower.add(events)
+        windows += self.windower.add(events)
         report.input_frames += len(windows)
+        return windows
+
+    def _retire(self) -> list[EventWindow]:
+        """The current windower's last window; its counts are kept."""
+        if self.windower is None:
+            return []
+        last = self.windower.flush()
+        for name, value in asdict(self.windower.counts).items():
+            setattr(self.windowed, name, getattr(self.windowed, name) + value)
+        self.windower = None
+        return [] if last is None else [last]
+
+    def finish(self, report: ProcessReport) -> list[EventWindow]:
+        """At the end of the bag: the last, partial window; the counts go to ``report``."""
+        windows = self._retire()
+        report.input_frames += len(windows)
+        counts = self.decoder.counts
+        report.event_counts = {
+            "events decoded": counts.events,
+            "events dropped (outside the sensor / before the stream state)": counts.dropped,
+            "events late (older than the open window)": self.windowed.late,
+            "window grid resyncs (clock jumps)": self.windowed.resyncs,
+            "evt3 ROS time re-anchored (stamp jumps)": counts.reanchored,
+            "event packet size changes": self.size_changes,
+        }
         return windows
 
 
@@ -166,18 +203,25 @@ def process_bag(in_bag: str | Path, out_bag: str | Path, pipeline: Pipeline, *, 
                 writer.write(topic, message, timestamp)
                 report.written[topic] = report.written.get(topic, 0) + 1
 
-            for item in reader.messages(wanted):
-                if copy_inputs:
-                    write(item.topic, item.message, item.timestamp_ns)
-                if item.topic == main_topic:
-                    bar.update(1)
-                for frame in source.frames(item, report):
+            def run(frames: list[Any], timestamp_ns: int) -> None:
+                for frame in frames:
                     result = pipeline.process(frame)
                     if tracking is not None:
                         result = tracking.apply(result).result
                     report.processed += 1
                     report.people += len(result.people)
                     for name, message in outputs.messages(result, pipeline.mesh_faces(), options):
-                        write(topics[name], message, item.timestamp_ns)
+                        write(topics[name], message, timestamp_ns)
+
+            last_timestamp_ns = 0
+            for item in reader.messages(wanted):
+                if copy_inputs:
+                    write(item.topic, item.message, item.timestamp_ns)
+                if item.topic == main_topic:
+                    bar.update(1)
+                last_timestamp_ns = item.timestamp_ns
+                run(source.frames(item, report), item.timestamp_ns)
+            if isinstance(source, _EventWindows):
+                run(source.finish(report), last_timestamp_ns)
     report.seconds = time.perf_counter() - started
     return report

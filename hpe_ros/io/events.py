@@ -18,15 +18,15 @@ Decoded events are structured arrays (:data:`CD_EVENT_DTYPE`, :data:`TRIGGER_EVE
   clock not set yet, or the sensor was restarted), the offset is fixed again from that packet
   (counted in ``counts.reanchored``). DVS arrays already carry ROS time stamps.
 
-A packet that cannot be decoded (odd byte count, unknown encoding, reserved EVT 3.0 word types,
-a sensor size outside 1..:data:`MAX_SENSOR_SIDE` per side, a time base that does not fit the
-nanosecond clock) raises :class:`EventDecodeError`; a node logs it and goes on with the next
-packet. Events of a packet that decodes but lie outside its sensor (or, in EVT 3.0, come before
-the stream has told their row and time) are dropped; :class:`EventPacketDecoder` counts packets,
-refusals and dropped events in ``counts``. The EVT 3.0
-decoder then drops its row, vector and time state (keeping the last TIME_HIGH for wrap detection),
-so no event is stamped or placed with stale state: decoding resumes once the stream has sent a
-TIME_HIGH, a TIME_LOW and an ADDR_Y again.
+A packet (or DVS array) that cannot be decoded (odd byte count, unknown encoding, reserved EVT
+3.0 word types, a sensor size outside 1..:data:`MAX_SENSOR_SIDE` per side, a time base outside
+the +-2^62 ns clock range) raises :class:`EventDecodeError`; a node logs it and goes on with the
+next packet. The EVT 3.0 decoder then drops its row, vector and time state (keeping the last
+TIME_HIGH for wrap detection), so no event is stamped or placed with stale state: decoding
+resumes once the stream has sent a TIME_HIGH, a TIME_LOW and an ADDR_Y again. Events of a packet
+that decodes but lie outside its sensor (or, in EVT 3.0, come before the stream has told their
+row and time) are dropped; :class:`EventPacketDecoder` counts packets and refusals per encoding
+and dropped events in ``counts``.
 
 Works with rclpy message classes and with rosbags' dataclasses (see ``hpe_ros.io.typestore``):
 only the fields are read.
@@ -543,6 +543,7 @@ class EventPacketDecoder:
 
     def _decode(self, msg: Any, kind: str) -> DecodedEvents:
         if kind == "dvs":
+            check_sensor_size(int(getattr(msg, "width", 0)), int(getattr(msg, "height", 0)), "dvs")
             return decode_dvs_event_array(msg)
         if kind == "other":
             if not hasattr(msg, "encoding"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -126,3 +127,44 @@ def test_meshes_are_written_with_faces_once(sample, tmp_path: Path) -> None:
         markers = next(m.message for m in reader.messages(["/hpe/markers"])).markers
     assert faces.num_vertices == 300 == len(body.vertices) and len(faces.triangles) % 3 == 0
     assert any(m.type == 11 and m.ns.startswith("mesh/") for m in markers)  # TRIANGLE_LIST
+
+
+def _mono_packet_message(classes: RosbagsMessageClasses, stamp_ns: int, dts_ns: list[int], xs: list[int],
+                         width: int = 16, height: int = 8) -> object:
+    words = (np.asarray(xs, np.uint64) << np.uint64(32)) | np.asarray(dts_ns, np.uint64)
+    header = classes.new("std_msgs/msg/Header", stamp=classes.new("builtin_interfaces/msg/Time",
+                         sec=stamp_ns // 10**9, nanosec=stamp_ns % 10**9), frame_id="ev")
+    return classes.new("event_camera_msgs/msg/EventPacket", header=header, height=height, width=width, seq=0,
+                       time_base=0, encoding="mono", is_bigendian=False,
+                       events=np.frombuffer(words.astype("<u8").tobytes(), np.uint8))
+
+
+def test_event_bag_with_a_clock_jump_outside_events_and_a_last_partial_window(tmp_path: Path) -> None:
+    classes = RosbagsMessageClasses()
+    bag, out = tmp_path / "jump", tmp_path / "out"
+    ms, now = 1_000_000, 1_780_000_000 * 10**9
+    packets = [
+        (5 * ms, [0, 1 * ms], [1, 2]),  # the driver's clock not set yet
+        (now, [0, 10 * ms, 20 * ms], [3, 40, 4]),  # x = 40 is outside the 16 x 8 sensor: dropped
+        (now + 60 * ms, [0, 10 * ms], [5, 6]),  # closes the window of `now`; stays open at the end
+    ]
+    with BagWriter(bag, typestore=classes.typestore) as writer:
+        for stamp, dts, xs in packets:
+            writer.write("/ev", _mono_packet_message(classes, stamp, dts, xs), stamp)
+    poses = tmp_path / "poses.npz"
+    np.savez(poses, joints_3d=np.zeros((3, 17, 3)) + [0, 0, 2])
+    from hpe_ros.pipelines.registry import create_pipeline
+
+    pipeline = create_pipeline("event_replay", {"path": str(poses)})
+    started = time.perf_counter()
+    report = process_bag(bag, out, pipeline, window_ms=50.0, progress=False)
+    assert time.perf_counter() - started < 10.0
+    with BagReader(out) as reader:
+        stamps = [skeleton_array_to_result(m.message).stamp_ns for m in reader.messages(["/hpe/skeletons"])]
+    # the pre-jump window, the first window of the new grid, and the last partial one (flushed)
+    assert stamps == [5 * ms + 50 * ms, now + 50 * ms, now + 100 * ms]
+    assert report.processed == report.input_frames == 3 and report.skipped == 0
+    counts = report.event_counts
+    assert counts["window grid resyncs (clock jumps)"] == 1
+    assert counts["events dropped (outside the sensor / before the stream state)"] == 1
+    assert counts["events decoded"] == 6
