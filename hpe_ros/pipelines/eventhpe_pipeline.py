@@ -24,6 +24,13 @@ every 8 steps from the last estimate; ``clip_steps`` (default 8) does the same: 
 ``clip_steps`` windows the GRU hidden state goes back to zeros while the SMPL state carries on
 (0: never). Time going backwards (a bag played again) restarts from the initial state.
 
+``metric``. The tracked translation makes the joints absolute in the camera frame, but nothing
+ties it to the scene: a tracker that drifts (always, with random weights) still outputs
+positions. A skeleton is flagged ``metric`` only while its pelvis is plausible: depth within
+:data:`ROOT_DEPTH_RANGE_M` and, from the previous window, moving no faster than
+:data:`MAX_ROOT_SPEED_MPS`. Others go out root-relative in meaning (``metric`` false, the
+positions as tracked) and are counted (``not metric (implausible root)`` in :meth:`describe`).
+
 Without trained EventHPE weights (``flownet_checkpoint`` / ``shapenet_checkpoint`` empty) the
 networks have random weights: the output has the right form and nothing else. Without a SMPL
 file (``smpl_model_path`` empty) the synthetic SMPL-format stand-in is used, which is not a
@@ -67,6 +74,11 @@ SYNTHETIC_SMPL_WARNING = (
 )
 _warned: set[str] = set()
 
+# A pelvis that is a person's: in front of the camera within this depth (m), and moving no faster
+# than a jogging person between two windows (m/s). Random weights drift at tens of m/s.
+ROOT_DEPTH_RANGE_M = (0.3, 15.0)
+MAX_ROOT_SPEED_MPS = 3.0
+
 
 def _warn_once(message: str) -> None:
     if message not in _warned:
@@ -96,6 +108,7 @@ class TrackingState:
     hidden: torch.Tensor  # (layers, 1, hidden) GRU state
     steps_in_clip: int = 0  # windows since the GRU state was last reset
     last_stamp_ns: int | None = None
+    last_pelvis: np.ndarray | None = None  # (3,) metres, of the previous window
 
 
 @dataclass(frozen=True)
@@ -114,6 +127,18 @@ def split_window(events: np.ndarray, intervals: int) -> list[np.ndarray]:
     start, span = int(t[0]), int(t[-1]) - int(t[0])
     edges = start + (np.arange(1, intervals) * span) // intervals
     return np.split(events, np.searchsorted(t, edges, side="right"))
+
+
+def plausible_root(pelvis: np.ndarray, previous: np.ndarray | None, previous_stamp_ns: int | None,
+                   stamp_ns: int) -> bool:
+    """Whether a tracked pelvis (camera frame, m) can be a person's: depth in range, speed bounded."""
+    if not (np.all(np.isfinite(pelvis)) and ROOT_DEPTH_RANGE_M[0] <= pelvis[2] <= ROOT_DEPTH_RANGE_M[1]):
+        return False
+    if previous is None or previous_stamp_ns is None:
+        return True
+    dt_s = (stamp_ns - previous_stamp_ns) * 1e-9
+    step_m = float(np.linalg.norm(pelvis - previous))
+    return step_m <= MAX_ROOT_SPEED_MPS * dt_s if dt_s > 0 else step_m == 0.0
 
 
 def flow_to_sensor(flow: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -191,6 +216,7 @@ class EventHPEPipeline(Pipeline[EventWindow]):
         self.clip_steps = int(clip_steps)
         self.initial_pelvis = parse_vector3(initial_pelvis, "initial_pelvis")
         self._facts: dict[str, str] = {}
+        self.implausible = 0  # skeletons not flagged metric: their pelvis failed the plausibility check
 
         if smpl_model_path:
             smpl = SMPLModel.from_file(smpl_model_path, gender=normalise_gender(smpl_gender))
@@ -276,6 +302,7 @@ class EventHPEPipeline(Pipeline[EventWindow]):
         result = PoseResult(stamp_ns=frame.stamp_ns, frame_id=frame.frame_id, image_size=frame.size)
         if self.state.last_stamp_ns is not None and frame.stamp_ns < self.state.last_stamp_ns:
             self.reset()  # time went backwards: a new stream
+        previous_stamp_ns = self.state.last_stamp_ns
         self.state.last_stamp_ns = frame.stamp_ns
 
         started = time.perf_counter()
@@ -308,11 +335,15 @@ class EventHPEPipeline(Pipeline[EventWindow]):
             vertices=vertices,
             gender=self.smpl.gender if self.smpl.gender in ("neutral", "male", "female") else "neutral",
         )
+        plausible = plausible_root(joints[0], state.last_pelvis, previous_stamp_ns, frame.stamp_ns)
+        state.last_pelvis = joints[0].copy()
+        if not plausible:
+            self.implausible += 1
         result.people.append(PersonPose(
             joint_set=SMPL_24,
             joints_3d=joints.copy(),
             confidence=np.ones(24, np.float32),
-            metric=True,  # absolute positions in the camera frame, from the tracked translation
+            metric=plausible,  # absolute in the camera frame from the tracked translation, when plausible
             root_confidence=1.0,
             smpl=smpl,
         ))
@@ -333,6 +364,8 @@ class EventHPEPipeline(Pipeline[EventWindow]):
                      f"{self.intervals_per_window} intervals per window",
             "tracking": f"GRU state reset every {self.clip_steps or 'never'} windows; "
                         f"start: rest pose, pelvis at {tuple(float(v) for v in self.initial_pelvis)} m",
+            "not metric (implausible root)": f"{self.implausible} (depth outside {ROOT_DEPTH_RANGE_M[0]:g}.."
+                                             f"{ROOT_DEPTH_RANGE_M[1]:g} m or faster than {MAX_ROOT_SPEED_MPS:g} m/s)",
         }
 
     def mesh_faces(self) -> np.ndarray | None:

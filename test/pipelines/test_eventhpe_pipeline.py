@@ -19,8 +19,10 @@ from hpe_ros.pipelines.event_repr import EventWindower, eventhpe_frames, pad_squ
 from hpe_ros.pipelines.event_simulator import EventSimulatorConfig, simulate_events
 from hpe_ros.pipelines.eventhpe_pipeline import (
     EventHPEPipeline,
+    MAX_ROOT_SPEED_MPS,
     flow_to_rgb,
     flow_to_sensor,
+    plausible_root,
     split_window,
 )
 from hpe_ros.pipelines.registry import create_pipeline, pipeline_spec
@@ -84,7 +86,7 @@ def test_outputs_smpl24_joints_vertices_and_flow(windows: list[EventWindow]) -> 
         assert result.stamp_ns == window.stamp_ns and result.frame_id == "event_camera"
         assert len(result.people) == 1
         person = result.people[0]
-        assert person.joint_set is SMPL_24 and person.metric
+        assert person.joint_set is SMPL_24
         assert person.joints_3d.shape == (24, 3) and np.isfinite(person.joints_3d).all()
         smpl = person.smpl
         assert smpl is not None
@@ -269,3 +271,31 @@ def test_flow_to_rgb_colour_wheel() -> None:
     assert rgb[0, 3].tolist() == [128, 255, 0]  # +y (down): between yellow and green
     assert rgb[0, 4].tolist() == [255, 128, 128]  # half magnitude: half saturation
     assert flow_to_rgb(np.zeros((2, 2, 2))).min() == 255
+
+
+def test_metric_only_while_the_pelvis_is_plausible(windows: list[EventWindow]) -> None:
+    """Random weights drift the pelvis by metres per window: those skeletons are not flagged metric."""
+    pipeline = _pipeline()
+    results = [pipeline.process(window) for window in windows]
+    pelvis = np.array([r.people[0].joints_3d[0] for r in results])
+    stamps = np.array([w.stamp_ns for w in windows])
+    speeds = np.linalg.norm(np.diff(pelvis, axis=0), axis=1) / (np.diff(stamps) * 1e-9)
+    assert speeds.max() > MAX_ROOT_SPEED_MPS  # the drift the check is for (random weights)
+    flags = [r.people[0].metric for r in results]
+    expected = [plausible_root(pelvis[0], None, None, int(stamps[0]))] + [
+        plausible_root(pelvis[k], pelvis[k - 1], int(stamps[k - 1]), int(stamps[k])) for k in range(1, len(windows))]
+    assert flags == expected and not all(flags)
+    assert pipeline.implausible == flags.count(False)
+    assert pipeline.describe()["not metric (implausible root)"].startswith(f"{flags.count(False)} ")
+
+
+def test_plausible_root_bounds_depth_and_speed() -> None:
+    ms = 1_000_000
+    assert plausible_root(np.array([0.0, 0.0, 4.0]), None, None, 0)
+    assert not plausible_root(np.array([0.0, 0.0, 0.1]), None, None, 0)  # behind the lens
+    assert not plausible_root(np.array([0.0, 0.0, 40.0]), None, None, 0)
+    assert not plausible_root(np.array([0.0, np.nan, 4.0]), None, None, 0)
+    before = np.array([0.0, 0.0, 4.0])
+    assert plausible_root(np.array([0.1, 0.0, 4.0]), before, 0, 50 * ms)  # 2 m/s
+    assert not plausible_root(np.array([0.0, 0.0, 4.2]), before, 0, 50 * ms)  # 4 m/s: 4 m to 8 m in 1 s
+    assert not plausible_root(np.array([0.0, 0.0, 4.1]), before, 50 * ms, 50 * ms)  # moved in no time
