@@ -32,3 +32,24 @@ def shared_data() -> Path:
     if path is None:
         pytest.skip("reference data ../shared/data is absent (set HPE_ROS_SHARED_DATA to use another folder)")
     return path
+
+
+_K_INDEX = {"fx": 0, "skew": 1, "cx": 2, "fy": 4, "cy": 5}
+
+
+def _with_intrinsics(info, **changes):
+    """``info`` (a CameraInfo-like message) with K entries (fx, fy, cx, cy, skew) or fields changed."""
+    k = list(info.k)
+    for name, value in changes.items():
+        if name in _K_INDEX:
+            k[_K_INDEX[name]] = value
+        else:
+            setattr(info, name, value)
+    info.k = k
+    return info
+
+
+@pytest.fixture
+def with_intrinsics():
+    """:func:`_with_intrinsics`: change a CameraInfo's K entries by name (fx, fy, cx, cy, skew) or its fields."""
+    return _with_intrinsics

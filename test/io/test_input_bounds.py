@@ -26,23 +26,20 @@ from hpe_ros.io.input_bounds import MAX_BOXES, MAX_IMAGE_SIDE, check_boxes, chec
 from hpe_ros.io.messages import camera_from_info
 
 
-def _info(**changes) -> SimpleNamespace:
-    info = SimpleNamespace(width=640, height=480, distortion_model="plumb_bob", d=[0.1, -0.05, 0.0, 0.0, 0.0],
-                           k=[500.0, 0.0, 320.0, 0.0, 500.0, 240.0, 0.0, 0.0, 1.0],
-                           header=SimpleNamespace(frame_id="cam"))
-    k = list(info.k)
-    for name, value in changes.items():
-        if name in ("fx", "skew", "cx", "fy", "cy"):
-            k[{"fx": 0, "skew": 1, "cx": 2, "fy": 4, "cy": 5}[name]] = value
-        else:
-            setattr(info, name, value)
-    info.k = k
-    return info
+@pytest.fixture
+def info(with_intrinsics):
+    def make(**changes) -> SimpleNamespace:
+        calibrated = SimpleNamespace(width=640, height=480, distortion_model="plumb_bob",
+                                     d=[0.1, -0.05, 0.0, 0.0, 0.0], k=[500.0, 0.0, 320.0, 0.0, 500.0, 240.0, 0.0, 0.0, 1.0],
+                                     header=SimpleNamespace(frame_id="cam"))
+        return with_intrinsics(calibrated, **changes)
+
+    return make
 
 
-def test_a_calibrated_camera_passes_and_an_uncalibrated_plumb_bob_with_no_d_too() -> None:
-    assert camera_from_info(_info()).K[0, 0] == 500.0
-    assert camera_from_info(_info(d=[])).D.size == 0
+def test_a_calibrated_camera_passes_and_an_uncalibrated_plumb_bob_with_no_d_too(info) -> None:
+    assert camera_from_info(info()).K[0, 0] == 500.0
+    assert camera_from_info(info(d=[])).D.size == 0
 
 
 @pytest.mark.parametrize(("changes", "message"), [
@@ -57,9 +54,9 @@ def test_a_calibrated_camera_passes_and_an_uncalibrated_plumb_bob_with_no_d_too(
     ({"width": 100_000, "height": 100_000}, "each side"),
     ({"fx": 0.0, "fy": 0.0, "cx": 0.0, "cy": 0.0}, "uncalibrated"),
 ])
-def test_implausible_intrinsics_are_refused_with_the_reason(changes: dict, message: str) -> None:
+def test_implausible_intrinsics_are_refused_with_the_reason(info, changes: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        check_camera_info(_info(**changes))
+        check_camera_info(info(**changes))
 
 
 def test_boxes_keep_the_usable_ones_and_say_why_the_rest_went() -> None:
@@ -145,10 +142,10 @@ def test_any_compressed_image_decodes_or_is_refused(fmt: str, source: str, cut: 
 @given(width=_sizes, height=_sizes, k=st.lists(_finite_or_not, min_size=9, max_size=9),
        d=st.lists(_finite_or_not, max_size=9),
        model=st.sampled_from(["", "plumb_bob", "rational_polynomial", "equidistant", "fisheye", "h36m"]))
-def test_any_camera_info_gives_a_usable_camera_or_is_refused(width: int, height: int, k: list[float], d: list[float],
-                                                             model: str) -> None:
+def test_any_camera_info_gives_a_usable_camera_or_is_refused(info, width: int, height: int, k: list[float],
+                                                             d: list[float], model: str) -> None:
     try:
-        camera = camera_from_info(_info(width=width, height=height, k=k, d=d, distortion_model=model))
+        camera = camera_from_info(info(width=width, height=height, k=k, d=d, distortion_model=model))
     except ValueError:
         return
     assert 0 < camera.width <= MAX_IMAGE_SIDE and 0 < camera.height <= MAX_IMAGE_SIDE
@@ -157,13 +154,12 @@ def test_any_camera_info_gives_a_usable_camera_or_is_refused(width: int, height:
 
 @pytest.mark.fuzz
 @given(st.integers(0, 2**32 - 1), st.integers(0, 1))
-def test_plausible_random_cameras_project_points_in_front_finitely(seed: int, distorted: int) -> None:
+def test_plausible_random_cameras_project_points_in_front_finitely(info, seed: int, distorted: int) -> None:
     rng = np.random.default_rng(seed)
     width, height = int(rng.integers(64, 4000)), int(rng.integers(64, 4000))
     fx = float(rng.uniform(0.3, 3.0)) * max(width, height)
-    info = _info(width=width, height=height, fx=fx, fy=fx, cx=width / 2, cy=height / 2,
-                 d=list(rng.normal(0, 0.05, 5)) if distorted else [0.0] * 5)
-    camera = camera_from_info(info)
+    camera = camera_from_info(info(width=width, height=height, fx=fx, fy=fx, cx=width / 2, cy=height / 2,
+                                   d=list(rng.normal(0, 0.05, 5)) if distorted else [0.0] * 5))
     points = np.column_stack([rng.uniform(-1, 1, 20), rng.uniform(-1, 1, 20), rng.uniform(1, 10, 20)])
     assert np.all(np.isfinite(camera.project(points)))
 

@@ -60,3 +60,21 @@ def ros_graph(tmp_path: Path) -> Iterator[RosGraph]:
     graph = RosGraph(tmp_path, domain_id=100 + os.getpid() % 100)
     yield graph
     graph.stop_all()
+
+
+@pytest.fixture
+def ros_client(ros_graph, monkeypatch):
+    """A node of this test process on the graph's domain, with its executor: ``(node, executor)``."""
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+
+    monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=int(ros_graph.env["ROS_DOMAIN_ID"]))
+    node = rclpy.create_node("test_client", context=context)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    yield node, executor
+    executor.shutdown()
+    node.destroy_node()
+    rclpy.shutdown(context=context)

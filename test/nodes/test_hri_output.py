@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-import rclpy
 from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState
 from rclpy.executors import SingleThreadedExecutor
@@ -108,17 +107,9 @@ def _spin_until(executor: SingleThreadedExecutor, done, timeout_s: float) -> boo
 
 
 @pytest.fixture
-def listener(ros_graph, monkeypatch):
-    monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
-    context = rclpy.Context()
-    rclpy.init(context=context, domain_id=int(ros_graph.env["ROS_DOMAIN_ID"]))
-    node = rclpy.create_node("hri_listener", context=context)
-    executor = SingleThreadedExecutor(context=context)
-    executor.add_node(node)
-    yield HriListener(node), executor
-    executor.shutdown()
-    node.destroy_node()
-    rclpy.shutdown(context=context)
+def listener(ros_client):
+    node, executor = ros_client
+    return HriListener(node), executor
 
 
 def test_ros4hri_consumer_follows_bodies_skeletons_and_frames(ros_graph, listener, tmp_path: Path) -> None:
