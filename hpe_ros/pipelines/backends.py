@@ -124,8 +124,10 @@ class OnnxRuntimeBackend(Backend):
 
 
 def export_onnx(module: nn.Module, example_inputs: Sequence[torch.Tensor], path: str | Path,
-                dynamic_batch: bool = True, opset: int = 17) -> Path:
-    """Export ``module`` to ONNX with inputs ``input_0..`` and outputs ``output_0..`` (batch dynamic)."""
+                dynamic_batch: bool = True, opset: int = 17, input_names: Sequence[str] | None = None,
+                output_names: Sequence[str] | None = None) -> Path:
+    """Export ``module`` to ONNX with inputs ``input_0..`` and outputs ``output_0..`` (or the names
+    given), the batch axis dynamic."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # no_grad also lets weights derived inside forward (concatenations) become constants; sizes the
@@ -133,8 +135,11 @@ def export_onnx(module: nn.Module, example_inputs: Sequence[torch.Tensor], path:
     with torch.no_grad(), warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
         outputs = _as_tuple(module.eval()(*example_inputs))
-        input_names = [f"input_{i}" for i in range(len(example_inputs))]
-        output_names = [f"output_{i}" for i in range(len(outputs))]
+        input_names = list(input_names or (f"input_{i}" for i in range(len(example_inputs))))
+        output_names = list(output_names or (f"output_{i}" for i in range(len(outputs))))
+        if len(input_names) != len(example_inputs) or len(output_names) != len(outputs):
+            raise ValueError(f"{len(input_names)} input / {len(output_names)} output names for a network with "
+                             f"{len(example_inputs)} inputs and {len(outputs)} outputs")
         dynamic_axes = {n: {0: "batch"} for n in input_names + output_names} if dynamic_batch else None
         torch.onnx.export(module, tuple(example_inputs), str(path), input_names=input_names,
                           output_names=output_names, dynamic_axes=dynamic_axes, opset_version=opset, dynamo=False)
