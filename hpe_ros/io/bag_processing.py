@@ -14,19 +14,19 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from hpe_ros.core.camera import CameraModel
 from hpe_ros.io.bags import BagError, BagMessage, BagReader, BagWriter
-from hpe_ros.io.events import EventDecodeError, EventPacketDecoder
+from hpe_ros.io.event_stream import EventStream
+from hpe_ros.io.events import EventDecodeError
 from hpe_ros.io.images import ImageDecodeError, compressed_to_rgb8, image_to_rgb8
 from hpe_ros.io.message_classes import RosbagsMessageClasses
 from hpe_ros.io.messages import camera_from_info, stamp_to_ns
 from hpe_ros.io.outputs import OutputOptions, ResultMessages
 from hpe_ros.pipelines.base import EventWindow, ImageFrame, Pipeline
-from hpe_ros.pipelines.event_repr import EventWindower, WindowerCounts
 from hpe_ros.pipelines.people_tracking import PeopleTracking
 
 IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
@@ -112,56 +112,22 @@ class _EventWindows:
     """Decodes event packets in order and cuts them into windows by time or by count."""
 
     def __init__(self, window_ms: float, window_events: int) -> None:
-        self.decoder = EventPacketDecoder()
-        self.window_ms, self.window_events = window_ms, window_events
-        self.windower: EventWindower | None = None
-        self.windowed = WindowerCounts()  # of the windowers done with (the sensor size changed)
-        self.size_changes = 0
+        self.stream = EventStream(window_ms=window_ms, window_events=window_events)
 
     def frames(self, item: BagMessage, report: ProcessReport) -> list[EventWindow]:
-        msg = item.message
         try:
-            events = self.decoder.decode(msg).cd
+            windows = self.stream.push(item.message)
         except EventDecodeError as error:
             report.note_error(f"event packet at {item.timestamp_ns}: {error}")
             return []
-        windows = []
-        size = (int(msg.width), int(msg.height))  # checked by the decoder
-        if self.windower is not None and (self.windower.width, self.windower.height) != size:
-            windows += self._retire()
-            self.size_changes += 1
-        if self.windower is None:
-            count = self.window_events or None
-            self.windower = EventWindower(*size, count=count,
-                                          duration_ns=None if count else int(self.window_ms * 1e6),
-                                          frame_id=str(msg.header.frame_id))
-        windows += self.windower.add(events)
         report.input_frames += len(windows)
         return windows
 
-    def _retire(self) -> list[EventWindow]:
-        """The current windower's last window; its counts are kept."""
-        if self.windower is None:
-            return []
-        last = self.windower.flush()
-        for name, value in asdict(self.windower.counts).items():
-            setattr(self.windowed, name, getattr(self.windowed, name) + value)
-        self.windower = None
-        return [] if last is None else [last]
-
     def finish(self, report: ProcessReport) -> list[EventWindow]:
         """At the end of the bag: the last, partial window; the counts go to ``report``."""
-        windows = self._retire()
+        windows = self.stream.finish()
         report.input_frames += len(windows)
-        counts = self.decoder.counts
-        report.event_counts = {
-            "events decoded": counts.events,
-            "events dropped (outside the sensor / before the stream state)": counts.dropped,
-            "events late (older than the open window)": self.windowed.late,
-            "window grid resyncs (clock jumps)": self.windowed.resyncs,
-            "evt3 ROS time re-anchored (stamp jumps)": counts.reanchored,
-            "event packet size changes": self.size_changes,
-        }
+        report.event_counts = self.stream.counts()
         return windows
 
 

@@ -14,7 +14,6 @@ deactivate the events of the open window are discarded and counted: the pipeline
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 from event_camera_msgs.msg import EventPacket
@@ -23,14 +22,14 @@ from rclpy.qos import QoSProfile
 from rclpy.qos_overriding_options import QoSOverridingOptions
 from sensor_msgs.msg import CameraInfo, Image
 
+from hpe_ros.io.event_stream import EventStream
 from hpe_ros.io.events import EventDecodeError, EventPacketDecoder
-from hpe_ros.core.camera import CameraModel
 from hpe_ros.io.images import ImageDecodeError, image_to_numpy, rgb8_to_image_fields
 from hpe_ros.io.messages import camera_from_info, make_header
 from hpe_ros.nodes.pose_node_base import PoseNodeBase, reliable_qos
 from hpe_ros.nodes.runner import run_nodes
 from hpe_ros.pipelines.base import EventWindow, PoseResult
-from hpe_ros.pipelines.event_repr import EventWindower, GrayFrameBuffer, WindowerCounts
+from hpe_ros.pipelines.event_repr import GrayFrameBuffer
 
 
 class EventPoseNode(PoseNodeBase):
@@ -40,13 +39,9 @@ class EventPoseNode(PoseNodeBase):
     default_qos_depth = 1000
 
     def __init__(self, node_name: str = "hpe_event_pose", **kwargs: Any) -> None:
-        self._decoder = EventPacketDecoder()
-        self._windower: EventWindower | None = None
         self._gray = GrayFrameBuffer(capacity=32)
-        self._camera: CameraModel | None = None
-        self._retired = WindowerCounts()  # counts of the windowers replaced so far
-        self._size_changes = 0
-        self._intrinsics_ignored = 0
+        self._stream = EventStream(gray=self._gray)  # counts carry over deactivate / activate
+        self._intrinsics_warned = 0
         super().__init__(node_name, **kwargs)
 
     def declare_input_parameters(self) -> None:
@@ -76,8 +71,11 @@ class EventPoseNode(PoseNodeBase):
 
     def create_input_subscriptions(self, qos: QoSProfile) -> list[Any]:
         overrides = QoSOverridingOptions.with_default_policies()
-        self._decoder.reset()
-        self._retire_windower()
+        stream = self._stream
+        stream.reset()
+        stream.window_events = int(self.param("input.window_events"))
+        stream.window_ms = float(self.param("input.window_ms"))
+        stream.frame_id = str(self.param("input.frame_id"))
         topics = [(EventPacket, self.param("input.events_topic"), self._on_packet),
                   (CameraInfo, self.param("input.camera_info_topic"), self._on_camera_info),
                   (Image, self.param("input.gray_topic"), self._on_gray)]
@@ -87,66 +85,45 @@ class EventPoseNode(PoseNodeBase):
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         result = super().on_deactivate(state)  # no packet callback runs after this
-        if self._windower is not None:
-            discarded = self._windower.discard()
-            if discarded:
-                self.get_logger().info(f"deactivated: {discarded} events of the open window discarded")
+        discarded = self._stream.discard()
+        if discarded:
+            self.get_logger().info(f"deactivated: the {discarded} events of the open window are discarded")
         return result
 
-    def _retire_windower(self) -> None:
-        if self._windower is not None:
-            self._windower.discard()
-            for name, value in asdict(self._windower.counts).items():
-                setattr(self._retired, name, getattr(self._retired, name) + value)
-        self._windower = None
-
-    def _make_windower(self, msg: EventPacket) -> EventWindower:
-        count = int(self.param("input.window_events"))
-        duration = None if count else int(float(self.param("input.window_ms")) * 1e6)
-        return EventWindower(int(msg.width), int(msg.height), duration_ns=duration, count=count or None,
-                             frame_id=self.frame_id_for(msg.header), camera=self._camera_for(msg.width, msg.height),
-                             gray=self._gray)
-
-    def _camera_for(self, width: int, height: int) -> CameraModel | None:
-        camera = self._camera
-        if camera is None or (camera.width, camera.height) == (width, height):
-            return camera
-        self._intrinsics_ignored += 1
-        self.get_logger().warning(f"camera_info is {camera.width}x{camera.height} but the events are "
-                                  f"{width}x{height}: intrinsics ignored (is input.camera_info_topic the event "
-                                  "camera's own?)", throttle_duration_sec=5.0)
-        return None
-
     def _on_packet(self, msg: EventPacket) -> None:
+        stream = self._stream
+        sizes_before = (stream.windower is None, stream.size_changes)
         try:
-            decoded = self._decoder.decode(msg)
+            windows = stream.push(msg)
         except EventDecodeError as error:
             self.stats.received()
-            self.reject(f"event packet {msg.seq}: {error}", f"event packet {self._decoder.kind_of(msg)}")
+            self.reject(f"event packet {msg.seq}: {error}", f"event packet {EventPacketDecoder.kind_of(msg)}")
             return
-        windower = self._windower
-        if windower is None or (windower.width, windower.height) != (msg.width, msg.height):
-            last = windower.flush() if windower is not None else None
-            if last is not None:
-                self.enqueue(last)
-            if windower is not None:
-                self._size_changes += 1
-            self._retire_windower()
-            self._windower = windower = self._make_windower(msg)
+        if sizes_before != (stream.windower is None, stream.size_changes):
             self.get_logger().info(f"receiving {msg.width}x{msg.height} '{msg.encoding}' events from packet seq "
-                                   f"{msg.seq} (size changes so far: {self._size_changes})",
+                                   f"{msg.seq} (size changes so far: {stream.size_changes})",
                                    throttle_duration_sec=5.0)
-        for window in windower.add(decoded.cd):
+        self._warn_camera_mismatch()
+        for window in windows:
             self.enqueue(window)
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
         try:
-            self._camera = camera_from_info(msg)
+            self._stream.camera = camera_from_info(msg)
         except ValueError as error:
             self.reject(f"camera_info: {error}", "camera_info")
             return
-        if self._windower is not None:
-            self._windower.camera = self._camera_for(self._windower.width, self._windower.height)
+        self._warn_camera_mismatch()
+
+    def _warn_camera_mismatch(self) -> None:
+        stream = self._stream
+        if stream.intrinsics_ignored != self._intrinsics_warned and stream.camera is not None:
+            self._intrinsics_warned = stream.intrinsics_ignored
+            window = stream.windower
+            events = f"{window.width}x{window.height}" if window is not None else "another size"
+            self.get_logger().warning(f"camera_info is {stream.camera.width}x{stream.camera.height} but the "
+                                      f"events are {events}: intrinsics ignored (is input.camera_info_topic the "
+                                      "event camera's own?)", throttle_duration_sec=5.0)
 
     def _on_gray(self, msg: Image) -> None:
         try:
@@ -155,24 +132,7 @@ class EventPoseNode(PoseNodeBase):
             self.reject(f"gray image: {error}", "gray image")
 
     def input_diagnostics(self) -> dict[str, str]:
-        counts = self._decoder.counts
-        windowed = WindowerCounts(**asdict(self._retired))
-        if self._windower is not None:
-            for name, value in asdict(self._windower.counts).items():
-                setattr(windowed, name, getattr(windowed, name) + value)
-        values = {f"event packets decoded {kind}": str(n) for kind, n in sorted(counts.packets.items())}
-        values.update({
-            "events decoded": str(counts.events),
-            "events dropped (outside the sensor / before the stream state)": str(counts.dropped),
-            "evt3 ROS time re-anchored (stamp jumps)": str(counts.reanchored),
-            "events late (older than the open window)": str(windowed.late),
-            "window grid resyncs (clock jumps)": str(windowed.resyncs),
-            "events discarded (open window at deactivate)": str(windowed.discarded),
-            "event packet size changes": str(self._size_changes),
-        })
-        if self._intrinsics_ignored:
-            values["intrinsics ignored (size mismatch)"] = str(self._intrinsics_ignored)
-        return values
+        return {key: str(value) for key, value in self._stream.counts().items()}
 
     def to_frame(self, window: EventWindow) -> EventWindow:
         return window

@@ -100,11 +100,10 @@ def test_event_node_survives_a_clock_jump_and_an_oversized_packet(ros_graph, tmp
     import rclpy
     from diagnostic_msgs.msg import DiagnosticArray
     from event_camera_msgs.msg import EventPacket
+    from hpe_ros_msgs.msg import Skeleton3DArray
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import CameraInfo, Image
-
-    from hpe_ros_msgs.msg import Skeleton3DArray
 
     truth = tmp_path / "poses.npz"
     np.savez(truth, joints_3d=np.random.default_rng(1).normal(size=(3, 17, 3)) + [0, 0, 3], joint_set="h36m_17")

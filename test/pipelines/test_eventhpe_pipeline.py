@@ -18,8 +18,8 @@ from hpe_ros.pipelines.base import EventWindow
 from hpe_ros.pipelines.event_repr import EventWindower, eventhpe_frames, pad_square_resize_nearest
 from hpe_ros.pipelines.event_simulator import EventSimulatorConfig, simulate_events
 from hpe_ros.pipelines.eventhpe_pipeline import (
-    EventHPEPipeline,
     MAX_ROOT_SPEED_MPS,
+    EventHPEPipeline,
     flow_to_rgb,
     flow_to_sensor,
     plausible_root,
