@@ -19,7 +19,7 @@ EPILOG = """exit status:
   2    refused: a wrong argument or option, a missing or unreadable file, an output bag that
        exists; one line on stderr says what is wrong and what to change
   130  interrupted by Ctrl-C (SIGINT), 143 by SIGTERM: bags being written are closed first and
-       hold every message written before the signal
+       hold every message written before the signal (`run` stops its nodes and exits 0)
 The full Python traceback of a refusal: HPE_ROS_DEBUG=1 or --debug."""
 
 DEBUG_HELP = "show the Python traceback of an error (also HPE_ROS_DEBUG=1)"
