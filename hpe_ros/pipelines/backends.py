@@ -2,17 +2,27 @@
 
 Pipelines call ``backend(*inputs)`` with torch tensors and get a tuple of torch tensors back,
 whatever runs the network. ``create_backend`` picks an implementation by name.
+
+TensorRT (GPU machines only, import-guarded): an engine is built from the ONNX export (FP16, or
+INT8 with a calibrator), serialised into a cache folder under a key of (ONNX file hash, GPU name,
+TensorRT version, precision, batch range) and reused; it runs on CUDA tensors, whose data
+pointers are its bindings, with outputs left on the GPU.
 """
 
 from __future__ import annotations
 
 import abc
+import hashlib
 import importlib.util
 import os
+import re
 import tempfile
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Callable, Iterable, Protocol, Sequence
+
+import numpy as np
 
 import torch
 from torch import nn
@@ -146,27 +156,291 @@ def export_onnx(module: nn.Module, example_inputs: Sequence[torch.Tensor], path:
     return path
 
 
+# ---- TensorRT ------------------------------------------------------------------------------------
+
+ENGINE_CACHE_ENV = "HPE_ROS_ENGINE_CACHE"
+PRECISIONS = ("fp32", "fp16", "int8")
+TENSORRT_HINT = ("install NVIDIA TensorRT's Python package (pip install tensorrt) on a machine with a CUDA GPU; "
+                 "`hpe-ros export MODEL OUT.onnx --engine OUT.engine` exports a network and builds its engine; "
+                 "or use backend 'torch' or 'onnxruntime'")
+
+
+def _tensorrt() -> Any:
+    """The ``tensorrt`` module, or :class:`BackendUnavailableError` saying what to install."""
+    try:
+        import tensorrt as trt  # noqa: PLC0415 (optional, GPU machines only)
+    except ImportError as error:
+        raise BackendUnavailableError(f"TensorRT is not installed: {TENSORRT_HINT}") from error
+    return trt
+
+
+def _require_cuda() -> None:
+    if not torch.cuda.is_available():
+        raise BackendUnavailableError(f"TensorRT needs a CUDA device and this torch sees none: {TENSORRT_HINT}")
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^0-9A-Za-z.]+", "-", text).strip("-").lower() or "unknown"
+
+
+@dataclass(frozen=True)
+class EngineKey:
+    """What a serialised engine is only valid for: the ONNX file, the GPU, the TensorRT version, and
+    the build settings (precision and the batch range of the optimisation profile)."""
+
+    model_sha256: str
+    gpu_name: str
+    tensorrt_version: str
+    precision: str = "fp16"
+    max_batch: int = 16
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[0-9a-f]{64}", self.model_sha256):
+            raise ValueError(f"model_sha256 must be 64 lowercase hex digits, got {self.model_sha256!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.max_batch < 1:
+            raise ValueError(f"max_batch must be >= 1, got {self.max_batch}")
+
+    def filename(self) -> str:
+        return (f"{self.model_sha256[:16]}_{_slug(self.gpu_name)}_trt{_slug(self.tensorrt_version)}"
+                f"_{self.precision}_b{self.max_batch}.engine")
+
+
+def default_engine_cache() -> Path:
+    """``$HPE_ROS_ENGINE_CACHE``, else ``$XDG_CACHE_HOME/hpe_ros/engines`` (``~/.cache`` by default)."""
+    if os.environ.get(ENGINE_CACHE_ENV):
+        return Path(os.environ[ENGINE_CACHE_ENV])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hpe_ros" / "engines"
+
+
+def engine_cache_path(key: EngineKey, cache_dir: str | Path | None = None) -> Path:
+    return Path(cache_dir if cache_dir is not None else default_engine_cache()) / key.filename()
+
+
+def cached_engine(key: EngineKey, build: Callable[[], bytes], cache_dir: str | Path | None = None) -> Path:
+    """The engine file for ``key``: built with ``build()`` and written atomically the first time only."""
+    path = engine_cache_path(key, cache_dir)
+    if path.is_file() and path.stat().st_size > 0:
+        return path
+    data = build()
+    if not data:
+        raise RuntimeError(f"building the TensorRT engine for {key.filename()} produced nothing")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    partial.write_bytes(data)
+    os.replace(partial, path)  # a reader never sees half an engine, and two builders do not collide
+    return path
+
+
+@dataclass(frozen=True)
+class ShapeRange:
+    """One input's optimisation profile: the batch varies, every other size is the example's."""
+
+    minimum: tuple[int, ...]
+    optimum: tuple[int, ...]
+    maximum: tuple[int, ...]
+
+
+def profile_shapes(example_shapes: Sequence[Sequence[int]], max_batch: int, opt_batch: int = 1) -> list[ShapeRange]:
+    """Batch 1..``max_batch`` (tuned for ``opt_batch``) for inputs shaped like the examples."""
+    if not 1 <= opt_batch <= max_batch:
+        raise ValueError(f"need 1 <= opt_batch ({opt_batch}) <= max_batch ({max_batch})")
+    ranges = []
+    for shape in example_shapes:
+        if len(shape) == 0:
+            raise ValueError("inputs need a batch axis")
+        rest = tuple(int(s) for s in shape[1:])
+        if any(s < 1 for s in rest):
+            raise ValueError(f"only the batch axis may be dynamic, got input shape {tuple(shape)}")
+        ranges.append(ShapeRange((1, *rest), (opt_batch, *rest), (max_batch, *rest)))
+    return ranges
+
+
+class Int8Calibrator(Protocol):
+    """Calibration data for an INT8 build: batches of inputs as the network takes them (any device)."""
+
+    cache_path: Path | None
+
+    def batches(self) -> Iterable[Sequence[torch.Tensor]]: ...
+
+
+def _trt_calibrator(trt: Any, calibrator: Int8Calibrator, device: torch.device) -> Any:
+    """``calibrator`` as TensorRT's entropy calibrator (device buffers from torch)."""
+    if not hasattr(trt, "IInt8EntropyCalibrator2"):
+        raise BackendUnavailableError(f"TensorRT {trt.__version__} has no implicit INT8 calibration; quantise the "
+                                      "ONNX explicitly (Q/DQ nodes) and build with precision 'fp16'")
+
+    class _Calibrator(trt.IInt8EntropyCalibrator2):  # type: ignore[misc, name-defined]
+        def __init__(self) -> None:
+            super().__init__()
+            self._batches = iter(calibrator.batches())
+            self._held: list[torch.Tensor] = []
+            self._size = 1
+
+        def get_batch_size(self) -> int:
+            return self._size
+
+        def get_batch(self, names: list[str]) -> list[int] | None:
+            try:
+                batch = next(self._batches)
+            except StopIteration:
+                return None
+            self._held = [x.to(device, torch.float32).contiguous() for x in batch]
+            self._size = int(self._held[0].shape[0])
+            return [int(x.data_ptr()) for x in self._held]
+
+        def read_calibration_cache(self) -> bytes | None:
+            path = calibrator.cache_path
+            return path.read_bytes() if path is not None and path.is_file() else None
+
+        def write_calibration_cache(self, cache: bytes) -> None:
+            if calibrator.cache_path is not None:
+                calibrator.cache_path.parent.mkdir(parents=True, exist_ok=True)
+                calibrator.cache_path.write_bytes(bytes(cache))
+
+    return _Calibrator()
+
+
+def build_engine(onnx_path: str | Path, precision: str = "fp16", max_batch: int = 16, opt_batch: int = 1,
+                 calibrator: Int8Calibrator | None = None, workspace_bytes: int = 4 << 30) -> bytes:
+    """A serialised TensorRT engine from an ONNX file with a dynamic batch (needs TensorRT and CUDA)."""
+    trt = _tensorrt()
+    _require_cuda()
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision == "int8" and calibrator is None:
+        raise ValueError("an INT8 engine needs a calibrator (batches of real inputs)")
+    logger = trt.Logger(trt.Logger.WARNING)
+    builder = trt.Builder(logger)
+    major = int(str(trt.__version__).split(".")[0])
+    flags = 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH) if major < 10 else 0
+    network = builder.create_network(flags)
+    parser = trt.OnnxParser(network, logger)
+    if not parser.parse(Path(onnx_path).read_bytes()):
+        errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
+        raise RuntimeError(f"TensorRT cannot parse {onnx_path}: {errors}")
+    config = builder.create_builder_config()
+    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, workspace_bytes)
+    if precision in ("fp16", "int8"):
+        config.set_flag(trt.BuilderFlag.FP16)
+    inputs = [network.get_input(i) for i in range(network.num_inputs)]
+    profile = builder.create_optimization_profile()
+    for tensor, shapes in zip(inputs, profile_shapes([tuple(t.shape) for t in inputs], max_batch, opt_batch)):
+        profile.set_shape(tensor.name, shapes.minimum, shapes.optimum, shapes.maximum)
+    config.add_optimization_profile(profile)
+    if precision == "int8":
+        assert calibrator is not None
+        config.set_flag(trt.BuilderFlag.INT8)
+        config.set_calibration_profile(profile)
+        config.int8_calibrator = _trt_calibrator(trt, calibrator, torch.device("cuda"))
+    serialized = builder.build_serialized_network(network, config)
+    if serialized is None:
+        raise RuntimeError(f"TensorRT could not build an engine from {onnx_path} (see its log above)")
+    return bytes(serialized)
+
+
+def engine_key_for(onnx_path: str | Path, precision: str = "fp16", max_batch: int = 16,
+                   device: str = "cuda") -> EngineKey:
+    """The cache key of ``onnx_path`` on this machine's GPU and TensorRT."""
+    trt = _tensorrt()
+    _require_cuda()
+    return EngineKey(file_sha256(onnx_path), torch.cuda.get_device_name(torch.device(device)), str(trt.__version__),
+                     precision, max_batch)
+
+
+def load_or_build_engine(onnx_path: str | Path, cache_dir: str | Path | None = None, precision: str = "fp16",
+                         max_batch: int = 16, opt_batch: int = 1, calibrator: Int8Calibrator | None = None,
+                         device: str = "cuda") -> Path:
+    """The cached engine of ``onnx_path`` for this GPU and TensorRT, built on the first call."""
+    key = engine_key_for(onnx_path, precision, max_batch, device)
+    return cached_engine(key, lambda: build_engine(onnx_path, precision, max_batch, opt_batch, calibrator), cache_dir)
+
+
 class TensorRTBackend(Backend):
-    """A serialised TensorRT engine (built offline with trtexec from the ONNX export)."""
+    """A serialised TensorRT engine run on CUDA tensors: torch tensors' data pointers are the bindings,
+    outputs are allocated by torch on the same device and stream, so nothing goes through the host."""
 
     name = "tensorrt"
 
-    def __init__(self, engine_path: str | Path) -> None:
-        try:
-            import tensorrt as trt  # noqa: F401
-        except ImportError as error:
-            raise BackendUnavailableError(
-                "TensorRT is not installed: install NVIDIA TensorRT's Python package on the robot, export the "
-                "network with `hpe-ros export-onnx` and build an engine with trtexec; or use backend 'torch' or "
-                "'onnxruntime'"
-            ) from error
-        if not torch.cuda.is_available():
-            raise BackendUnavailableError("TensorRT needs a CUDA device")
-        raise BackendUnavailableError("the TensorRT engine runner is not implemented yet; use 'onnxruntime' with "
-                                      "the TensorrtExecutionProvider or 'torch' on CUDA")
+    def __init__(self, engine_path: str | Path, device: str = "cuda") -> None:
+        trt = _tensorrt()
+        _require_cuda()
+        self.trt = trt
+        self.device = torch.device(device if device.startswith("cuda") else "cuda")
+        self.path = Path(engine_path)
+        self._logger = trt.Logger(trt.Logger.WARNING)
+        self._runtime = trt.Runtime(self._logger)
+        with torch.cuda.device(self.device):
+            self.engine = self._runtime.deserialize_cuda_engine(self.path.read_bytes())
+            if self.engine is None:
+                raise BackendUnavailableError(f"{self.path} is not an engine for this GPU / TensorRT version; "
+                                              "delete it to rebuild")
+            self.context = self.engine.create_execution_context()
+        names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
+        is_input = {n: self.engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT for n in names}
+        self.input_names = [n for n in names if is_input[n]]
+        self.output_names = [n for n in names if not is_input[n]]
+        self.dtypes = {n: torch.from_numpy(np.empty(0, dtype=trt.nptype(self.engine.get_tensor_dtype(n)))).dtype
+                       for n in names}
 
-    def __call__(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:  # pragma: no cover - never constructed
-        raise NotImplementedError
+    @classmethod
+    def from_onnx(cls, onnx_path: str | Path, cache_dir: str | Path | None = None, precision: str = "fp16",
+                  max_batch: int = 16, calibrator: Int8Calibrator | None = None, device: str = "cuda",
+                  ) -> "TensorRTBackend":
+        engine = load_or_build_engine(onnx_path, cache_dir, precision, max_batch, calibrator=calibrator,
+                                      device=device)
+        return cls(engine, device=device)
+
+    @classmethod
+    def from_module(cls, module: nn.Module, example_inputs: Sequence[torch.Tensor],
+                    cache_dir: str | Path | None = None, precision: str = "fp16", max_batch: int = 16,
+                    calibrator: Int8Calibrator | None = None, device: str = "cuda") -> "TensorRTBackend":
+        """Export ``module`` to ONNX in the cache (named by its hash) and build or reuse its engine;
+        what a node does in ``on_configure``."""
+        _tensorrt()
+        _require_cuda()
+        folder = Path(cache_dir if cache_dir is not None else default_engine_cache())
+        folder.mkdir(parents=True, exist_ok=True)
+        cpu_inputs = [x.detach().cpu() for x in example_inputs]
+        with tempfile.TemporaryDirectory(dir=folder, prefix=".export_") as scratch:
+            exported = export_onnx(module.cpu(), cpu_inputs, Path(scratch) / "model.onnx")
+            onnx_path = folder / f"{file_sha256(exported)[:16]}.onnx"
+            os.replace(exported, onnx_path)
+        return cls.from_onnx(onnx_path, folder, precision, max_batch, calibrator, device)
+
+    def __call__(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        if len(inputs) != len(self.input_names):
+            raise ValueError(f"engine {self.path.name} takes {len(self.input_names)} inputs, got {len(inputs)}")
+        held = []  # device copies must live until the stream has run them
+        for name, x in zip(self.input_names, inputs):
+            bound = x.to(self.device, self.dtypes[name], non_blocking=True).contiguous()  # no-op when already so
+            held.append(bound)
+            self.context.set_input_shape(name, tuple(bound.shape))
+            self.context.set_tensor_address(name, int(bound.data_ptr()))
+        outputs = []
+        for name in self.output_names:
+            shape = tuple(self.context.get_tensor_shape(name))
+            out = torch.empty(shape, dtype=self.dtypes[name], device=self.device)
+            self.context.set_tensor_address(name, int(out.data_ptr()))
+            outputs.append(out)
+        stream = torch.cuda.current_stream(self.device)
+        if not self.context.execute_async_v3(stream.cuda_stream):
+            raise RuntimeError(f"TensorRT engine {self.path.name} failed to run")
+        # Later torch work on this stream is ordered after the engine; only a host read waits.
+        return tuple(o if o.dtype != torch.float16 else o.float() for o in outputs)
+
+    def describe(self) -> dict[str, str]:
+        return {"backend": self.name, "engine": str(self.path), "device": str(self.device),
+                "tensorrt": str(self.trt.__version__)}
 
 
 BACKENDS = ("auto", "torch", "onnxruntime", "tensorrt")
@@ -186,14 +460,16 @@ def resolve_backend(kind: str, device: str = "cpu") -> str:
 
 def create_backend(kind: str, module: nn.Module, example_inputs: Sequence[torch.Tensor], device: str = "cpu",
                    half: bool = False, onnx_path: str | Path | None = None, engine_path: str | Path | None = None,
-                   ) -> Backend:
-    """Wrap ``module`` in the backend ``kind`` (one of :data:`BACKENDS`)."""
+                   engine_cache: str | Path | None = None) -> Backend:
+    """Wrap ``module`` in the backend ``kind`` (one of :data:`BACKENDS`). TensorRT runs ``engine_path``,
+    or exports ``module`` and builds its engine in ``engine_cache`` (FP16 with ``half``) the first time."""
     kind = resolve_backend(kind, device)
     if kind == "torch":
         return TorchBackend(module, device=device, half=half)
     if kind == "onnxruntime":
         providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device.startswith("cuda") else None
         return OnnxRuntimeBackend.from_module(module, example_inputs, onnx_path, providers=providers)
-    if engine_path is None:  # tensorrt
-        raise BackendUnavailableError("backend 'tensorrt' needs an engine file (engine_path)")
-    return TensorRTBackend(engine_path)
+    if engine_path is not None:  # tensorrt
+        return TensorRTBackend(engine_path, device=device)
+    return TensorRTBackend.from_module(module, example_inputs, cache_dir=engine_cache,
+                                       precision="fp16" if half else "fp32", device=device)

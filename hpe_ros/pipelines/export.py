@@ -13,7 +13,6 @@ the detector, the landmark model stops with an ``IndexError``), so BlazePose sta
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +25,7 @@ from torch import Tensor, nn
 from hpe_ros.core.joints import H36M_17
 from hpe_ros.models.fuse import optimize_for_inference
 from hpe_ros.models.registry import create_model
-from hpe_ros.pipelines.backends import BackendUnavailableError, OnnxRuntimeBackend, export_onnx
+from hpe_ros.pipelines.backends import BackendUnavailableError, OnnxRuntimeBackend, export_onnx, file_sha256
 
 
 class ExportUnsupportedError(RuntimeError):
@@ -430,14 +429,6 @@ def build_export(name: str, options: ExportOptions | None = None) -> ExportModel
     model = EXPORT_TARGETS[name](name, options)
     model.module.eval().requires_grad_(False)
     return model
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def export_model(model: ExportModel, path: str | Path, opset: int = 17) -> ExportResult:

@@ -4,7 +4,20 @@ import pytest
 import torch
 from torch import nn
 
-from hpe_ros.pipelines.backends import BackendUnavailableError, create_backend, resolve_backend
+from hpe_ros.pipelines.backends import (
+    BackendUnavailableError,
+    EngineKey,
+    TensorRTBackend,
+    cached_engine,
+    create_backend,
+    default_engine_cache,
+    engine_cache_path,
+    file_sha256,
+    profile_shapes,
+    resolve_backend,
+)
+
+HAS_TENSORRT = importlib.util.find_spec("tensorrt") is not None
 
 
 class _Net(nn.Module):
@@ -85,3 +98,97 @@ def test_capf_fast_path_exports_with_a_dynamic_batch(tmp_path) -> None:
     onnx = pytest.importorskip("onnx")
     graph = onnx.load(str(tmp_path / "capf.onnx")).graph
     assert sum(node.op_type == "Shape" for node in graph.node) == 1
+
+
+# ---- TensorRT: the cache and profile logic runs anywhere; engines only on a GPU -----------------
+
+SHA = "0123456789abcdef" * 4
+
+
+def test_engine_key_names_every_part_that_invalidates_an_engine() -> None:
+    key = EngineKey(SHA, "NVIDIA H100 80GB HBM3", "10.3.0.26", "fp16", 16)
+    assert key.filename() == "0123456789abcdef_nvidia-h100-80gb-hbm3_trt10.3.0.26_fp16_b16.engine"
+    others = [EngineKey("f" * 64, key.gpu_name, key.tensorrt_version), EngineKey(SHA, "Orin (nvgpu)", "10.3.0.26"),
+              EngineKey(SHA, key.gpu_name, "10.4.0"), EngineKey(SHA, key.gpu_name, key.tensorrt_version, "fp32"),
+              EngineKey(SHA, key.gpu_name, key.tensorrt_version, "fp16", 32)]
+    names = {k.filename() for k in [key, *others]}
+    assert len(names) == 6 and all("/" not in n and " " not in n for n in names)
+    for bad in (dict(model_sha256="abc"), dict(precision="fp8"), dict(max_batch=0)):
+        with pytest.raises(ValueError):
+            EngineKey(**{"model_sha256": SHA, "gpu_name": "g", "tensorrt_version": "10", **bad})
+
+
+def test_engine_cache_folder_from_the_environment(tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("HPE_ROS_ENGINE_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_engine_cache() == tmp_path / "xdg" / "hpe_ros" / "engines"
+    monkeypatch.setenv("HPE_ROS_ENGINE_CACHE", str(tmp_path / "engines"))
+    key = EngineKey(SHA, "gpu", "10.0")
+    assert engine_cache_path(key) == tmp_path / "engines" / key.filename()
+    assert engine_cache_path(key, tmp_path / "other") == tmp_path / "other" / key.filename()
+
+
+def test_an_engine_is_built_once_per_key_and_written_whole(tmp_path) -> None:
+    builds: list[EngineKey] = []
+
+    def builder(key: EngineKey):
+        return lambda: builds.append(key) or f"engine for {key.filename()}".encode()
+
+    fp16, fp32 = EngineKey(SHA, "gpu", "10.0", "fp16"), EngineKey(SHA, "gpu", "10.0", "fp32")
+    first = cached_engine(fp16, builder(fp16), tmp_path)
+    again = cached_engine(fp16, builder(fp16), tmp_path)
+    other = cached_engine(fp32, builder(fp32), tmp_path)
+    assert first == again != other and builds == [fp16, fp32]
+    assert first.read_bytes() == f"engine for {fp16.filename()}".encode()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([fp16.filename(), fp32.filename()])  # no partials
+    with pytest.raises(RuntimeError, match="produced nothing"):
+        cached_engine(EngineKey(SHA, "gpu", "10.0", "int8"), lambda: b"", tmp_path)
+
+
+def test_file_hash_is_the_content_sha256(tmp_path) -> None:
+    import hashlib
+
+    data = bytes(range(256)) * 5000
+    (tmp_path / "m.onnx").write_bytes(data)
+    assert file_sha256(tmp_path / "m.onnx") == hashlib.sha256(data).hexdigest()
+
+
+def test_profile_shapes_vary_the_batch_only() -> None:
+    ranges = profile_shapes([(-1, 3, 256, 192), (1, 17, 2)], max_batch=16, opt_batch=4)
+    assert ranges[0].minimum == (1, 3, 256, 192) and ranges[0].optimum == (4, 3, 256, 192)
+    assert ranges[1].maximum == (16, 17, 2)
+    with pytest.raises(ValueError, match="only the batch"):
+        profile_shapes([(-1, 3, -1, -1)], max_batch=4)
+    with pytest.raises(ValueError, match="opt_batch"):
+        profile_shapes([(1, 3)], max_batch=4, opt_batch=8)
+
+
+@pytest.mark.skipif(HAS_TENSORRT and torch.cuda.is_available(), reason="TensorRT and CUDA are here")
+def test_tensorrt_unavailable_names_what_to_do(tmp_path) -> None:
+    for attempt in (lambda: TensorRTBackend(tmp_path / "m.engine"),
+                    lambda: create_backend("tensorrt", _Net(), [torch.randn(1, 3, 8, 8)], engine_cache=tmp_path)):
+        with pytest.raises(BackendUnavailableError) as error:
+            attempt()
+        message = str(error.value)
+        assert "hpe-ros export MODEL OUT.onnx --engine" in message and "export-onnx" not in message
+        assert ("not installed" in message) != HAS_TENSORRT or "CUDA" in message
+    assert list(tmp_path.iterdir()) == []  # nothing exported when nothing can be built
+
+
+@pytest.mark.skipif(not (HAS_TENSORRT and torch.cuda.is_available()), reason="needs TensorRT and a CUDA GPU")
+def test_tensorrt_engine_matches_torch_on_cuda_tensors(tmp_path) -> None:
+    torch.manual_seed(0)
+    net = _Net().eval()
+    example = torch.randn(2, 3, 8, 8)
+    fp32 = create_backend("tensorrt", net, [example], device="cuda", engine_cache=tmp_path)
+    assert len(list(tmp_path.glob("*.engine"))) == 1
+    again = create_backend("tensorrt", net, [example], device="cuda", engine_cache=tmp_path)  # from the cache
+    assert again.path == fp32.path
+    batch = torch.randn(5, 3, 8, 8, device="cuda")
+    expected = create_backend("torch", net, [example], device="cuda")(batch)
+    for a, b in zip(expected, fp32(batch)):
+        assert b.device.type == "cuda"
+        torch.testing.assert_close(a, b, atol=1e-3, rtol=1e-3)
+    half = create_backend("tensorrt", net, [example], device="cuda", half=True, engine_cache=tmp_path)
+    for a, b in zip(expected, half(batch)):
+        torch.testing.assert_close(a, b, atol=2e-2, rtol=2e-2)
