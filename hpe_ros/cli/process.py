@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hpe_ros.cli.interruption import as_interrupted
+from hpe_ros.cli.interruption import Interrupted, as_interrupted
 from hpe_ros.cli.settings import resolve_settings
 from hpe_ros.io.bag_processing import process_bag
 from hpe_ros.io.bags import BagError, BagReader, BagWriter
@@ -37,10 +37,19 @@ def written_so_far(out_bag: Path) -> str:
     return f"{out_bag} is closed and holds the {count} messages written before it"
 
 
+def _interrupted(error: KeyboardInterrupt, out_bag: Path) -> Interrupted:
+    interrupted = as_interrupted(error)
+    interrupted.detail = written_so_far(out_bag)
+    return interrupted
+
+
 def process_command(args: argparse.Namespace) -> int:
     _check_bags(args.in_bag, args.out_bag, args.storage)
     settings = resolve_settings(args, node_name="hpe_event_pose" if _is_event_pipeline(args) else "hpe_pose")
-    pipeline = create_pipeline(settings.pipeline, settings.options)
+    try:
+        pipeline = create_pipeline(settings.pipeline, settings.options)
+    except KeyboardInterrupt as error:  # while the models load
+        raise _interrupted(error, args.out_bag) from None
     tracking = tracking_from_options({k.split(".", 1)[1]: v for k, v in settings.params.items()
                                       if k.startswith("tracking.")})
     try:
@@ -50,9 +59,7 @@ def process_command(args: argparse.Namespace) -> int:
                              output_prefix=args.prefix.rstrip("/"), markers=not args.no_markers, tf=args.tf,
                              copy_inputs=args.copy_inputs, progress=not args.quiet, tracking=tracking)
     except KeyboardInterrupt as error:  # the writer was closed on the way out
-        interrupted = as_interrupted(error)
-        interrupted.detail = written_so_far(args.out_bag)
-        raise interrupted from None
+        raise _interrupted(error, args.out_bag) from None
     finally:
         pipeline.close()
     rate = report.processed / report.seconds if report.seconds else 0.0
