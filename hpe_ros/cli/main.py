@@ -106,6 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_simulate_command(commands)
 
+    from hpe_ros.cli.export import add_command as add_export_command
+
+    add_export_command(commands)
+
     demo = commands.add_parser("demo", help="the main job: a sample processed end to end, outputs written")
     demo.add_argument("--input", help="image, video or webcam:N (default: scikit-image's astronaut)")
     demo.add_argument("--output", type=Path, default=Path("demo_output"), help="folder for the results")
@@ -208,6 +212,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from hpe_ros.cli.simulate import simulate_command
 
         return simulate_command(args)
+    if args.command == "export":
+        from hpe_ros.cli.export import export_command
+
+        return export_command(args)
     if args.command == "demo":
         from hpe_ros.cli.demo import demo_command
 

@@ -123,3 +123,16 @@ def test_blazepose_tflite_export_says_why_it_fails(name: str, tmp_path) -> None:
     assert not (tmp_path / f"{name}.onnx").exists()
     with pytest.raises(ExportUnsupportedError, match="export_tflite"):
         build_export(name)
+
+
+def test_export_command_writes_and_checks_the_file(tmp_path, capsys) -> None:
+    from hpe_ros.cli.main import main
+
+    assert main(["export", "capf_baseline", str(tmp_path / "lifter.onnx"), "--random"]) == 0
+    printed = capsys.readouterr().out
+    assert (tmp_path / "lifter.onnx").is_file() and file_sha256(tmp_path / "lifter.onnx") in printed
+    assert printed.count(" ok") == 2 and "batch 3 joints_3d" in printed
+    assert main(["export", "hrnet_w32_heatmap", str(tmp_path / "hrnet.onnx")]) == 2  # no weights named
+    assert "--random" in capsys.readouterr().err and not (tmp_path / "hrnet.onnx").exists()
+    assert main(["export", "--list"]) == 0
+    assert set(capsys.readouterr().out.split()) >= set(list_targets())
