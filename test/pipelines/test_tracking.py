@@ -93,6 +93,53 @@ def test_roots_of_people_cut_by_the_image_edge_are_not_trusted() -> None:
     assert fresh.update(uncut, 1 / FPS).ids == ["p2"]
 
 
+def _rooted(box: tuple[float, float, float, float], *roots: np.ndarray) -> Detection:
+    """People in the same box (the roots decide) with these metric roots."""
+    return Detection(np.array([box] * len(roots), float), roots=np.array(roots), image_size=(640, 480))
+
+
+def test_a_monocular_depth_error_along_the_camera_ray_is_tolerated_and_a_step_across_it_is_not() -> None:
+    """Off the optical axis a wrong depth moves the root sideways too (along the ray): a person
+    placed 25 % too far keeps their id; a root as far away across the ray is someone else."""
+    box = (500, 100, 560, 300)
+    root = np.array([2.0, 0.2, 3.0])
+    tracker = PeopleTracker(TrackerConfig(min_hits=1))
+    tracker.update(_rooted(box, root), 0.0)
+    assert tracker.update(_rooted(box, 1.25 * root), 1 / FPS).ids == ["p1"]
+    across = np.cross(root, [0.0, 1.0, 0.0])
+    across *= 0.25 * np.linalg.norm(root) / np.linalg.norm(across)  # as far, at right angles to the ray
+    other = PeopleTracker(TrackerConfig(min_hits=1))
+    other.update(_rooted(box, root), 0.0)
+    assert other.update(_rooted(box, root + across), 1 / FPS).ids == ["p2"]
+
+
+def test_a_root_from_before_the_edge_of_the_image_cut_the_person_is_forgotten() -> None:
+    """Seen whole, then cut by the bottom edge for a second (their root untrusted) while they walk
+    away: when they are whole again, their new root is not compared with the old one."""
+    tracker = PeopleTracker(TrackerConfig(min_hits=1))
+    whole, cut = (200, 100, 260, 460), (200, 100, 260, 479)
+    tracker.update(_rooted(whole, np.array([0.0, 0.3, 3.0])), 0.0)
+    for t in np.arange(1, 31) / FPS:
+        assert tracker.update(_rooted(cut, np.array([0.0, 0.3, 3.0 + t])), float(t)).ids == ["p1"]
+    assert tracker.update(_rooted(whole, np.array([0.0, 0.3, 4.8])), 31 / FPS).ids == ["p1"]
+
+
+def test_a_person_reappearing_between_two_lost_tracks_goes_to_the_one_lost_last() -> None:
+    """Two people standing side by side, one hidden for 1.5 s, the other for 0.2 s: the gate of
+    the first has grown more, which makes its prediction less likely, not a better match."""
+    tracker = PeopleTracker(TrackerConfig(min_hits=1))
+    left, right = np.array([0.0, 0.3, 4.0]), np.array([0.06, 0.3, 4.0])
+    left_box, right_box, middle_box = (300, 100, 360, 300), (310, 100, 370, 300), (305, 100, 365, 300)
+    boxes = np.array([left_box, right_box], float)
+    both = Detection(boxes, roots=np.stack([left, right]), image_size=(640, 480))
+    for t in np.arange(0, 31) / FPS:
+        assert tracker.update(both, float(t)).ids == ["p1", "p2"]
+    for t in np.arange(31, 70) / FPS:  # the left one is hidden from 1 s, the right one seen until 2.3 s
+        assert tracker.update(_rooted(right_box, right), float(t)).ids == ["p2"]
+    assert tracker.update(_boxes(), 2.4).active == ["p1", "p2"]  # both lost now
+    assert tracker.update(_rooted(middle_box, 0.5 * (left + right)), 2.5).ids == ["p2"]
+
+
 def test_linear_motion_fits_a_line_through_noise_and_holds_components_it_must_not_extrapolate() -> None:
     rng = np.random.default_rng(0)
     motion = LinearMotion(window_s=0.5, moving=np.array([True, False]))
@@ -120,4 +167,3 @@ def test_time_going_back_ends_every_track_and_new_ids_follow() -> None:
         assert tracker.update(_boxes(person), t).ids == ["p1"]
     replayed = tracker.update(_boxes(person), 0.0)  # the bag starts again
     assert replayed.ended == ["p1"] and replayed.ids == ["p2"] and replayed.active == ["p2"]
-
