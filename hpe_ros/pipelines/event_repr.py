@@ -265,6 +265,7 @@ class EventWindower:
         self._pending_size = 0
         self._window_start: int | None = None  # time windows: start of the open window
         self._last_t: int | None = None  # newest event accepted
+        self._unsorted = False  # the pending events are out of time order (sorted when cut)
         self.counts = WindowerCounts()
 
     @property
@@ -327,15 +328,13 @@ class EventWindower:
         if self._window_start is None:
             self._window_start = int(t[0])
         newest = int(t[-1])
-        needs_sort = self._last_t is not None and int(t[0]) < self._last_t
+        self._unsorted |= self._last_t is not None and int(t[0]) < self._last_t
         self._last_t = newest if self._last_t is None else max(self._last_t, newest)
         self._pending.append(events)
         self._pending_size += events.size
         if self._last_t < self._window_start + self.duration_ns:
             return []
-        buffer = np.concatenate(self._pending)
-        if needs_sort:
-            buffer = buffer[np.argsort(buffer["t"], kind="stable")]
+        buffer = self._take_pending()
         # window index of every event; only the windows that hold events are ever made
         index = (buffer["t"] - self._window_start) // self.duration_ns
         open_index = int(index[-1])
@@ -363,12 +362,20 @@ class EventWindower:
         self._pending, self._pending_size = ([rest], rest.size) if rest.size else ([], 0)
         return windows
 
+    def _take_pending(self) -> np.ndarray:
+        """All pending events, in time order; the pending list is left empty."""
+        buffer = np.concatenate(self._pending) if len(self._pending) > 1 else self._pending[0]
+        if self._unsorted:
+            buffer = buffer[np.argsort(buffer["t"], kind="stable")]
+            self._unsorted = False
+        self._pending, self._pending_size = [], 0
+        return buffer
+
     def flush(self) -> EventWindow | None:
         """The events still pending as a last (partial) window, or None."""
         if not self._pending_size:
             return None
-        buffer = np.concatenate(self._pending)
-        self._pending, self._pending_size = [], 0
+        buffer = self._take_pending()
         if self.count is not None or self._window_start is None:
             stamp = int(buffer["t"][-1])
         else:
@@ -380,5 +387,5 @@ class EventWindower:
         """Throw the pending events away (counted in ``counts.discarded``); returns how many."""
         dropped = self._pending_size
         self.counts.discarded += dropped
-        self._pending, self._pending_size = [], 0
+        self._pending, self._pending_size, self._unsorted = [], 0, False
         return dropped
