@@ -219,6 +219,7 @@ class GrayFrameBuffer:
 # clock reset, a bag played again) starts a new window grid at the new events.
 MAX_FORWARD_GAP_NS = 10_000_000_000
 MAX_BACKWARD_NS = 1_000_000_000
+_FEW_WINDOWS = 64  # more windows completing at once are found from the events' window indices
 
 
 @dataclass
@@ -290,9 +291,11 @@ class EventWindower:
             return []
         self.counts.events_in += events.size
         t = events["t"]
-        if t.size > 1 and not bool(np.all(t[1:] >= t[:-1])):
+        steps = np.diff(t)
+        if steps.size and steps.min() < 0:
             events = events[np.argsort(t, kind="stable")]
             t = events["t"]
+            steps = np.diff(t)
         windows: list[EventWindow] = []
         if self._last_t is not None:
             # the oldest event still wanted: the open window's start (time) or the newest event (count)
@@ -303,12 +306,13 @@ class EventWindower:
                 late = int(np.searchsorted(t, floor, side="left"))
                 if late:
                     self.counts.late += late
-                    events, t = events[late:], t[late:]
+                    events, t, steps = events[late:], t[late:], steps[late:]
                     if events.size == 0:
                         return windows
         # cut where consecutive events (the newest accepted one included) step further than the bound
-        steps = np.diff(t, prepend=t[0] if self._last_t is None else self._last_t)
-        cuts = np.flatnonzero(steps > self.max_forward_gap_ns)
+        cuts = np.flatnonzero(steps > self.max_forward_gap_ns) + 1
+        if self._last_t is not None and int(t[0]) - self._last_t > self.max_forward_gap_ns:
+            cuts = np.r_[0, cuts]
         for index, segment in enumerate(np.split(events, cuts)):  # only the first can be empty
             if index:
                 windows += self._resync()
@@ -335,6 +339,9 @@ class EventWindower:
         if self._last_t < self._window_start + self.duration_ns:
             return []
         buffer = self._take_pending()
+        closing = (self._last_t - self._window_start) // self.duration_ns  # windows now complete
+        if closing <= _FEW_WINDOWS:
+            return self._cut_few(buffer, closing)
         # window index of every event; only the windows that hold events are ever made
         index = (buffer["t"] - self._window_start) // self.duration_ns
         open_index = int(index[-1])
@@ -345,6 +352,20 @@ class EventWindower:
                    for chunk, k in zip(np.split(buffer[:cut], bounds), closed[np.r_[0, bounds]])] if cut else []
         self._window_start += open_index * self.duration_ns
         rest = buffer[cut:]
+        self._pending, self._pending_size = [rest], rest.size
+        return windows
+
+    def _cut_few(self, buffer: np.ndarray, closing: int) -> list[EventWindow]:
+        """The usual case, a few windows complete: cut at their ends."""
+        ends = self._window_start + self.duration_ns * np.arange(1, closing + 1, dtype=np.int64)
+        cuts = np.searchsorted(buffer["t"], ends, side="left")
+        windows, begin = [], 0
+        for end_ns, cut in zip(ends.tolist(), cuts.tolist()):
+            if cut > begin:
+                windows.append(self._window(buffer[begin:cut], end_ns))
+            begin = cut
+        self._window_start = int(ends[-1])
+        rest = buffer[begin:]
         self._pending, self._pending_size = [rest], rest.size
         return windows
 
