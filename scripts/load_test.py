@@ -455,6 +455,8 @@ def overload(args: argparse.Namespace, node: NodeProcess, harness: Harness,
         "age_p50_by_third_s": [third.age_p50_s for third in thirds],
         "rss_mb": {"baseline": rss_baseline, "peak": rss_peak, "growth": rss_peak - rss_baseline,
                    "end": float(during[-1]) if during.size else None},
+        # (seconds from the overload's start, MiB); negative: warm-up and probe
+        "rss_samples": [[round(t - started, 2), rss] for t, rss in sampler.samples],
         "accounting": asdict(overloaded), "diagnostics": end.status, "checks": checks,
     }
 
