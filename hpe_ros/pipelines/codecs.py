@@ -154,8 +154,12 @@ class HeatmapCodec:
             back = torch.cat([back[..., :1], back[..., :-1]], dim=-1)
         return (heatmaps + back) * 0.5
 
-    def decode(self, heatmaps: Tensor | np.ndarray) -> DecodedKeypoints:
-        """(N, J, h, w) heatmaps -> keypoints in crop pixels and the peak values as scores."""
+    def decode(self, heatmaps: Tensor | np.ndarray, *, heatmap_pixels: bool = False) -> DecodedKeypoints:
+        """(N, J, h, w) heatmaps -> keypoints in crop pixels and the peak values as scores.
+
+        ``heatmap_pixels`` leaves the keypoints in heatmap pixels (for
+        :func:`~hpe_ros.pipelines.crops.heatmap_to_image`, the official back-mapping).
+        """
         maps = _as_tensor(heatmaps).float()
         batch, joints, height, width = maps.shape
         flat = maps.reshape(batch, joints, -1)
@@ -179,7 +183,8 @@ class HeatmapCodec:
         coords = torch.stack([x, y], dim=-1)
         # the official get_max_preds zeroes joints whose maximum is not positive
         coords = torch.where((scores > 0).unsqueeze(-1), coords, torch.zeros_like(coords))
-        coords = coords.double() * torch.from_numpy(self.stride)
+        if not heatmap_pixels:
+            coords = coords.double() * torch.from_numpy(self.stride).to(coords.device)
         return DecodedKeypoints(coords.float().cpu().numpy(), scores.cpu().numpy().astype(np.float32))
 
 
@@ -280,7 +285,8 @@ class SimDRCodec:
         scores = (
             torch.maximum(score_x, score_y) if self.head_type == "simdr" else torch.minimum(score_x, score_y)
         )
-        coords = torch.stack([bin_x, bin_y], dim=-1).double() / self.split_ratio
+        # bin / k in float32, as the official ``true_divide`` of the argmax indices
+        coords = torch.stack([bin_x, bin_y], dim=-1).float() / self.split_ratio
         return DecodedKeypoints(coords.float().cpu().numpy(), scores.cpu().numpy().astype(np.float32))
 
 

@@ -169,6 +169,7 @@ def _build_eventhpe(**options: Any) -> Pipeline:
         "pose_model": "hrnet_w32_heatmap",
         "pose_checkpoint": "",
         "input_size": "256x192",
+        "protocol": "official",
         "flip_test": True,
         "simdr_split_ratio": 2.0,
         "lifter": "capf_hrnet32",

@@ -6,12 +6,15 @@ Per image:
    whole image, SWAHR bottom-up, BlazePose, or boxes tracked from the previous frame's
    keypoints); the best ``max_people`` scoring at least ``min_box_score`` are kept.
 2. **crop**: all people in one batch with the HRNet test-time affine crops
-   (:func:`~hpe_ros.pipelines.crops.crop_people`: aspect-corrected box x 1.25, 256x192 or 384x288).
+   (:func:`~hpe_ros.pipelines.crops.crop_people`: aspect-corrected box x 1.25, 256x192 or 384x288),
+   by ``protocol`` (:mod:`~hpe_ros.pipelines.topdown_protocol`): "official" (default) reproduces
+   the official test code bit for bit (``cv2.warpAffine`` uint8 crops on the CPU, official
+   matrices); "float" warps with ``grid_sample`` on ``device`` (a GPU batch).
 3. **2d**: HRNet-W32/W48 with the heatmap, SimDR or SA-SimDR head (:mod:`hpe_ros.models.simdr`),
    BatchNorm folded (:mod:`hpe_ros.models.fuse`), run through a :mod:`~hpe_ros.pipelines.backends`
    backend; with ``flip_test`` the mirrored crops go in the same batch and the official merge
-   is applied (:mod:`~hpe_ros.pipelines.codecs`). COCO-17 keypoints in crop pixels go back to
-   the image with the exact inverse of the crop transform. The same pass returns the four
+   is applied (:mod:`~hpe_ros.pipelines.codecs`). COCO-17 keypoints go back to the image through
+   the protocol's inverse matrices (:func:`~hpe_ros.pipelines.topdown_protocol.decode_2d`). The same pass returns the four
    HRNet maps CA-PF samples (:meth:`~hpe_ros.models.hrnet.HRNet.forward_features`).
 4. **lift**: COCO-17 -> H36M-17 (:func:`~hpe_ros.core.joints.convert_joints`; CA-PF was trained on
    Human3.6M 2D detections in H36M order). ``capf_hrnet32`` / ``capf_hrnet48`` (Context-Aware
@@ -59,7 +62,7 @@ from hpe_ros.models.registry import create_model
 from hpe_ros.pipelines.backends import Backend, create_backend, resolve_backend
 from hpe_ros.pipelines.base import ImageFrame, Pipeline, PoseResult
 from hpe_ros.pipelines.codecs import COCO_FLIP_PAIRS, HeatmapCodec, SimDRCodec
-from hpe_ros.pipelines.crops import INPUT_SIZE_256x192, INPUT_SIZE_384x288, crop_people, crop_to_image
+from hpe_ros.pipelines.crops import INPUT_SIZE_256x192, INPUT_SIZE_384x288, crop_people
 from hpe_ros.pipelines.datasets.samples import normalize_screen
 from hpe_ros.pipelines.mesh_output import MeshOutput, mesh_off_message
 from hpe_ros.pipelines.person_boxes import (
@@ -73,6 +76,7 @@ from hpe_ros.pipelines.person_boxes import (
     select_boxes,
 )
 from hpe_ros.pipelines.people import place_people
+from hpe_ros.pipelines.topdown_protocol import PROTOCOLS, decode_2d
 
 NAME = "topdown"
 POSE_MODEL_PATTERN = re.compile(r"^hrnet_w(32|48)_(heatmap|simdr|sa_simdr)$")
@@ -165,6 +169,7 @@ class TopDownPipeline(Pipeline):
         pose_model: str = "hrnet_w32_heatmap",
         pose_checkpoint: str = "",
         input_size: str = "256x192",
+        protocol: str = "official",
         flip_test: bool = True,
         simdr_split_ratio: float = 2.0,
         lifter: str = "capf_hrnet32",
@@ -187,6 +192,8 @@ class TopDownPipeline(Pipeline):
     ) -> None:
         if input_size not in INPUT_SIZES:
             raise ValueError(f"{NAME}.input_size must be one of {sorted(INPUT_SIZES)}, got {input_size!r}")
+        if protocol not in PROTOCOLS:
+            raise ValueError(f"{NAME}.protocol must be one of {PROTOCOLS}, got {protocol!r}")
         if lifter not in LIFTERS:
             raise ValueError(f"{NAME}.lifter must be one of {LIFTERS}, got {lifter!r}")
         spec = PoseModelSpec.parse(pose_model)
@@ -196,6 +203,8 @@ class TopDownPipeline(Pipeline):
         backend = resolve_backend(backend, device)
         self.allow_random_weights = allow_random_weights
         self.input_size = INPUT_SIZES[input_size]
+        self.protocol = protocol
+        self.crop_device = device if protocol == "float" else "cpu"
         self.flip_test = flip_test
         self.lifter_name = lifter
         self.lifter_flip_test = lifter_flip_test
@@ -322,7 +331,8 @@ class TopDownPipeline(Pipeline):
 
     def estimate_2d(self, image: np.ndarray, boxes: np.ndarray) -> Keypoints2D:
         """COCO-17 keypoints (and HRNet maps) of the people in ``boxes`` (N, >=4)."""
-        crops = crop_people(image, boxes, self.input_size, channels_last=self.channels_last)
+        crops = crop_people(image, boxes, self.input_size, channels_last=self.channels_last, method=self.protocol,
+                            device=self.crop_device)
         count = len(boxes)
         need_flipped_maps = self.needs_features and self.lifter_flip_test
         batch = crops.images
@@ -331,22 +341,10 @@ class TopDownPipeline(Pipeline):
         self._crop_done = time.perf_counter()
         outputs = self.pose_backend(batch)
         heads, maps = outputs[: self._head_outputs], outputs[self._head_outputs :]
-        if isinstance(self.codec, HeatmapCodec):
-            heatmaps = heads[0]
-            if self.flip_test:
-                heatmaps = self.codec.merge_flip(heatmaps[:count], heatmaps[count:], COCO_FLIP_PAIRS)
-            decoded = self.codec.decode(heatmaps[:count])
-        else:
-            x, y = heads
-            if self.flip_test:
-                px, py = self.codec.merge_flip(x[:count], y[:count], x[count:], y[count:], COCO_FLIP_PAIRS)
-                decoded = self.codec.decode(px, py, are_probabilities=True)
-            else:
-                decoded = self.codec.decode(x[:count], y[:count])
+        decoded = decode_2d(self.codec, heads, crops, self.flip_test, COCO_FLIP_PAIRS)
         plain = tuple(m[:count] for m in maps) if self.needs_features else ()
         flipped = tuple(m[count:] for m in maps) if need_flipped_maps else ()
-        return Keypoints2D(crop_to_image(decoded.coords, crops), decoded.coords.astype(np.float64),
-                           decoded.scores, plain, flipped)
+        return Keypoints2D(decoded.image, decoded.crop, decoded.scores, plain, flipped)
 
     def lift(self, people: Keypoints2D, image_size: tuple[int, int], camera: CameraModel | None = None
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
