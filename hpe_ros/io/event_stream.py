@@ -28,9 +28,11 @@ class EventStream:
     """
 
     def __init__(self, *, window_ms: float = 50.0, window_events: int = 0, frame_id: str = "",
-                 time_reference: Literal["ros", "sensor"] = "ros", gray: GrayFrameBuffer | None = None) -> None:
+                 time_reference: Literal["ros", "sensor"] = "ros",
+                 gray: GrayFrameBuffer | None = None) -> None:
         if window_events < 0 or (not window_events and not window_ms > 0):
-            raise ValueError(f"window_events must be >= 0 and window_ms > 0, got {window_events}, {window_ms}")
+            raise ValueError(f"window_events must be >= 0 and window_ms > 0, got {window_events} and "
+                             f"{window_ms}")
         self.decoder = EventPacketDecoder(time_reference)
         self.window_events, self.window_ms = int(window_events), float(window_ms)
         self.frame_id = frame_id  # overrides the messages' frame_id when set

@@ -100,8 +100,8 @@ class EventPoseNode(PoseNodeBase):
             self.reject(f"event packet {msg.seq}: {error}", f"event packet {EventPacketDecoder.kind_of(msg)}")
             return
         if sizes_before != (stream.windower is None, stream.size_changes):
-            self.get_logger().info(f"receiving {msg.width}x{msg.height} '{msg.encoding}' events from packet seq "
-                                   f"{msg.seq} (size changes so far: {stream.size_changes})",
+            self.get_logger().info(f"receiving {msg.width}x{msg.height} '{msg.encoding}' events from packet "
+                                   f"seq {msg.seq} (size changes so far: {stream.size_changes})",
                                    throttle_duration_sec=5.0)
         self._warn_camera_mismatch()
         for window in windows:
@@ -122,8 +122,8 @@ class EventPoseNode(PoseNodeBase):
             window = stream.windower
             events = f"{window.width}x{window.height}" if window is not None else "another size"
             self.get_logger().warning(f"camera_info is {stream.camera.width}x{stream.camera.height} but the "
-                                      f"events are {events}: intrinsics ignored (is input.camera_info_topic the "
-                                      "event camera's own?)", throttle_duration_sec=5.0)
+                                      f"events are {events}: intrinsics ignored (is input.camera_info_topic "
+                                      "the event camera's own?)", throttle_duration_sec=5.0)
 
     def _on_gray(self, msg: Image) -> None:
         try:

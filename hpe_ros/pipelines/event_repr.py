@@ -317,7 +317,8 @@ class EventWindower:
             if index:
                 windows += self._resync()
             if segment.size:
-                windows += self._add_by_count(segment) if self.count is not None else self._add_by_time(segment)
+                add = self._add_by_count if self.count is not None else self._add_by_time
+                windows += add(segment)
         return windows
 
     def _resync(self) -> list[EventWindow]:
@@ -348,8 +349,10 @@ class EventWindower:
         cut = int(np.searchsorted(index, open_index, side="left"))
         closed = index[:cut]
         bounds = np.flatnonzero(np.diff(closed)) + 1
+        chunks = np.split(buffer[:cut], bounds) if cut else []
+        firsts = closed[np.r_[0, bounds]] if cut else []
         windows = [self._window(chunk, self._window_start + (int(k) + 1) * self.duration_ns)
-                   for chunk, k in zip(np.split(buffer[:cut], bounds), closed[np.r_[0, bounds]])] if cut else []
+                   for chunk, k in zip(chunks, firsts, strict=True)]
         self._window_start += open_index * self.duration_ns
         rest = buffer[cut:]
         self._pending, self._pending_size = [rest], rest.size
@@ -360,7 +363,7 @@ class EventWindower:
         ends = self._window_start + self.duration_ns * np.arange(1, closing + 1, dtype=np.int64)
         cuts = np.searchsorted(buffer["t"], ends, side="left")
         windows, begin = [], 0
-        for end_ns, cut in zip(ends.tolist(), cuts.tolist()):
+        for end_ns, cut in zip(ends.tolist(), cuts.tolist(), strict=True):
             if cut > begin:
                 windows.append(self._window(buffer[begin:cut], end_ns))
             begin = cut

@@ -365,7 +365,8 @@ class EventHPEPipeline(Pipeline[EventWindow]):
             "tracking": f"GRU state reset every {self.clip_steps or 'never'} windows; "
                         f"start: rest pose, pelvis at {tuple(float(v) for v in self.initial_pelvis)} m",
             "not metric (implausible root)": f"{self.implausible} (depth outside {ROOT_DEPTH_RANGE_M[0]:g}.."
-                                             f"{ROOT_DEPTH_RANGE_M[1]:g} m or faster than {MAX_ROOT_SPEED_MPS:g} m/s)",
+                                             f"{ROOT_DEPTH_RANGE_M[1]:g} m or faster than "
+                                             f"{MAX_ROOT_SPEED_MPS:g} m/s)",
         }
 
     def mesh_faces(self) -> np.ndarray | None:

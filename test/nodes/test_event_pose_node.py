@@ -86,7 +86,8 @@ def _mono(stamp_ns: int, dts_ns: list[int], width: int = MONO_WIDTH, height: int
     n = len(dts_ns)
     x = np.arange(n, dtype=np.uint64) % 20
     y = np.arange(n, dtype=np.uint64) % 10
-    words = (np.uint64(1) << np.uint64(63)) | (y << np.uint64(48)) | (x << np.uint64(32)) | np.asarray(dts_ns, np.uint64)
+    dts = np.asarray(dts_ns, np.uint64)
+    words = (np.uint64(1) << np.uint64(63)) | (y << np.uint64(48)) | (x << np.uint64(32)) | dts
     msg = EventPacket(width=width, height=height, encoding="mono", seq=seq, is_bigendian=False)
     msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp_ns, 1_000_000_000)
     msg.header.frame_id = "event_camera"
@@ -106,7 +107,8 @@ def test_event_node_survives_a_clock_jump_and_an_oversized_packet(ros_graph, tmp
     from sensor_msgs.msg import CameraInfo, Image
 
     truth = tmp_path / "poses.npz"
-    np.savez(truth, joints_3d=np.random.default_rng(1).normal(size=(3, 17, 3)) + [0, 0, 3], joint_set="h36m_17")
+    joints = np.random.default_rng(1).normal(size=(3, 17, 3)) + [0, 0, 3]
+    np.savez(truth, joints_3d=joints, joint_set="h36m_17")
     node = ros_graph.start("node", "run", "--node", "event", "--set", f"event_replay.path={truth}",
                            "--set", "input.qos=reliable", "--set", "input.queue_size=100",
                            "--set", f"input.window_ms={WINDOW_MS}", "--set", "diagnostics_period_s=0.2",
@@ -165,12 +167,14 @@ def test_event_node_survives_a_clock_jump_and_an_oversized_packet(ros_graph, tmp
         window = int(WINDOW_MS * ms)
         expected = [5 * ms + window, now + window, now + 2 * window]
         assert spin_until(lambda: len(stamps) >= 3, 30.0), (stamps, ros_graph.log("node"))
-        assert stamps == expected  # the pre-jump window, then the new grid from `now`; the big packet is skipped
+        # the pre-jump window, then the new grid from `now`; the big packet is skipped
+        assert stamps == expected
 
         def reported() -> bool:
             return (values.get("window grid resyncs (clock jumps)") == "1"
                     and values.get("rejected event packet mono") == "1"
-                    and values.get("rejected camera_info") == "1" and values.get("rejected gray image") == "1")
+                    and values.get("rejected camera_info") == "1"
+                    and values.get("rejected gray image") == "1")
 
         assert spin_until(reported, 20.0), values
         assert values["event packets decoded mono"] == "4" and values["events decoded"] == "9"

@@ -145,7 +145,8 @@ def test_windower_by_time_matches_a_plain_reference_across_packets_and_empty_win
     rng = np.random.default_rng(4)
     # bursts with empty windows between them, cut into packets at random places
     t = np.sort(np.concatenate([rng.integers(0, 3_000, 300), rng.integers(20_000, 21_000, 200)]))
-    events = make_events(rng.integers(0, 4, t.size), rng.integers(0, 4, t.size), t, rng.integers(0, 2, t.size))
+    x, y, p = rng.integers(0, 4, t.size), rng.integers(0, 4, t.size), rng.integers(0, 2, t.size)
+    events = make_events(x, y, t, p)
     windower = EventWindower(4, 4, duration_ns=700)
     windows = _windows_of(windower, np.split(events, np.sort(rng.integers(0, t.size, 11))))
     start = int(t[0])
@@ -177,8 +178,9 @@ def test_windower_huge_jump_inside_one_packet_and_back_in_time():
     # 0.5 s behind the open window: late (dropped); 5 s behind: a new stream
     assert windower.add(make_events([1], [1], [10**15 - 5 * 10**8], [1])) == []
     assert windower.counts.late == 1 and windower.pending == 1
-    windows = windower.add(make_events([1, 1], [1, 1], [10**15 - 5 * 10**9, 10**15 - 5 * 10**9 + 10**6], [1, 0]))
-    assert [(w.stamp_ns, w.events.size) for w in windows] == [(10**15 + 4 * 10**6, 1), (10**15 - 5 * 10**9 + 10**6, 1)]
+    back = 10**15 - 5 * 10**9
+    windows = windower.add(make_events([1, 1], [1, 1], [back, back + 10**6], [1, 0]))
+    assert [(w.stamp_ns, w.events.size) for w in windows] == [(10**15 + 4 * 10**6, 1), (back + 10**6, 1)]
     assert windower.counts.resyncs == 2
     counts = windower.counts
     assert counts.events_in == counts.windowed + counts.late + windower.pending

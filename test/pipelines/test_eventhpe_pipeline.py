@@ -283,7 +283,8 @@ def test_metric_only_while_the_pelvis_is_plausible(windows: list[EventWindow]) -
     assert speeds.max() > MAX_ROOT_SPEED_MPS  # the drift the check is for (random weights)
     flags = [r.people[0].metric for r in results]
     expected = [plausible_root(pelvis[0], None, None, int(stamps[0]))] + [
-        plausible_root(pelvis[k], pelvis[k - 1], int(stamps[k - 1]), int(stamps[k])) for k in range(1, len(windows))]
+        plausible_root(pelvis[k], pelvis[k - 1], int(stamps[k - 1]), int(stamps[k]))
+        for k in range(1, len(windows))]
     assert flags == expected and not all(flags)
     assert pipeline.implausible == flags.count(False)
     assert pipeline.describe()["not metric (implausible root)"].startswith(f"{flags.count(False)} ")
