@@ -1,24 +1,31 @@
 """Person identities over time: the people of consecutive frames matched to tracks.
 
-Each frame is two assignment problems solved by :func:`scipy.optimize.linear_sum_assignment`:
+Each frame is two assignment problems solved by :func:`scipy.optimize.linear_sum_assignment` (one
+track or one person needs no solver):
 
 1. the confirmed tracks against all people, in one problem: a track seen in the last frame costs
-   1 - mean(IoU, OKS) of its predicted box and keypoints, averaged with its root's distance from
-   the prediction when both are metric (gated sideways by ``gate_m``, in height by
-   ``height_gate_m`` and in depth by ``gate_m`` + ``depth_gate_fraction`` of the distance: from one
-   camera the depth is the noisiest part); a track lost for up to ``max_lost_s`` (hidden, or out of
-   the image) costs ``lost_penalty`` plus its distance from where its motion puts it (or, for people
-   who left at the edge of the image, from where they left) in gates that grow with the time lost,
-   plus how little the boxes overlap;
+   1 - OKS of its keypoints moved with its predicted box (the boxes' IoU where there are no
+   keypoints: one outlier joint stretches a box, not the OKS), averaged with its root's distance
+   from the prediction when both are metric. The root's offset is gated along the camera ray by
+   ``gate_m`` + ``depth_gate_fraction`` of the distance (from one camera the depth is the noisiest
+   part, and off the optical axis a wrong depth moves the root sideways too, along the ray) and
+   across it by ``gate_m`` sideways and ``height_gate_m`` in height. A track lost for up to
+   ``max_lost_s`` (hidden, or out of the image) costs ``lost_penalty`` plus its distance from where
+   its motion puts it (or, for people who left at the edge of the image, from where they left) in
+   gates that grow with the time lost, plus how little the boxes overlap, plus ``spread_weight``
+   times the log of its gate's growth (as in a likelihood: a wider gate is a less certain
+   prediction, so a person hidden longer does not take the one reappearing from a person hidden
+   for a moment);
 2. the tentative tracks against the people left, like seen tracks.
 
 Motion is a least-squares line through the last ``motion_window_s`` of observations (only the box
 centre and the root's sideways position are extrapolated; sizes, heights and depths are held).
-Roots of people cut by the edge of the image take no part (the lifter saw part of a body). People
-left over start tentative tracks; a track is confirmed, and gets an id, after ``min_hits``
-consecutive frames; a tentative track missed once is dropped. Ids ("p1", "p2", ...: valid ROS name
-tokens) are never reused; a confirmed track unseen for more than ``max_lost_s`` ends, and all
-tracks end when time goes back (a bag played again, a simulation reset).
+Roots of people cut by the edge of the image take no part (the lifter saw part of a body), and a
+track's root older than ``motion_window_s`` is forgotten. People left over start tentative tracks;
+a track is confirmed, and gets an id, after ``min_hits`` consecutive frames; a tentative track
+missed once is dropped. Ids ("p1", "p2", ...: valid ROS name tokens) are never reused; a confirmed
+track unseen for more than ``max_lost_s`` ends, and all tracks end when time goes back (a bag
+played again, a simulation reset).
 """
 
 from __future__ import annotations

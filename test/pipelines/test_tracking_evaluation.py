@@ -28,13 +28,27 @@ def lifter():
     return load_default_lifter()
 
 
-@pytest.mark.parametrize("scene", ["crossing", "behind_a_standing_person", "leaving_and_returning"])
-def test_ids_hold_through_crossings_occlusions_and_exits(lifter, scene: str) -> None:
-    frames = simulate(crossing_scenes()[scene], CAMERA, 10.0, 30.0, KeypointNoise(), np.random.default_rng(0))
+@pytest.mark.parametrize(
+    ("scene", "min_idf1", "max_switches"),
+    [
+        ("crossing", 0.95, 1),  # the goal is IDF1 >= 0.95 and < 1 switch per 1000 person-frames (~600 here)
+        ("behind_a_standing_person", 0.95, 1),
+        ("leaving_and_returning", 0.95, 1),
+        # one of the six stands 8 m away hidden for 3.4 s, longer than max_lost_s: a new id by design
+        ("group_of_six", 0.9, 2),
+    ],
+)
+def test_ids_hold_through_crossings_occlusions_and_exits(
+    lifter, scene: str, min_idf1: float, max_switches: int
+) -> None:
+    duration = 12.0 if scene == "group_of_six" else 10.0
+    frames = simulate(
+        crossing_scenes()[scene], CAMERA, duration, 30.0, KeypointNoise(), np.random.default_rng(0)
+    )
     scores = track_scene(frames, CAMERA, lifter, PeopleTracking(smoothing=SmoothingConfig(enabled=False)))
     assert scores.person_frames > 400
-    assert scores.idf1 >= 0.93 and scores.mota >= 0.9
-    assert scores.id_switches <= 2 and scores.false_tracks == 0  # one-frame false people never get an id
+    assert scores.idf1 >= min_idf1 and scores.mota >= 0.9
+    assert scores.id_switches <= max_switches and scores.false_tracks == 0  # one-frame false people get no id
 
 
 def test_without_the_second_round_a_person_hidden_for_a_second_gets_a_new_id(lifter) -> None:
