@@ -25,7 +25,8 @@ def _mono(stamp_ns: int, dts_ns: list[int], width: int = 16, height: int = 8) ->
 
 def _camera(width: int, height: int) -> CameraModel:
     k = np.array([[20.0, 0, width / 2], [0, 20.0, height / 2], [0, 0, 1]])
-    return CameraModel(width=width, height=height, K=k, D=np.zeros(5), distortion_model="plumb_bob", frame_id="ev")
+    return CameraModel(width=width, height=height, K=k, D=np.zeros(5), distortion_model="plumb_bob",
+                       frame_id="ev")
 
 
 def test_a_size_change_ends_the_open_window_and_the_camera_follows_the_size() -> None:
