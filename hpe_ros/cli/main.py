@@ -110,6 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_export_command(commands)
 
+    from hpe_ros.cli.weights import add_command as add_weights_command
+
+    add_weights_command(commands)
+
     demo = commands.add_parser("demo", help="the main job: a sample processed end to end, outputs written")
     demo.add_argument("--input", help="image, video or webcam:N (default: scikit-image's astronaut)")
     demo.add_argument("--output", type=Path, default=Path("demo_output"), help="folder for the results")
@@ -216,6 +220,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from hpe_ros.cli.export import export_command
 
         return export_command(args)
+    if args.command == "weights":
+        from hpe_ros.cli.weights import weights_command
+
+        return weights_command(args)
     if args.command == "demo":
         from hpe_ros.cli.demo import demo_command
 
