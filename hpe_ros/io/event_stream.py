@@ -17,7 +17,20 @@ from hpe_ros.io.events import EventPacketDecoder
 from hpe_ros.pipelines.base import EventWindow
 from hpe_ros.pipelines.event_repr import EventWindower, GrayFrameBuffer, WindowerCounts
 
-__all__ = ["EventStream"]
+__all__ = ["MAX_WINDOW_EVENTS", "MAX_WINDOW_MS", "EventStream", "window_settings_problem"]
+
+MAX_WINDOW_MS = 60_000.0  # a minute of events in one window
+MAX_WINDOW_EVENTS = 100_000_000
+
+
+def window_settings_problem(window_ms: float, window_events: int) -> str:
+    """Why these window settings are unusable ('' when they are)."""
+    if not (isinstance(window_events, int) and 0 <= window_events <= MAX_WINDOW_EVENTS):
+        return (f"window_events must be an integer 0..{MAX_WINDOW_EVENTS} (0: windows by time), "
+                f"got {window_events!r}")
+    if not window_events and not (isinstance(window_ms, float | int) and 0.001 <= window_ms <= MAX_WINDOW_MS):
+        return f"window_ms must be 0.001..{MAX_WINDOW_MS:g} ms, got {window_ms!r}"
+    return ""
 
 
 class EventStream:
@@ -30,18 +43,22 @@ class EventStream:
     def __init__(self, *, window_ms: float = 50.0, window_events: int = 0, frame_id: str = "",
                  time_reference: Literal["ros", "sensor"] = "ros",
                  gray: GrayFrameBuffer | None = None) -> None:
-        if window_events < 0 or (not window_events and not window_ms > 0):
-            raise ValueError(f"window_events must be >= 0 and window_ms > 0, got {window_events} and "
-                             f"{window_ms}")
         self.decoder = EventPacketDecoder(time_reference)
-        self.window_events, self.window_ms = int(window_events), float(window_ms)
-        self.frame_id = frame_id  # overrides the messages' frame_id when set
+        self.configure(window_ms, window_events, frame_id)
         self.gray = gray
         self.windower: EventWindower | None = None
         self._camera: CameraModel | None = None
         self._retired = WindowerCounts()  # of the windowers replaced so far
         self.size_changes = 0
         self.intrinsics_ignored = 0  # CameraInfo of another size than the events
+
+    def configure(self, window_ms: float, window_events: int, frame_id: str = "") -> None:
+        """Window settings for the windowers made from now on (ValueError when unusable)."""
+        problem = window_settings_problem(window_ms, window_events)
+        if problem:
+            raise ValueError(problem)
+        self.window_events, self.window_ms = int(window_events), float(window_ms)
+        self.frame_id = frame_id  # overrides the messages' frame_id when set
 
     def push(self, msg: Any) -> list[EventWindow]:
         """The windows that ``msg``'s events complete (a change of sensor size also ends the open one)."""

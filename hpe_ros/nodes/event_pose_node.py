@@ -22,7 +22,7 @@ from rclpy.qos import QoSProfile
 from rclpy.qos_overriding_options import QoSOverridingOptions
 from sensor_msgs.msg import CameraInfo, Image
 
-from hpe_ros.io.event_stream import EventStream
+from hpe_ros.io.event_stream import EventStream, window_settings_problem
 from hpe_ros.io.events import EventDecodeError, EventPacketDecoder
 from hpe_ros.io.images import ImageDecodeError, image_to_numpy, rgb8_to_image_fields
 from hpe_ros.io.messages import camera_from_info, make_header
@@ -72,16 +72,22 @@ class EventPoseNode(PoseNodeBase):
     def create_input_subscriptions(self, qos: QoSProfile) -> list[Any]:
         overrides = QoSOverridingOptions.with_default_policies()
         stream = self._stream
+        stream.configure(float(self.param("input.window_ms")), int(self.param("input.window_events")),
+                         str(self.param("input.frame_id")))  # a ValueError refuses the activation
         stream.reset()
-        stream.window_events = int(self.param("input.window_events"))
-        stream.window_ms = float(self.param("input.window_ms"))
-        stream.frame_id = str(self.param("input.frame_id"))
         topics = [(EventPacket, self.param("input.events_topic"), self._on_packet),
                   (CameraInfo, self.param("input.camera_info_topic"), self._on_camera_info),
                   (Image, self.param("input.gray_topic"), self._on_gray)]
         return [self.create_subscription(kind, topic, self.counted(topic, callback), qos,
                                          qos_overriding_options=overrides)
                 for kind, topic, callback in topics if topic]
+
+    def parameter_problem(self, name: str, value: Any) -> str:
+        if name == "input.window_ms":
+            return window_settings_problem(value, 0)
+        if name == "input.window_events":
+            return window_settings_problem(1.0, value)
+        return super().parameter_problem(name, value)
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         result = super().on_deactivate(state)  # no packet callback runs after this

@@ -61,7 +61,10 @@ def test_discard_and_reset_keep_the_counts() -> None:
 
 
 def test_window_settings_are_checked() -> None:
-    with pytest.raises(ValueError, match="window_ms > 0"):
-        EventStream(window_ms=0.0)
-    with pytest.raises(ValueError, match="window_events must be >= 0"):
-        EventStream(window_events=-1)
+    for window_ms in (0.0, -1.0, float("nan"), 1e9):
+        with pytest.raises(ValueError, match="window_ms must be 0.001..60000 ms"):
+            EventStream(window_ms=window_ms)
+    for window_events in (-1, 10**9, 2.5):
+        with pytest.raises(ValueError, match="window_events must be an integer 0..100000000"):
+            EventStream(window_events=window_events)  # type: ignore[arg-type]
+    assert EventStream(window_ms=0.0, window_events=10).window_events == 10  # by count: window_ms unused
