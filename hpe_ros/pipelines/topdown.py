@@ -210,7 +210,7 @@ class TopDownPipeline(Pipeline):
         self.lifter_flip_test = lifter_flip_test
         self.min_box_score = min_box_score
         self.max_people = max_people
-        self._facts: dict[str, str] = {"pipeline": NAME}
+        self._facts: dict[str, str] = {"pipeline": NAME, "protocol": protocol}
         self.box_source = self._build_box_source(box_source, box_detector, bottom_up_checkpoint, box_expand,
                                                  redetect_every, device)
         self._build_pose(spec, pose_model, pose_checkpoint, simdr_split_ratio, backend, device)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 from hpe_ros.pipelines.codecs import COCO_FLIP_PAIRS, HeatmapCodec, SimDRCodec, swap_flip_pairs
 
@@ -109,3 +112,62 @@ def test_simdr_encoders() -> None:
         torch.from_numpy(target.x[None]), torch.from_numpy(target.y[None]), are_probabilities=True
     )
     np.testing.assert_allclose(decoded.coords[0, :2], [[10.0, 20.5], [191.5, 100.0]])  # the last bin is 383
+
+
+def _reference_heatmap_decode(maps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-joint loop written from the rule: first argmax, 1/4 px toward the higher neighbour strictly
+    inside (1 < p < size - 1), keypoints of non-positive maxima at 0; in heatmap pixels."""
+    joints, height, width = maps.shape
+    coords, scores = np.zeros((joints, 2), np.float32), np.zeros(joints, np.float32)
+    for j in range(joints):
+        flat = int(np.argmax(maps[j]))
+        y, x = divmod(flat, width)
+        scores[j] = maps[j, y, x]
+        if scores[j] <= 0:
+            continue
+        point = np.array([x, y], np.float32)
+        if 1 < x < width - 1 and 1 < y < height - 1:
+            point[0] += np.float32(0.25) * np.sign(maps[j, y, x + 1] - maps[j, y, x - 1])
+            point[1] += np.float32(0.25) * np.sign(maps[j, y + 1, x] - maps[j, y - 1, x])
+        coords[j] = point
+    return coords, scores
+
+
+@pytest.mark.fuzz
+@given(maps=arrays(np.float32, (5, 8, 6), elements=st.sampled_from([-1.0, 0.0, 0.25, 0.5, 0.75, 1.0])))
+def test_heatmap_decode_matches_the_rule_on_ties_borders_and_flat_maps(maps: np.ndarray) -> None:
+    codec = HeatmapCodec(input_size=(24, 32), heatmap_size=(6, 8))
+    expected, scores = _reference_heatmap_decode(maps)
+    in_heatmap = codec.decode(maps[None], heatmap_pixels=True)
+    np.testing.assert_array_equal(in_heatmap.coords[0], expected)
+    np.testing.assert_array_equal(in_heatmap.scores[0], scores)
+    np.testing.assert_array_equal(codec.decode(maps[None]).coords[0], expected * 4)
+
+
+@pytest.mark.parametrize("split_ratio", [1.5, 2.0, 3.0])
+def test_simdr_coordinates_are_float32_bin_over_k(split_ratio: float) -> None:
+    codec = SimDRCodec((288, 384), split_ratio=split_ratio, head_type="sa-simdr")
+    bins_x = np.arange(0, codec.num_bins[0], 7)[:17]
+    x = torch.full((1, 17, codec.num_bins[0]), -10.0)
+    x[0, torch.arange(17), torch.from_numpy(bins_x)] = 5.0
+    y = torch.zeros(1, 17, codec.num_bins[1])
+    y[0, :, 100] = 5.0
+    decoded = codec.decode(x, y)
+    # as torch.true_divide(int64 index, k) in float32, not rounded twice through float64
+    expected = (torch.from_numpy(bins_x).float() / split_ratio).numpy()
+    np.testing.assert_array_equal(decoded.coords[0, :, 0], expected)
+    assert decoded.coords.dtype == np.float32
+
+
+@pytest.mark.parametrize("head_type", ["simdr", "sa-simdr"])
+def test_simdr_flip_of_a_mirror_symmetric_crop_keeps_the_keypoints(head_type: str) -> None:
+    """A network that answers a mirrored crop with the mirrored answer: the flip test changes no keypoint."""
+    codec = SimDRCodec((192, 256), split_ratio=2.0, head_type=head_type)
+    rng = np.random.default_rng(8)
+    peaks = rng.uniform(20, 360, 17)
+    x, y = _logits(384, list(peaks)), _logits(512, list(rng.uniform(20, 490, 17)))
+    # mirrored crop pixel u -> 191 - u is bin b -> 382 - b for k = 2 (the official one-bin shift)
+    flipped_x = swap_flip_pairs(_logits(384, list(382 - peaks)), COCO_FLIP_PAIRS)
+    flipped_y = swap_flip_pairs(y, COCO_FLIP_PAIRS)
+    merged = codec.decode(*codec.merge_flip(x, y, flipped_x, flipped_y, COCO_FLIP_PAIRS), are_probabilities=True)
+    np.testing.assert_array_equal(merged.coords, codec.decode(x, y).coords)

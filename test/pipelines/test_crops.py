@@ -1,4 +1,4 @@
-"""Top-down crops: box to centre/scale, affine warp with grid_sample, exact inverse of keypoints."""
+"""Top-down crops: box to centre/scale, the official cv2 warp and the float grid_sample warp, keypoints back."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hpe_ros.pipelines.crops import (
     IMAGENET_MEAN,
@@ -17,8 +20,39 @@ from hpe_ros.pipelines.crops import (
     boxes_to_center_scale,
     crop_people,
     crop_to_image,
+    heatmap_to_image,
+    invert_affine,
+    official_affine_matrices,
     transform_points,
 )
+
+
+def _bilinear(image: np.ndarray, crop_to_image_matrix: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Reference float64 bilinear resampler, zero outside the image (pixel i centred at i)."""
+    height, width = image.shape[:2]
+    v, u = np.mgrid[0 : size[1], 0 : size[0]].astype(np.float64)
+    x = crop_to_image_matrix[0, 0] * u + crop_to_image_matrix[0, 1] * v + crop_to_image_matrix[0, 2]
+    y = crop_to_image_matrix[1, 0] * u + crop_to_image_matrix[1, 1] * v + crop_to_image_matrix[1, 2]
+    x0, y0 = np.floor(x).astype(int), np.floor(y).astype(int)
+    fx, fy = (x - x0)[..., None], (y - y0)[..., None]
+    padded = np.zeros((height + 4, width + 4, image.shape[2]))
+    padded[2:-2, 2:-2] = image
+
+    def at(ix: np.ndarray, iy: np.ndarray) -> np.ndarray:
+        inside = (ix >= -1) & (ix <= width) & (iy >= -1) & (iy <= height)
+        return np.where(inside[..., None], padded[np.clip(iy, -2, height + 1) + 2, np.clip(ix, -2, width + 1) + 2], 0)
+
+    top = at(x0, y0) * (1 - fx) + at(x0 + 1, y0) * fx
+    bottom = at(x0, y0 + 1) * (1 - fx) + at(x0 + 1, y0 + 1) * fx
+    return top * (1 - fy) + bottom * fy
+
+
+def _test_image(height: int = 240, width: int = 320) -> np.ndarray:
+    """Smooth gradients plus a noisy patch (sharp edges) in uint8 RGB."""
+    ys, xs = np.mgrid[0:height, 0:width]
+    image = np.stack([127 + 120 * np.sin(xs / 9.0 + ys / 13.0), xs * 255 / width, (ys * 3) % 256], -1)
+    image[60:140, 100:160] = np.random.default_rng(5).integers(0, 256, (80, 60, 3))
+    return image.astype(np.uint8)
 
 
 def test_box_to_center_scale_aspect_and_padding() -> None:
@@ -92,3 +126,86 @@ def test_real_coco_frame(shared_data: Path) -> None:
     # the middle of the crop is the middle of the box
     middle = crops.images[1, :, 192, 144] * torch.tensor(IMAGENET_STD) + torch.tensor(IMAGENET_MEAN)
     np.testing.assert_allclose(middle.numpy() * 255, image[int(height * 0.5), int(width * 0.5)], atol=2.0)
+
+
+@pytest.mark.parametrize("rotation", [0.0, 25.0])
+@pytest.mark.parametrize("box", [[40.0, 30.0, 140.0, 230.0], [-30.0, 100.0, 200.0, 300.0], [150.5, 60.25, 171.0, 99.0]])
+def test_both_methods_match_a_reference_bilinear_resampler(box: list[float], rotation: float) -> None:
+    image = _test_image()
+    for method, tolerance in (("official", 1.0), ("float", 0.02)):
+        crops = crop_people(image, np.array([box]), INPUT_SIZE_256x192, rotation_deg=rotation, normalize=False,
+                            method=method)
+        reference = _bilinear(image, crops.crop_to_image[0], INPUT_SIZE_256x192)
+        got = crops.images[0].permute(1, 2, 0).numpy()
+        # official: OpenCV's fixed-point interpolation rounded to uint8, within one grey level
+        assert np.abs(got - reference).max() <= tolerance, method
+    official = crop_people(image, np.array([box]), INPUT_SIZE_256x192, rotation_deg=rotation, normalize=False)
+    assert official.images.dtype == torch.float32 and torch.equal(official.images, official.images.round())
+
+
+def test_official_integer_translation_is_an_exact_copy_and_normalised_like_to_tensor() -> None:
+    image = _test_image()
+    # width 153.6 -> x 1.25 = 192 px: unit scale, centre (150, 120) -> crop (u, v) = image (u + 54, v - 8)
+    box = np.array([[150 - 76.8, 120 - 102.4, 150 + 76.8, 120 + 102.4]])
+    crops = crop_people(image, box, INPUT_SIZE_256x192, normalize=False)
+    expected = np.zeros((256, 192, 3), np.float32)
+    expected[8:248] = image[:, 54:246]
+    np.testing.assert_array_equal(crops.images[0].permute(1, 2, 0).numpy(), expected)
+    normalised = crop_people(image, box, INPUT_SIZE_256x192).images[0].permute(1, 2, 0).numpy()
+    by_hand = (expected / np.float32(255) - np.array(IMAGENET_MEAN, np.float32)) / np.array(IMAGENET_STD, np.float32)
+    np.testing.assert_allclose(normalised, by_hand, rtol=0, atol=1e-6)
+
+
+@pytest.mark.fuzz
+@given(
+    center=st.tuples(st.floats(-500, 2500), st.floats(-500, 2500)),
+    width=st.floats(1.0, 3000.0),
+    rotation=st.floats(-45.0, 45.0),
+    size=st.sampled_from([INPUT_SIZE_256x192, INPUT_SIZE_384x288, (48, 64), (72, 96)]),
+)
+def test_official_matrices_are_the_similarity_up_to_float32_rounding(
+    center: tuple[float, float], width: float, rotation: float, size: tuple[int, int]
+) -> None:
+    scale = np.array([[width / 200, width / 200 * size[1] / size[0]]])
+    regions = boxes_to_center_scale(np.array([[*center, width, width * size[1] / size[0]]]), size, 1.0,
+                                    box_format="xywh", official=True)
+    exact = affine_matrices(regions.center, regions.scale, size, rotation)
+    forward = official_affine_matrices(regions.center, regions.scale, size, rotation)
+    inverse = official_affine_matrices(regions.center, regions.scale, size, rotation, inverse=True)
+    # the points are float32: their rounding (6e-8 of the largest coordinate) over half the box width
+    reach = max(abs(center[0]), abs(center[1]), width)
+    relative = 1e-6 * (1 + reach / width)
+    np.testing.assert_allclose(forward[:, :, :2], exact[:, :, :2], rtol=0, atol=relative * np.abs(exact).max())
+    corners = np.array([[[0.0, 0.0], [size[0], size[1]], [size[0] / 2, size[1] / 2]]])
+    np.testing.assert_allclose(transform_points(corners, inverse), transform_points(corners, invert_affine(exact)),
+                               rtol=0, atol=2e-6 * reach)
+    assert np.isfinite(scale).all()
+
+
+def test_official_center_scale_is_float32_and_formats_agree() -> None:
+    xywh = np.array([[10.3, 20.7, 100.1, 400.9], [0.0, 0.0, 301.3, 99.9]])
+    xyxy = np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1)
+    official = boxes_to_center_scale(xywh, box_format="xywh", official=True)
+    for values in (official.center, official.scale):
+        np.testing.assert_array_equal(values, values.astype(np.float32).astype(np.float64))
+    plain = boxes_to_center_scale(xyxy)
+    np.testing.assert_allclose(official.center, plain.center, rtol=1e-7)
+    np.testing.assert_allclose(official.scale, plain.scale, rtol=1e-6)
+    with pytest.raises(ValueError, match="box_format"):
+        boxes_to_center_scale(xywh, box_format="cxcywh")
+    with pytest.raises(ValueError, match="crop method"):
+        crop_people(_test_image(), xyxy, method="nearest")
+
+
+@pytest.mark.parametrize("method", ["official", "float"])
+def test_heatmap_pixels_map_back_like_stride_times_crop_pixels(method: str) -> None:
+    rng = np.random.default_rng(4)
+    corners = rng.uniform(0, 600, (4, 2))
+    boxes = np.concatenate([corners, corners + rng.uniform(20, 400, (4, 2))], axis=1)
+    crops = crop_people(_test_image(), boxes, INPUT_SIZE_384x288, method=method, rotation_deg=rng.uniform(-30, 30, 4))
+    points = rng.uniform(0, 72, (4, 17, 2))
+    direct = heatmap_to_image(points, crops, (72, 96))
+    through_crop = crop_to_image(points * 4.0, crops)
+    np.testing.assert_allclose(direct, through_crop, rtol=0, atol=1e-4)
+    if method == "official":  # stored like the official float32 predictions
+        np.testing.assert_array_equal(direct, direct.astype(np.float32).astype(np.float64))

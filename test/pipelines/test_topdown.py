@@ -14,7 +14,7 @@ from hpe_ros.core.joints import COCO_17, H36M_17, flip_joints
 from hpe_ros.models.registry import create_model
 from hpe_ros.models.smpl_synthetic import save_synthetic_smpl
 from hpe_ros.pipelines.base import ImageFrame
-from hpe_ros.pipelines.crops import boxes_to_center_scale
+from hpe_ros.pipelines.crops import boxes_to_center_scale, crop_people
 from hpe_ros.pipelines.people_tracking import PeopleTracking
 from hpe_ros.pipelines.registry import create_pipeline
 from hpe_ros.pipelines.topdown import Keypoints2D, TopDownPipeline
@@ -117,3 +117,25 @@ def test_missing_checkpoints_name_the_option(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"topdown\.pose_model"):
         create_pipeline("topdown", {"pose_model": "hrnet_w32_heatmap", "lifter": "capf_hrnet48",
                                     "allow_random_weights": True})
+
+
+def test_protocol_option_is_checked_and_described(pipeline: TopDownPipeline) -> None:
+    assert pipeline.describe()["protocol"] == "official"
+    with pytest.raises(ValueError, match=r"topdown\.protocol"):
+        create_pipeline("topdown", {"protocol": "dark", "allow_random_weights": True})
+
+
+def test_official_protocol_runs_the_network_on_the_opencv_crops(pipeline: TopDownPipeline) -> None:
+    frame = _frame(6, BOXES)
+    people = pipeline.estimate_2d(frame.image, BOXES)
+    peaks = {}
+    for method in ("official", "float"):
+        crops = crop_people(frame.image, BOXES, pipeline.input_size, method=method)
+        heatmaps = pipeline.pose_backend(crops.images)[0]
+        peaks[method] = heatmaps.flatten(2).amax(-1).numpy()
+    np.testing.assert_array_equal(people.scores, peaks["official"])
+    assert not np.array_equal(people.scores, peaks["float"])  # the uint8 crops differ from the float ones
+    # image keypoints as the official float32 predictions, inside the crops' reach
+    np.testing.assert_array_equal(people.image, people.image.astype(np.float32).astype(np.float64))
+    regions = boxes_to_center_scale(BOXES, pipeline.input_size)
+    assert np.all(np.abs(people.image - regions.center[:, None]) <= regions.scale[:, None] * 100.0 + 1.0)
