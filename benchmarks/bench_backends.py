@@ -1,0 +1,90 @@
+"""ONNX Runtime (CPU) against torch eager at batch 1 for every exported network, side by side in one run.
+
+    python benchmarks/bench_backends.py [--targets NAME ...] [--threads 1] [--repeats 7] [--json out.json]
+
+Each network is the module :mod:`hpe_ros.pipelines.export` exports (what the pipelines run, with
+BatchNorm folded where the pipeline folds it) at the pipeline's input size, random weights. torch
+runs it eagerly under ``inference_mode`` (contiguous NCHW); ONNX Runtime runs its export with
+the settings of :class:`~hpe_ros.pipelines.backends.OnnxRuntimeBackend`. The two calls alternate,
+so that load from other processes hits both alike; medians are printed with the median of the
+per-iteration ratios (torch / ONNX Runtime: above 1 means ONNX Runtime is faster).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the nodes run; must precede torch's import
+import torch  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from hpe_ros.pipelines.backends import OnnxRuntimeBackend  # noqa: E402
+from hpe_ros.pipelines.export import ExportOptions, build_export, export_model  # noqa: E402
+
+# The pipelines' networks at their input sizes; the W48 / HigherHRNet-W48 variants are left to
+# --targets (each call takes seconds on one core).
+DEFAULT_TARGETS = ("hrnet_w32_heatmap", "hrnet_w32_simdr", "hrnet_w32_sa_simdr", "hrnet_w48_heatmap", "swahr_w32",
+                   "capf_hrnet32", "capf_hrnet48", "capf_cpn", "capf_mpi_w48", "capf_mpi_w32", "capf_baseline",
+                   "default_lifter", "hemlets_resnet50", "hemlets_posh", "eventhpe_flownet", "eventhpe_shapenet",
+                   "smpl")
+
+
+def bench(name: str, repeats: int, threads: int, folder: Path) -> dict[str, object]:
+    model = build_export(name, ExportOptions(random_weights=True))
+    exported = export_model(model, folder / f"{name}.onnx")
+    session = OnnxRuntimeBackend(exported.path, providers=["CPUExecutionProvider"], threads=threads)
+    inputs = model.inputs(1)
+
+    def eager() -> None:
+        with torch.inference_mode():
+            model.module(*inputs)
+
+    for _ in range(2):  # warm-up: first calls allocate and plan
+        eager()
+        session(*inputs)
+    torch_s, ort_s = [], []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        eager()
+        torch_s.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        session(*inputs)
+        ort_s.append(time.perf_counter() - started)
+    exported.path.unlink()
+    return {"network": name, "onnx_mb": exported.size_bytes / 1e6,
+            "torch_ms": statistics.median(torch_s) * 1e3, "onnxruntime_ms": statistics.median(ort_s) * 1e3,
+            "ratio": statistics.median(t / o for t, o in zip(torch_s, ort_s))}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--targets", nargs="+", default=list(DEFAULT_TARGETS))
+    parser.add_argument("--threads", type=int, default=1, help="torch and ONNX Runtime intra-op threads")
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--json", type=Path, help="also write the rows as JSON")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    rows = []
+    print(f"batch 1, {args.threads} thread(s), medians of {args.repeats} alternating calls")
+    print(f"{'network':<22} {'torch ms':>10} {'ORT ms':>10} {'torch/ORT':>10}")
+    with tempfile.TemporaryDirectory(prefix="hpe_ros_bench_") as folder:
+        for name in args.targets:
+            row = bench(name, args.repeats, args.threads, Path(folder))
+            rows.append(row)
+            print(f"{name:<22} {row['torch_ms']:>10.2f} {row['onnxruntime_ms']:>10.2f} {row['ratio']:>10.2f}",
+                  flush=True)
+    if args.json:
+        args.json.write_text(json.dumps({"threads": args.threads, "repeats": args.repeats, "rows": rows}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
