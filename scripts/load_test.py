@@ -10,10 +10,10 @@ fails.
 overload  Measures the pipeline's capacity first (frames published slowly; the node's processing
           time from /diagnostics), then publishes at --factor (2x) that rate. Checks: the newest
           frame wins (output stamps only go forward; their age, receive time minus stamp, has
-          p99 under --age-bound-s), resident memory bounded (peak minus the pre-overload
-          baseline under --rss-growth-mb), and every frame accounted for (published = processed
-          + dropped + rejected + failed + lost before the callback; the node's own totals must
-          balance what it received).
+          p99 under --age-bound-s, and its median does not grow over the run), resident memory
+          bounded (peak minus the pre-overload baseline under --rss-growth-mb), and every frame
+          accounted for (published = processed + dropped + rejected + failed + lost before the
+          callback; the node's own totals must balance what it received).
 soak      Publishes at --rate-hz (30) for --duration-s (600). Check: resident memory flat, the
           median RSS of the last --window-s within --max-growth-pct (1 %) of the second window's
           (the first is warm-up).
