@@ -44,23 +44,27 @@ def main() -> None:
     rng = np.random.default_rng(0)
     grey = torch.tensor(IMAGENET_STD).reshape(1, 3, 1, 1) * 255  # normalised units -> grey levels
     print(f"threads {args.threads}, best of {args.repeats}; ms per frame (all people in one batch)")
-    header = f"{'frame':>10} {'input':>8} {'people':>6} {'official cv2':>13} {'float cpu':>10} {'cpu ratio':>9}"
+    header = (f"{'frame':>10} {'input':>8} {'people':>6} {'official cv2':>13} {'float cpu':>10} "
+              f"{'cpu ratio':>9}")
     print(header + (f" {'float cuda':>10}" if cuda else "") + f" {'max diff (grey)':>16}")
     for width, height in ((640, 480), (1920, 1080)):
         image = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
         for input_size in (INPUT_SIZE_256x192, INPUT_SIZE_384x288):
             for count in (1, 5, 10, 20):
                 boxes = people_boxes(count, width, height, rng)
-                official = best_time(lambda: crop_people(image, boxes, input_size, method="official"), args.repeats)
-                floated = best_time(lambda: crop_people(image, boxes, input_size, method="float"), args.repeats)
+                def crop(method: str, device: str = "cpu", image=image, boxes=boxes, size=input_size) -> None:
+                    crop_people(image, boxes, size, method=method, device=device)
+
+                official = best_time(lambda: crop("official"), args.repeats)
+                floated = best_time(lambda: crop("float"), args.repeats)
                 gap = (crop_people(image, boxes, input_size, method="official").images
                        - crop_people(image, boxes, input_size, method="float").images).abs()
                 diff = (gap * grey).max().item()
-                line = (f"{width}x{height:<5} {input_size[1]}x{input_size[0]:<4} {count:>6} {official * 1e3:>13.2f} "
-                        f"{floated * 1e3:>10.2f} {floated / official:>8.1f}x")
+                line = (f"{width}x{height:<5} {input_size[1]}x{input_size[0]:<4} {count:>6} "
+                        f"{official * 1e3:>13.2f} {floated * 1e3:>10.2f} {floated / official:>8.1f}x")
                 if cuda:
-                    def on_gpu() -> None:
-                        crop_people(image, boxes, input_size, method="float", device="cuda")
+                    def on_gpu(crop=crop) -> None:
+                        crop("float", "cuda")
                         torch.cuda.synchronize()
 
                     on_gpu()

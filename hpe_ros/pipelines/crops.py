@@ -99,7 +99,8 @@ def boxes_to_center_scale(
     if official:
         unpadded = (np.stack([width, height], axis=1) / pixel_std).astype(np.float32)
         scale32 = unpadded * np.float32(padding)
-        return CropBoxes(center=center.astype(np.float32).astype(np.float64), scale=scale32.astype(np.float64))
+        center32 = center.astype(np.float32).astype(np.float64)
+        return CropBoxes(center=center32, scale=scale32.astype(np.float64))
     scale = np.stack([width, height], axis=1) / pixel_std * padding
     return CropBoxes(center=center, scale=scale)
 
@@ -197,8 +198,9 @@ def heatmap_to_image(points: np.ndarray, crops: CropBatch, heatmap_size: tuple[i
     """
     points = np.asarray(points, np.float64)
     if crops.method == "official":
-        matrices = official_affine_matrices(crops.boxes.center, crops.boxes.scale, heatmap_size, crops.rotation_deg,
-                                            inverse=True)
+        boxes = crops.boxes
+        rotation = crops.rotation_deg
+        matrices = official_affine_matrices(boxes.center, boxes.scale, heatmap_size, rotation, inverse=True)
         return transform_points(points, matrices).astype(np.float32).astype(np.float64)
     stride = np.array(crops.input_size, np.float64) / np.array(heatmap_size, np.float64)
     return transform_points(points * stride, crops.crop_to_image)
@@ -235,8 +237,10 @@ def warp_crops(image: Tensor, crop_to_image_matrices: np.ndarray, output_size: t
     )
 
 
-def warp_crops_cv2(image: np.ndarray, image_to_crop_matrices: np.ndarray, output_size: tuple[int, int]) -> np.ndarray:
-    """uint8 crops (N, h, w, C) of an (H, W, C) uint8 image by ``cv2.warpAffine`` (INTER_LINEAR, zero border)."""
+def warp_crops_cv2(
+    image: np.ndarray, image_to_crop_matrices: np.ndarray, output_size: tuple[int, int]
+) -> np.ndarray:
+    """uint8 crops (N, h, w, C) of an (H, W, C) uint8 image by ``cv2.warpAffine`` (INTER_LINEAR, 0 border)."""
     source = np.ascontiguousarray(image)
     size = (int(output_size[0]), int(output_size[1]))
     out = np.empty((len(image_to_crop_matrices), size[1], size[0], source.shape[2]), source.dtype)
@@ -261,7 +265,8 @@ def normalize_crops(
 ) -> Tensor:
     """[0, 255] RGB -> (x / 255 - mean) / std per channel (in place on ``crops``)."""
     gain = torch.tensor([1.0 / (255.0 * s) for s in std], device=crops.device).reshape(1, -1, 1, 1)
-    bias = torch.tensor([-m / s for m, s in zip(mean, std, strict=True)], device=crops.device).reshape(1, -1, 1, 1)
+    bias = torch.tensor([-m / s for m, s in zip(mean, std, strict=True)], device=crops.device)
+    bias = bias.reshape(1, -1, 1, 1)
     return crops.mul_(gain).add_(bias)
 
 
@@ -292,7 +297,9 @@ def crop_people(
     regions = boxes_to_center_scale(boxes, input_size, padding, box_format=box_format, official=official)
     if official:
         forward = official_affine_matrices(regions.center, regions.scale, input_size, rotation_deg)
-        inverse = official_affine_matrices(regions.center, regions.scale, input_size, rotation_deg, inverse=True)
+        inverse = official_affine_matrices(
+            regions.center, regions.scale, input_size, rotation_deg, inverse=True
+        )
     else:
         forward = affine_matrices(regions.center, regions.scale, input_size, rotation_deg)
         inverse = invert_affine(forward)
@@ -315,7 +322,8 @@ def crop_people(
     if channels_last:
         images = images.contiguous(memory_format=torch.channels_last)
     rotation = np.broadcast_to(np.asarray(rotation_deg, np.float64), (count,)).copy()
-    return CropBatch(images, regions, forward, inverse, (int(input_size[0]), int(input_size[1])), method, rotation)
+    size = (int(input_size[0]), int(input_size[1]))
+    return CropBatch(images, regions, forward, inverse, size, method, rotation)
 
 
 __all__ = [

@@ -14,7 +14,8 @@ Per image:
    BatchNorm folded (:mod:`hpe_ros.models.fuse`), run through a :mod:`~hpe_ros.pipelines.backends`
    backend; with ``flip_test`` the mirrored crops go in the same batch and the official merge
    is applied (:mod:`~hpe_ros.pipelines.codecs`). COCO-17 keypoints go back to the image through
-   the protocol's inverse matrices (:func:`~hpe_ros.pipelines.topdown_protocol.decode_2d`). The same pass returns the four
+   the protocol's inverse matrices (:func:`~hpe_ros.pipelines.topdown_protocol.decode_2d`).
+   The same pass returns the four
    HRNet maps CA-PF samples (:meth:`~hpe_ros.models.hrnet.HRNet.forward_features`).
 4. **lift**: COCO-17 -> H36M-17 (:func:`~hpe_ros.core.joints.convert_joints`; CA-PF was trained on
    Human3.6M 2D detections in H36M order). ``capf_hrnet32`` / ``capf_hrnet48`` (Context-Aware
@@ -65,6 +66,7 @@ from hpe_ros.pipelines.codecs import COCO_FLIP_PAIRS, HeatmapCodec, SimDRCodec
 from hpe_ros.pipelines.crops import INPUT_SIZE_256x192, INPUT_SIZE_384x288, crop_people
 from hpe_ros.pipelines.datasets.samples import normalize_screen
 from hpe_ros.pipelines.mesh_output import MeshOutput, mesh_off_message
+from hpe_ros.pipelines.people import place_people
 from hpe_ros.pipelines.person_boxes import (
     BOX_SOURCES,
     BlazePoseBoxes,
@@ -75,7 +77,6 @@ from hpe_ros.pipelines.person_boxes import (
     WholeImageBoxes,
     select_boxes,
 )
-from hpe_ros.pipelines.people import place_people
 from hpe_ros.pipelines.topdown_protocol import PROTOCOLS, decode_2d
 
 NAME = "topdown"

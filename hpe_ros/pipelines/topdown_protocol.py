@@ -28,8 +28,8 @@ PROTOCOLS = ("official", "float")
 IN_VIS_THRE = 0.2
 OKS_THRE = 0.9
 #: the per-keypoint OKS sigmas of the official NMS (COCO's, COCO-17 order)
-NMS_SIGMAS = np.array([0.26, 0.25, 0.25, 0.35, 0.35, 0.79, 0.79, 0.72, 0.72, 0.62, 0.62, 1.07, 1.07, 0.87, 0.87,
-                       0.89, 0.89]) / 10.0
+NMS_SIGMAS = np.array([0.26, 0.25, 0.25, 0.35, 0.35, 0.79, 0.79, 0.72, 0.72, 0.62, 0.62, 1.07, 1.07, 0.87,
+                       0.87, 0.89, 0.89]) / 10.0
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,8 @@ def rescore(joint_scores: np.ndarray, box_scores: np.ndarray, in_vis_thre: float
     kept = np.where(scores32 > in_vis_thre, scores32, np.float32(0))
     total = np.add.accumulate(kept, axis=1)[:, -1] if kept.shape[1] else np.zeros(len(kept), np.float32)
     valid = (scores32 > in_vis_thre).sum(axis=1)
-    mean = np.where(valid > 0, total / np.maximum(valid, 1).astype(np.float32), np.float32(0)).astype(np.float32)
+    mean = total / np.maximum(valid, 1).astype(np.float32)
+    mean = np.where(valid > 0, mean, np.float32(0)).astype(np.float32)
     return mean.astype(np.float64) * np.asarray(box_scores, np.float64)
 
 

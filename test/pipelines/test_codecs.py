@@ -169,5 +169,6 @@ def test_simdr_flip_of_a_mirror_symmetric_crop_keeps_the_keypoints(head_type: st
     # mirrored crop pixel u -> 191 - u is bin b -> 382 - b for k = 2 (the official one-bin shift)
     flipped_x = swap_flip_pairs(_logits(384, list(382 - peaks)), COCO_FLIP_PAIRS)
     flipped_y = swap_flip_pairs(y, COCO_FLIP_PAIRS)
-    merged = codec.decode(*codec.merge_flip(x, y, flipped_x, flipped_y, COCO_FLIP_PAIRS), are_probabilities=True)
+    probabilities = codec.merge_flip(x, y, flipped_x, flipped_y, COCO_FLIP_PAIRS)
+    merged = codec.decode(*probabilities, are_probabilities=True)
     np.testing.assert_array_equal(merged.coords, codec.decode(x, y).coords)

@@ -1,4 +1,4 @@
-"""The top-down test protocols: decoding back to the image, COCO rescoring and OKS NMS on small known inputs."""
+"""The top-down test protocols: decoding to the image, COCO rescoring and OKS NMS on small known inputs."""
 
 from __future__ import annotations
 
