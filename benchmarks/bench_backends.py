@@ -31,10 +31,25 @@ from hpe_ros.pipelines.export import ExportOptions, build_export, export_model  
 
 # The pipelines' networks at their input sizes; the W48 / HigherHRNet-W48 variants are left to
 # --targets (each call takes seconds on one core).
-DEFAULT_TARGETS = ("hrnet_w32_heatmap", "hrnet_w32_simdr", "hrnet_w32_sa_simdr", "hrnet_w48_heatmap", "swahr_w32",
-                   "capf_hrnet32", "capf_hrnet48", "capf_cpn", "capf_mpi_w48", "capf_mpi_w32", "capf_baseline",
-                   "default_lifter", "hemlets_resnet50", "hemlets_posh", "eventhpe_flownet", "eventhpe_shapenet",
-                   "smpl")
+DEFAULT_TARGETS = (
+    "hrnet_w32_heatmap",
+    "hrnet_w32_simdr",
+    "hrnet_w32_sa_simdr",
+    "hrnet_w48_heatmap",
+    "swahr_w32",
+    "capf_hrnet32",
+    "capf_hrnet48",
+    "capf_cpn",
+    "capf_mpi_w48",
+    "capf_mpi_w32",
+    "capf_baseline",
+    "default_lifter",
+    "hemlets_resnet50",
+    "hemlets_posh",
+    "eventhpe_flownet",
+    "eventhpe_shapenet",
+    "smpl",
+)
 
 
 def bench(name: str, repeats: int, threads: int, folder: Path) -> dict[str, object]:
@@ -59,13 +74,19 @@ def bench(name: str, repeats: int, threads: int, folder: Path) -> dict[str, obje
         session(*inputs)
         ort_s.append(time.perf_counter() - started)
     exported.path.unlink()
-    return {"network": name, "onnx_mb": exported.size_bytes / 1e6,
-            "torch_ms": statistics.median(torch_s) * 1e3, "onnxruntime_ms": statistics.median(ort_s) * 1e3,
-            "ratio": statistics.median(t / o for t, o in zip(torch_s, ort_s))}
+    return {
+        "network": name,
+        "onnx_mb": exported.size_bytes / 1e6,
+        "torch_ms": statistics.median(torch_s) * 1e3,
+        "onnxruntime_ms": statistics.median(ort_s) * 1e3,
+        "ratio": statistics.median(t / o for t, o in zip(torch_s, ort_s, strict=False)),
+    }
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--targets", nargs="+", default=list(DEFAULT_TARGETS))
     parser.add_argument("--threads", type=int, default=1, help="torch and ONNX Runtime intra-op threads")
     parser.add_argument("--repeats", type=int, default=7)
@@ -79,10 +100,14 @@ def main() -> int:
         for name in args.targets:
             row = bench(name, args.repeats, args.threads, Path(folder))
             rows.append(row)
-            print(f"{name:<22} {row['torch_ms']:>10.2f} {row['onnxruntime_ms']:>10.2f} {row['ratio']:>10.2f}",
-                  flush=True)
+            print(
+                f"{name:<22} {row['torch_ms']:>10.2f} {row['onnxruntime_ms']:>10.2f} {row['ratio']:>10.2f}",
+                flush=True,
+            )
     if args.json:
-        args.json.write_text(json.dumps({"threads": args.threads, "repeats": args.repeats, "rows": rows}, indent=2))
+        args.json.write_text(
+            json.dumps({"threads": args.threads, "repeats": args.repeats, "rows": rows}, indent=2)
+        )
     return 0
 
 

@@ -21,8 +21,8 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 
@@ -37,10 +37,20 @@ from hpe_ros.pipelines.backends import (  # noqa: E402
 from hpe_ros.pipelines.export import ExportModel, ExportOptions, build_export, export_model  # noqa: E402
 
 # FP16 against fp32 torch: max|diff| <= atol + rtol * max|fp32| per output (stated, checked here).
-FP16_TOLERANCE = {"hrnet_w32_heatmap": (2e-2, 2e-2), "capf_hrnet32": (1e-2, 2e-2), "default_lifter": (1e-2, 1e-2),
-                  "eventhpe_flownet": (5e-2, 2e-2), "eventhpe_shapenet": (5e-2, 5e-2)}
-MAX_BATCH = {"hrnet_w32_heatmap": 32, "capf_hrnet32": 32, "default_lifter": 32, "eventhpe_flownet": 4,
-             "eventhpe_shapenet": 4}
+FP16_TOLERANCE = {
+    "hrnet_w32_heatmap": (2e-2, 2e-2),
+    "capf_hrnet32": (1e-2, 2e-2),
+    "default_lifter": (1e-2, 1e-2),
+    "eventhpe_flownet": (5e-2, 2e-2),
+    "eventhpe_shapenet": (5e-2, 5e-2),
+}
+MAX_BATCH = {
+    "hrnet_w32_heatmap": 32,
+    "capf_hrnet32": 32,
+    "default_lifter": 32,
+    "eventhpe_flownet": 4,
+    "eventhpe_shapenet": 4,
+}
 
 
 def _sync(device: torch.device) -> None:
@@ -64,10 +74,13 @@ def time_call(call: Callable[[], object], device: torch.device, seconds: float) 
     return samples[len(samples) // 2]
 
 
-def _backend(kind: str, model: ExportModel, onnx: Path, work: Path, device: torch.device, max_batch: int) -> object:
+def _backend(
+    kind: str, model: ExportModel, onnx: Path, work: Path, device: torch.device, max_batch: int
+) -> object:
     if kind == "tensorrt":
-        return TensorRTBackend.from_onnx(onnx, cache_dir=work / "engines", precision="fp16", max_batch=max_batch,
-                                         device=str(device))
+        return TensorRTBackend.from_onnx(
+            onnx, cache_dir=work / "engines", precision="fp16", max_batch=max_batch, device=str(device)
+        )
     if kind == "onnxruntime":
         providers = ["CUDAExecutionProvider"] if device.type == "cuda" else ["CPUExecutionProvider"]
         return OnnxRuntimeBackend(onnx, providers=providers)
@@ -75,12 +88,16 @@ def _backend(kind: str, model: ExportModel, onnx: Path, work: Path, device: torc
     return TorchBackend(copy.deepcopy(model.module), device=str(device), half=device.type == "cuda")
 
 
-def compare(name: str, reference: tuple[torch.Tensor, ...], got: tuple[torch.Tensor, ...],
-            output_names: tuple[str, ...]) -> dict[str, object]:
+def compare(
+    name: str,
+    reference: tuple[torch.Tensor, ...],
+    got: tuple[torch.Tensor, ...],
+    output_names: tuple[str, ...],
+) -> dict[str, object]:
     atol, rtol = FP16_TOLERANCE[name]
     outputs = {}
     ok = True
-    for output, a, b in zip(output_names, reference, got):
+    for output, a, b in zip(output_names, reference, got, strict=False):
         error = float((a.double().cpu() - b.double().cpu()).abs().max())
         scale = float(a.double().abs().max())
         allowed = atol + rtol * scale
@@ -90,17 +107,24 @@ def compare(name: str, reference: tuple[torch.Tensor, ...], got: tuple[torch.Ten
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--out", type=Path, help="also write the JSON here")
-    parser.add_argument("--work", type=Path, default=Path("/tmp/hpe_ros_gpu_check"), help="ONNX files and engines")
+    parser.add_argument(
+        "--work", type=Path, default=Path("/tmp/hpe_ros_gpu_check"), help="ONNX files and engines"
+    )
     parser.add_argument("--backend", choices=("tensorrt", "onnxruntime", "torch"), default="tensorrt")
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--seconds", type=float, default=2.0, help="timing per measurement")
     parser.add_argument("--pose-checkpoint")
     parser.add_argument("--lifter-checkpoint")
     args = parser.parse_args()
-    report: dict[str, object] = {"backend": args.backend, "python": platform.python_version(),
-                                 "torch": torch.__version__}
+    report: dict[str, object] = {
+        "backend": args.backend,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+    }
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         report["error"] = "no CUDA device"
@@ -123,9 +147,13 @@ def main() -> int:
     def options(checkpoint: str | None) -> ExportOptions:
         return ExportOptions(checkpoint=checkpoint, random_weights=checkpoint is None)
 
-    targets = {"hrnet_w32_heatmap": options(args.pose_checkpoint), "capf_hrnet32": options(args.lifter_checkpoint),
-               "default_lifter": ExportOptions(), "eventhpe_flownet": options(None),
-               "eventhpe_shapenet": options(None)}
+    targets = {
+        "hrnet_w32_heatmap": options(args.pose_checkpoint),
+        "capf_hrnet32": options(args.lifter_checkpoint),
+        "default_lifter": ExportOptions(),
+        "eventhpe_flownet": options(None),
+        "eventhpe_shapenet": options(None),
+    }
     backends: dict[str, object] = {}
     models: dict[str, ExportModel] = {}
     precision: dict[str, object] = {}
@@ -160,20 +188,26 @@ def main() -> int:
         for flip in (False, True):
             crops = models["hrnet_w32_heatmap"].inputs(people * (2 if flip else 1))[0].to(device)
             lifter_inputs = [x.to(device) for x in models["capf_hrnet32"].inputs(people * (2 if flip else 1))]
-            pose_s = time_call(lambda: pose(crops), device, args.seconds)  # type: ignore[operator]
-            lifter_s = time_call(lambda: lifter(*lifter_inputs), device, args.seconds)  # type: ignore[operator]
+            pose_s = time_call(lambda c=crops: pose(c), device, args.seconds)  # type: ignore[operator, misc]
+            lifter_s = time_call(lambda x=lifter_inputs: lifter(*x), device, args.seconds)  # type: ignore[operator, misc]
             key = f"{people}_people{'_flip' if flip else ''}"
-            speed[f"rgb_hrnet32_capf_{key}"] = {"hrnet_ms": pose_s * 1e3, "capf_ms": lifter_s * 1e3,
-                                                 "frames_per_s": 1.0 / (pose_s + lifter_s)}
+            speed[f"rgb_hrnet32_capf_{key}"] = {
+                "hrnet_ms": pose_s * 1e3,
+                "capf_ms": lifter_s * 1e3,
+                "frames_per_s": 1.0 / (pose_s + lifter_s),
+            }
         features = models["default_lifter"].inputs(people)[0].to(device)
-        speed[f"default_lifter_{people}_people_ms"] = time_call(lambda: default(features), device,  # type: ignore[operator]
-                                                                args.seconds) * 1e3
+        lifter_ms = time_call(lambda f=features: default(f), device, args.seconds) * 1e3  # type: ignore[operator, misc]
+        speed[f"default_lifter_{people}_people_ms"] = lifter_ms
     flow_in = models["eventhpe_flownet"].inputs(1)[0].to(device)
     step_in = [x.to(device) for x in models["eventhpe_shapenet"].inputs(1)]
     flow_s = time_call(lambda: backends["eventhpe_flownet"](flow_in), device, args.seconds)  # type: ignore[operator]
     step_s = time_call(lambda: backends["eventhpe_shapenet"](*step_in), device, args.seconds)  # type: ignore[operator]
-    speed["eventhpe"] = {"flownet_ms": flow_s * 1e3, "shapenet_step_ms": step_s * 1e3,
-                         "windows_per_s": 1.0 / (flow_s + step_s)}
+    speed["eventhpe"] = {
+        "flownet_ms": flow_s * 1e3,
+        "shapenet_step_ms": step_s * 1e3,
+        "windows_per_s": 1.0 / (flow_s + step_s),
+    }
     report["speed"] = speed
     report["goals"] = {
         "rgb_1_person_300_fps": speed["rgb_hrnet32_capf_1_people"]["frames_per_s"] >= 300,  # type: ignore[index]

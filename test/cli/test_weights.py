@@ -27,7 +27,8 @@ def test_weights_check_reports_verifies_and_prints_the_yaml(tmp_path, capsys) ->
     assert params["pipeline"] == "topdown" and params["topdown.lifter"] == "capf_hrnet32"
     assert params["topdown.pose_checkpoint"] == str(folder / "hrnet" / "pose_hrnet_w32_256x192.pth")
     assert yaml.safe_load(out.split("# node parameters", 1)[1].split("\n", 1)[1]) == yaml.safe_load(
-        (tmp_path / "nodes.yaml").read_text())
+        (tmp_path / "nodes.yaml").read_text()
+    )
 
 
 def test_weights_check_fails_on_a_corrupt_file(tmp_path, capsys) -> None:

@@ -18,7 +18,6 @@ from hpe_ros.models.zoo import (
     ZOO,
     ZooEntry,
     check,
-    file_sha256,
     zoo_markdown,
 )
 
@@ -48,10 +47,14 @@ def test_every_parameter_is_an_option_of_its_pipeline() -> None:
             assert option in specs[pipeline].defaults, f"{entry.key}: {name}"
 
 
-def test_packaged_files_match_the_table() -> None:
+def test_packaged_files_match_the_table(tmp_path) -> None:
     lifter = next(e for e in ZOO if e.key == "default_lifter")
-    path = ROOT / lifter.packaged
-    assert path.stat().st_size == lifter.size_bytes and file_sha256(path) == lifter.sha256
+    assert lifter.reference_file() == ROOT / lifter.packaged
+    copy = tmp_path / "default_lifter.pt"
+    copy.write_bytes((ROOT / lifter.packaged).read_bytes())
+    assert [f.status for f in check(tmp_path, [lifter]).found] == [VERIFIED]
+    copy.write_bytes(copy.read_bytes()[:-1] + b"?")  # one byte off
+    assert "differs from the installed" in check(tmp_path, [lifter]).found[0].problem
     if importlib.util.find_spec("mediapipe") is None:
         pytest.skip("mediapipe wheel not installed")
     from hpe_ros.pipelines.blazepose_models import mediapipe_models_dir
@@ -64,21 +67,45 @@ def test_packaged_files_match_the_table() -> None:
 def test_docs_hold_the_generated_table() -> None:
     text = (ROOT / "docs" / "models.md").read_text()
     section = text.split("## Model zoo", 1)[1]
-    assert zoo_markdown() in section, "docs/models.md 'Model zoo' differs from hpe_ros.models.zoo.zoo_markdown()"
+    assert zoo_markdown() in section, (
+        "docs/models.md 'Model zoo' differs from hpe_ros.models.zoo.zoo_markdown()"
+    )
 
 
-def _entry(key: str, name: str, role: str, data: bytes | None = None, size: bool = True, sha: bool = True,
-           parameters: tuple = (), width: int | None = None) -> ZooEntry:
-    return ZooEntry(key, "paper", name, "https://example.org", role, "test", parameters,
-                    size_bytes=len(data) if data is not None and size else None,
-                    sha256=hashlib.sha256(data).hexdigest() if data is not None and sha else None, width=width)
+def _entry(
+    key: str,
+    name: str,
+    role: str,
+    data: bytes | None = None,
+    size: bool = True,
+    sha: bool = True,
+    parameters: tuple = (),
+    width: int | None = None,
+) -> ZooEntry:
+    return ZooEntry(
+        key,
+        "paper",
+        name,
+        "https://example.org",
+        role,
+        "test",
+        parameters,
+        size_bytes=len(data) if data is not None and size else None,
+        sha256=hashlib.sha256(data).hexdigest() if data is not None and sha else None,
+        width=width,
+    )
 
 
 def test_check_verifies_sizes_and_hashes(tmp_path) -> None:
     good, other = b"the real weights", b"the real weightz"
-    table = [_entry("hashed", "a.pth", "other", good), _entry("sized", "B.pth", "other", good, sha=False),
-             _entry("unknown", "c.pth", "other"), _entry("wrong_hash", "d.pth", "other", good),
-             _entry("wrong_size", "e.pth", "other", good + b"!"), _entry("absent", "f.pth", "other")]
+    table = [
+        _entry("hashed", "a.pth", "other", good),
+        _entry("sized", "B.pth", "other", good, sha=False),
+        _entry("unknown", "c.pth", "other"),
+        _entry("wrong_hash", "d.pth", "other", good),
+        _entry("wrong_size", "e.pth", "other", good + b"!"),
+        _entry("absent", "f.pth", "other"),
+    ]
     (tmp_path / "deep" / "er").mkdir(parents=True)
     (tmp_path / "a.pth").write_bytes(good)
     (tmp_path / "deep" / "b.PTH").write_bytes(good)  # names match whatever their case
@@ -88,10 +115,17 @@ def test_check_verifies_sizes_and_hashes(tmp_path) -> None:
     (tmp_path / "unrelated.pth").write_bytes(good)
     report = check(tmp_path, table)
     status = {f.entry.key: f.status for f in report.found}
-    assert status == {"hashed": VERIFIED, "sized": SIZE_OK, "unknown": UNVERIFIED, "wrong_hash": MISMATCH,
-                      "wrong_size": MISMATCH}
+    assert status == {
+        "hashed": VERIFIED,
+        "sized": SIZE_OK,
+        "unknown": UNVERIFIED,
+        "wrong_hash": MISMATCH,
+        "wrong_size": MISMATCH,
+    }
     problems = {f.entry.key: f.problem for f in report.found}
-    assert hashlib.sha256(other).hexdigest() in problems["wrong_hash"] and "expected" in problems["wrong_size"]
+    assert (
+        hashlib.sha256(other).hexdigest() in problems["wrong_hash"] and "expected" in problems["wrong_size"]
+    )
     assert [e.key for e in report.missing] == ["absent"] and not report.ok
     assert check(tmp_path, table[:3]).ok
 
@@ -100,13 +134,33 @@ def test_found_files_enable_pipelines_and_write_their_yaml(tmp_path) -> None:
     import yaml
 
     table = [
-        _entry("pose48", "p48.pth", "pose_2d", b"p", parameters=(("topdown.pose_model", "hrnet_w48_heatmap"),
-                                                                  ("topdown.pose_checkpoint", "{path}")), width=48),
-        _entry("capf32", "l32.bin", "lifter", b"l", parameters=(("topdown.lifter", "capf_hrnet32"),
-                                                                 ("topdown.lifter_checkpoint", "{path}")), width=32),
+        _entry(
+            "pose48",
+            "p48.pth",
+            "pose_2d",
+            b"p",
+            parameters=(("topdown.pose_model", "hrnet_w48_heatmap"), ("topdown.pose_checkpoint", "{path}")),
+            width=48,
+        ),
+        _entry(
+            "capf32",
+            "l32.bin",
+            "lifter",
+            b"l",
+            parameters=(("topdown.lifter", "capf_hrnet32"), ("topdown.lifter_checkpoint", "{path}")),
+            width=32,
+        ),
         _entry("flow", "flow.pkl", "flownet", b"f", parameters=(("eventhpe.flownet_checkpoint", "{path}"),)),
-        _entry("shape", "shape.pkl", "shapenet", b"s", parameters=(("eventhpe.shapenet_checkpoint", "{path}"),)),
-        _entry("smpl", "smpl.pkl", "smpl", b"m", parameters=(("smpl_model_path", "{path}"), ("smpl_gender", "male"))),
+        _entry(
+            "shape", "shape.pkl", "shapenet", b"s", parameters=(("eventhpe.shapenet_checkpoint", "{path}"),)
+        ),
+        _entry(
+            "smpl",
+            "smpl.pkl",
+            "smpl",
+            b"m",
+            parameters=(("smpl_model_path", "{path}"), ("smpl_gender", "male")),
+        ),
     ]
     for entry in table[:4]:
         (tmp_path / entry.file_name).write_bytes(entry.file_name[0].encode())
@@ -120,12 +174,16 @@ def test_found_files_enable_pipelines_and_write_their_yaml(tmp_path) -> None:
     (tmp_path / "nodes.yaml").write_text(yaml.safe_dump(report.parameters))
     event = load_node_parameters(tmp_path / "nodes.yaml", "hpe_event_pose")
     assert event["pipeline"] == "eventhpe"
-    assert pipeline_options(event, "eventhpe") == {"flownet_checkpoint": str(tmp_path / "flow.pkl"),
-                                                   "shapenet_checkpoint": str(tmp_path / "shape.pkl"),
-                                                   "smpl_model_path": str(tmp_path / "smpl.pkl"),
-                                                   "smpl_gender": "male"}
+    assert pipeline_options(event, "eventhpe") == {
+        "flownet_checkpoint": str(tmp_path / "flow.pkl"),
+        "shapenet_checkpoint": str(tmp_path / "shape.pkl"),
+        "smpl_model_path": str(tmp_path / "smpl.pkl"),
+        "smpl_gender": "male",
+    }
     rgb = load_node_parameters(tmp_path / "nodes.yaml", "hpe_pose")
-    assert rgb["topdown.pose_checkpoint"] == str(tmp_path / "p48.pth") and rgb["topdown.smpl_gender"] == "male"
+    assert (
+        rgb["topdown.pose_checkpoint"] == str(tmp_path / "p48.pth") and rgb["topdown.smpl_gender"] == "male"
+    )
     assert any(text.startswith("eventhpe") for text in report.enabled)
 
 

@@ -39,7 +39,7 @@ def test_torch_and_onnxruntime_backends_agree(tmp_path) -> None:
     eager = create_backend("torch", net, [example])
     ort = create_backend("onnxruntime", net, [example], onnx_path=tmp_path / "net.onnx")
     batch_of_five = torch.randn(5, 3, 8, 8)  # a different batch size: the batch axis is dynamic
-    for a, b in zip(eager(batch_of_five), ort(batch_of_five)):
+    for a, b in zip(eager(batch_of_five), ort(batch_of_five), strict=False):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
     assert ort.describe()["backend"] == "onnxruntime"
     assert ort.describe()["model"] == str(tmp_path / "net.onnx")
@@ -72,7 +72,8 @@ def test_auto_backend_is_onnxruntime_on_a_cpu_and_torch_on_cuda() -> None:
 
 
 def test_capf_fast_path_exports_with_a_dynamic_batch(tmp_path) -> None:
-    """The lifter exported at batch 1 (pre-embedded sampling, packed linears) runs any batch in ONNX Runtime."""
+    """The lifter exported at batch 1 (pre-embedded sampling, packed linears) runs any batch in ONNX
+    Runtime."""
     pytest.importorskip("onnxruntime")
     from hpe_ros.models import create_model
     from hpe_ros.pipelines.topdown import CapfWithFlatInputs
@@ -84,12 +85,19 @@ def test_capf_fast_path_exports_with_a_dynamic_batch(tmp_path) -> None:
             block.sampling_offsets.weight.normal_(0, 0.02)
 
     def inputs(batch: int) -> list[torch.Tensor]:
-        maps = [torch.randn(batch, c, 64 // s, 48 // s) for c, s in zip((32, 64, 128, 256), (1, 2, 4, 8))]
-        return [torch.rand(batch, 17, 2) - 0.5, torch.rand(batch, 17, 2) * torch.tensor([192.0, 256.0]), *maps]
+        sizes = zip((32, 64, 128, 256), (1, 2, 4, 8), strict=True)
+        maps = [torch.randn(batch, c, 64 // s, 48 // s) for c, s in sizes]
+        return [
+            torch.rand(batch, 17, 2) - 0.5,
+            torch.rand(batch, 17, 2) * torch.tensor([192.0, 256.0]),
+            *maps,
+        ]
 
     eager = create_backend("torch", CapfWithFlatInputs(model), inputs(1))
     assert eager.describe()["packed_linears"] == "16"  # the joint blocks' linears
-    ort = create_backend("onnxruntime", CapfWithFlatInputs(model), inputs(1), onnx_path=tmp_path / "capf.onnx")
+    ort = create_backend(
+        "onnxruntime", CapfWithFlatInputs(model), inputs(1), onnx_path=tmp_path / "capf.onnx"
+    )
     batch_of_three = inputs(3)
     # float32 rounding differs between the runtimes; a wrong batch offset would be off by ~0.1-1
     torch.testing.assert_close(eager(*batch_of_three)[0], ort(*batch_of_three)[0], atol=1e-3, rtol=1e-3)
@@ -108,9 +116,13 @@ SHA = "0123456789abcdef" * 4
 def test_engine_key_names_every_part_that_invalidates_an_engine() -> None:
     key = EngineKey(SHA, "NVIDIA H100 80GB HBM3", "10.3.0.26", "fp16", 16)
     assert key.filename() == "0123456789abcdef_nvidia-h100-80gb-hbm3_trt10.3.0.26_fp16_b16.engine"
-    others = [EngineKey("f" * 64, key.gpu_name, key.tensorrt_version), EngineKey(SHA, "Orin (nvgpu)", "10.3.0.26"),
-              EngineKey(SHA, key.gpu_name, "10.4.0"), EngineKey(SHA, key.gpu_name, key.tensorrt_version, "fp32"),
-              EngineKey(SHA, key.gpu_name, key.tensorrt_version, "fp16", 32)]
+    others = [
+        EngineKey("f" * 64, key.gpu_name, key.tensorrt_version),
+        EngineKey(SHA, "Orin (nvgpu)", "10.3.0.26"),
+        EngineKey(SHA, key.gpu_name, "10.4.0"),
+        EngineKey(SHA, key.gpu_name, key.tensorrt_version, "fp32"),
+        EngineKey(SHA, key.gpu_name, key.tensorrt_version, "fp16", 32),
+    ]
     names = {k.filename() for k in [key, *others]}
     assert len(names) == 6 and all("/" not in n and " " not in n for n in names)
     for bad in (dict(model_sha256="abc"), dict(precision="fp8"), dict(max_batch=0)):
@@ -140,7 +152,9 @@ def test_an_engine_is_built_once_per_key_and_written_whole(tmp_path) -> None:
     other = cached_engine(fp32, builder(fp32), tmp_path)
     assert first == again != other and builds == [fp16, fp32]
     assert first.read_bytes() == f"engine for {fp16.filename()}".encode()
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([fp16.filename(), fp32.filename()])  # no partials
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [fp16.filename(), fp32.filename()]
+    )  # no partials
     with pytest.raises(RuntimeError, match="produced nothing"):
         cached_engine(EngineKey(SHA, "gpu", "10.0", "int8"), lambda: b"", tmp_path)
 
@@ -165,8 +179,10 @@ def test_profile_shapes_vary_the_batch_only() -> None:
 
 @pytest.mark.skipif(HAS_TENSORRT and torch.cuda.is_available(), reason="TensorRT and CUDA are here")
 def test_tensorrt_unavailable_names_what_to_do(tmp_path) -> None:
-    for attempt in (lambda: TensorRTBackend(tmp_path / "m.engine"),
-                    lambda: create_backend("tensorrt", _Net(), [torch.randn(1, 3, 8, 8)], engine_cache=tmp_path)):
+    for attempt in (
+        lambda: TensorRTBackend(tmp_path / "m.engine"),
+        lambda: create_backend("tensorrt", _Net(), [torch.randn(1, 3, 8, 8)], engine_cache=tmp_path),
+    ):
         with pytest.raises(BackendUnavailableError) as error:
             attempt()
         message = str(error.value)
@@ -186,9 +202,9 @@ def test_tensorrt_engine_matches_torch_on_cuda_tensors(tmp_path) -> None:
     assert again.path == fp32.path
     batch = torch.randn(5, 3, 8, 8, device="cuda")
     expected = create_backend("torch", net, [example], device="cuda")(batch)
-    for a, b in zip(expected, fp32(batch)):
+    for a, b in zip(expected, fp32(batch), strict=False):
         assert b.device.type == "cuda"
         torch.testing.assert_close(a, b, atol=1e-3, rtol=1e-3)
     half = create_backend("tensorrt", net, [example], device="cuda", half=True, engine_cache=tmp_path)
-    for a, b in zip(expected, half(batch)):
+    for a, b in zip(expected, half(batch), strict=False):
         torch.testing.assert_close(a, b, atol=2e-2, rtol=2e-2)

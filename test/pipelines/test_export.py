@@ -26,16 +26,35 @@ from hpe_ros.pipelines.export import (
     list_targets,
 )
 
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None, reason="onnxruntime not installed")
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("onnxruntime") is None, reason="onnxruntime not installed"
+)
 
 SMALL = (64, 64)
 
 # Targets checked through ONNX Runtime. The W48 HRNet / HigherHRNet variants are the W32 code with
 # wider layers (each ~15 s here): one of them is exported, all of them are built below.
-FAST = ["hrnet_w32_heatmap", "hrnet_w32_sa_simdr", "capf_hrnet32", "capf_mpi_w48", "capf_mpi_w32", "capf_baseline",
-        "default_lifter", "hemlets_posh", "eventhpe_flownet", "smpl"]
-SLOW = ["hrnet_w32_simdr", "hrnet_w48_heatmap", "swahr_w32", "capf_hrnet48", "capf_cpn", "hemlets_resnet50",
-        "eventhpe_shapenet"]
+FAST = [
+    "hrnet_w32_heatmap",
+    "hrnet_w32_sa_simdr",
+    "capf_hrnet32",
+    "capf_mpi_w48",
+    "capf_mpi_w32",
+    "capf_baseline",
+    "default_lifter",
+    "hemlets_posh",
+    "eventhpe_flownet",
+    "smpl",
+]
+SLOW = [
+    "hrnet_w32_simdr",
+    "hrnet_w48_heatmap",
+    "swahr_w32",
+    "capf_hrnet48",
+    "capf_cpn",
+    "hemlets_resnet50",
+    "eventhpe_shapenet",
+]
 
 
 def _nudge(module: torch.nn.Module, seed: int = 0) -> None:
