@@ -67,6 +67,8 @@ def process_command(args: argparse.Namespace) -> int:
           f"({rate:.1f} frames/s), {report.people} people, {report.skipped} skipped")
     for topic, count in sorted(report.written.items()):
         print(f"  {topic}: {count} messages")
+    if report.event_counts:
+        print("  events: " + ", ".join(f"{name} {count}" for name, count in report.event_counts.items()))
     for error in report.errors:
         print(f"  skipped: {error}")
     return 0 if report.processed or not report.input_frames else 1

@@ -39,6 +39,9 @@ from hpe_ros.pipelines.people_tracking import TRACKING_DEFAULTS, TRACKING_HELP, 
 from hpe_ros.pipelines.registry import create_pipeline, pipeline_specs
 
 
+REJECT_LOG_PERIOD_S = 5.0  # at most one log line per input kind in this time
+
+
 class InputError(ValueError):
     """An input message that cannot be turned into a frame (reported, then skipped)."""
 
@@ -89,6 +92,7 @@ class PoseNodeBase(LifecycleNode):
         self._input_publishers: dict[str, int] = {}  # matching publishers per input topic (graph check)
         self._graph_warnings: set[tuple[str, str]] = set()  # (topic, problem) already warned about
         self.lifecycle_refused = 0
+        self._reject_logged: dict[str, float] = {}  # input kind -> monotonic time of its last log line
         self._declare_common_parameters()
         self.declare_input_parameters()
         self.add_on_set_parameters_callback(self._check_parameters)
@@ -240,9 +244,15 @@ class PoseNodeBase(LifecycleNode):
         raise NotImplementedError
 
     def reject(self, reason: str, kind: str = "input") -> None:
-        """Count (per input ``kind``) and report a bad input message without processing it."""
+        """Count (per input ``kind``) and report a bad input message without processing it.
+
+        The log line is rate-limited per kind (rclpy's throttle is per line of code, so a flood of
+        one bad input would hide the others)."""
         self.stats.rejected(reason, kind)
-        self.get_logger().warning(f"skipped input: {reason}", throttle_duration_sec=5.0)
+        now = time.monotonic()
+        if now - self._reject_logged.get(kind, -REJECT_LOG_PERIOD_S) >= REJECT_LOG_PERIOD_S:
+            self._reject_logged[kind] = now
+            self.get_logger().warning(f"skipped {kind}: {reason}")
 
     # ---- work --------------------------------------------------------------------------------
     def _work(self) -> None:
