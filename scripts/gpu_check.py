@@ -77,11 +77,17 @@ def time_call(call: Callable[[], object], device: torch.device, seconds: float) 
 def _backend(
     kind: str, model: ExportModel, onnx: Path, work: Path, device: torch.device, max_batch: int
 ) -> object:
-    if kind == "tensorrt":
-        return TensorRTBackend.from_onnx(
-            onnx, cache_dir=work / "engines", precision="fp16", max_batch=max_batch, device=str(device)
+    if kind == "tensorrt":  # an FP16 export, built into an engine cached in the work folder
+        return TensorRTBackend.from_module(
+            model.module,
+            model.inputs(1),
+            cache_dir=work / "engines",
+            precision="fp16",
+            max_batch=max_batch,
+            device=str(device),
         )
     if kind == "onnxruntime":
+        export_model(model, onnx)
         providers = ["CUDAExecutionProvider"] if device.type == "cuda" else ["CPUExecutionProvider"]
         return OnnxRuntimeBackend(onnx, providers=providers)
     # a copy: the torch backend casts its module to half in place, and model.module is the fp32 reference
@@ -162,7 +168,6 @@ def main() -> int:
         model = build_export(name, option)
         onnx = args.work / f"{name}.onnx"
         began = time.perf_counter()
-        export_model(model, onnx)
         try:
             backend = _backend(args.backend, model, onnx, args.work, device, MAX_BATCH[name])
         except BackendUnavailableError as error:

@@ -102,7 +102,12 @@ def export_command(args: argparse.Namespace) -> int:
     if args.engine is not None:
         from hpe_ros.pipelines.backends import build_engine
 
+        source = result.path
+        if args.precision == "fp16":  # TensorRT 11 builds FP16 only from an FP16 graph
+            source = export_model(
+                model, args.engine.with_suffix(".fp16.onnx"), opset=args.opset, half=True
+            ).path
         args.engine.parent.mkdir(parents=True, exist_ok=True)
-        args.engine.write_bytes(build_engine(result.path, args.precision, args.max_batch))
+        args.engine.write_bytes(build_engine(source, args.precision, args.max_batch))
         print(f"wrote TensorRT engine {args.engine} ({args.precision}, batch 1-{args.max_batch})")
     return status

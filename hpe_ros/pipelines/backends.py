@@ -12,6 +12,7 @@ pointers are its bindings, with outputs left on the GPU.
 from __future__ import annotations
 
 import abc
+import copy
 import hashlib
 import importlib.util
 import os
@@ -352,6 +353,26 @@ def _trt_calibrator(trt: Any, calibrator: Int8Calibrator, device: torch.device) 
     return _Calibrator()
 
 
+def has_precision_flags(trt: Any) -> bool:
+    """Whether this TensorRT still has the weak-typing precision flags (FP16 / INT8 builder flags, up to
+    10.x); TensorRT 11 builds every tensor in the type the ONNX gives it."""
+    return hasattr(trt.BuilderFlag, "FP16")
+
+
+def half_copy(
+    module: nn.Module,
+    inputs: Sequence[torch.Tensor],
+    device: str = "cuda",
+) -> tuple[nn.Module, list[torch.Tensor]]:
+    """A float16 copy of ``module`` and its example inputs on ``device``, to export an FP16 ONNX
+    (what a strongly typed TensorRT builds in FP16)."""
+    _require_cuda()
+    target = torch.device(device if device.startswith("cuda") else "cuda")
+    copied = copy.deepcopy(module).to(target).half().eval()
+    moved = [x.to(target, torch.float16) if x.is_floating_point() else x.to(target) for x in inputs]
+    return copied, moved
+
+
 def build_engine(
     onnx_path: str | Path,
     precision: str = "fp16",
@@ -378,9 +399,16 @@ def build_engine(
         raise RuntimeError(f"TensorRT cannot parse {onnx_path}: {errors}")
     config = builder.create_builder_config()
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, workspace_bytes)
-    if precision in ("fp16", "int8"):
-        config.set_flag(trt.BuilderFlag.FP16)
     inputs = [network.get_input(i) for i in range(network.num_inputs)]
+    weak_typing = has_precision_flags(trt)
+    if precision in ("fp16", "int8") and weak_typing:
+        config.set_flag(trt.BuilderFlag.FP16)
+    elif precision == "fp16" and any(t.dtype == trt.float32 for t in inputs):
+        # TensorRT 11 types networks strongly: the ONNX's own types are the engine's.
+        raise ValueError(
+            f"TensorRT {trt.__version__} builds {onnx_path} in the precision of its tensors: give an "
+            "FP16 export (hpe-ros export ... --engine exports one; TensorRTBackend.from_module too)"
+        )
     profile = builder.create_optimization_profile()
     ranges = profile_shapes([tuple(t.shape) for t in inputs], max_batch, opt_batch)
     for tensor, shapes in zip(inputs, ranges, strict=True):
@@ -388,6 +416,11 @@ def build_engine(
     config.add_optimization_profile(profile)
     if precision == "int8":
         assert calibrator is not None
+        if not weak_typing:
+            raise BackendUnavailableError(
+                f"TensorRT {trt.__version__} has no calibrated INT8 (implicit "
+                "quantisation was removed): quantise the ONNX with Q/DQ nodes instead"
+            )
         config.set_flag(trt.BuilderFlag.INT8)
         config.set_calibration_profile(profile)
         config.int8_calibrator = _trt_calibrator(trt, calibrator, torch.device("cuda"))
@@ -490,9 +523,15 @@ class TensorRTBackend(Backend):
         _require_cuda()
         folder = Path(cache_dir if cache_dir is not None else default_engine_cache())
         folder.mkdir(parents=True, exist_ok=True)
-        cpu_inputs = [x.detach().cpu() for x in example_inputs]
+        if precision == "fp16":  # an FP16 graph: built in FP16 by every TensorRT, weakly or strongly typed
+            exported_module, examples = half_copy(module, [x.detach() for x in example_inputs], device)
+        else:
+            exported_module, examples = (
+                copy.deepcopy(module).cpu(),
+                [x.detach().cpu() for x in example_inputs],
+            )
         with tempfile.TemporaryDirectory(dir=folder, prefix=".export_") as scratch:
-            exported = export_onnx(module.cpu(), cpu_inputs, Path(scratch) / "model.onnx")
+            exported = export_onnx(exported_module, examples, Path(scratch) / "model.onnx")
             onnx_path = folder / f"{file_sha256(exported)[:16]}.onnx"
             os.replace(exported, onnx_path)
         return cls.from_onnx(onnx_path, folder, precision, max_batch, calibrator, device)

@@ -25,7 +25,13 @@ from torch import Tensor, nn
 from hpe_ros.core.joints import H36M_17
 from hpe_ros.models.fuse import optimize_for_inference
 from hpe_ros.models.registry import create_model
-from hpe_ros.pipelines.backends import BackendUnavailableError, OnnxRuntimeBackend, export_onnx, file_sha256
+from hpe_ros.pipelines.backends import (
+    BackendUnavailableError,
+    OnnxRuntimeBackend,
+    export_onnx,
+    file_sha256,
+    half_copy,
+)
 
 
 class ExportUnsupportedError(RuntimeError):
@@ -511,12 +517,16 @@ def build_export(name: str, options: ExportOptions | None = None) -> ExportModel
     return model
 
 
-def export_model(model: ExportModel, path: str | Path, opset: int = 17) -> ExportResult:
-    """Write ``model`` to ONNX at ``path`` with a dynamic batch axis on every input and output."""
+def export_model(model: ExportModel, path: str | Path, opset: int = 17, half: bool = False) -> ExportResult:
+    """Write ``model`` to ONNX at ``path`` with a dynamic batch axis on every input and output;
+    ``half``: in float16, traced on a CUDA device (what a strongly typed TensorRT builds in FP16)."""
     started = time.perf_counter()
+    module, inputs = model.module, model.inputs(1)
+    if half:
+        module, inputs = half_copy(module, inputs)
     path = export_onnx(
-        model.module,
-        model.inputs(1),
+        module,
+        inputs,
         path,
         dynamic_batch=True,
         opset=opset,

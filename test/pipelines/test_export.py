@@ -155,3 +155,13 @@ def test_export_command_writes_and_checks_the_file(tmp_path, capsys) -> None:
     assert "--random" in capsys.readouterr().err and not (tmp_path / "hrnet.onnx").exists()
     assert main(["export", "--list"]) == 0
     assert set(capsys.readouterr().out.split()) >= set(list_targets())
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA device is here")
+def test_half_export_needs_cuda(tmp_path) -> None:
+    from hpe_ros.pipelines.backends import BackendUnavailableError
+
+    model = build_export("capf_baseline", ExportOptions(random_weights=True))
+    with pytest.raises(BackendUnavailableError, match="CUDA"):
+        export_model(model, tmp_path / "half.onnx", half=True)
+    assert not (tmp_path / "half.onnx").exists()
