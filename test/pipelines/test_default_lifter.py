@@ -147,7 +147,7 @@ def test_saved_file_round_trips(tmp_path: Path, walking_frames: dl.MocapFrames) 
 
 
 # Regression bounds on the accuracy documented in docs/models.md and hpe_ros/data/default_lifter.md
-# (CMU test views: 78.5 / 50.1 mm noisy, 64.8 / 39.8 mm clean; Human3.6M frames: 83.2 / 56.5 mm),
+# (CMU test views: 75.1 / 47.6 mm noisy, 60.5 / 36.9 mm clean; Human3.6M frames: 91.1 / 57.9 mm),
 # with about 10 % margin so that a retrained file of the same quality still passes.
 
 
@@ -156,14 +156,14 @@ def test_committed_lifter_accuracy_on_held_out_cmu_views(shared_data: Path) -> N
     test_frames = dl.MocapFrames.from_split(shared_data / "cmu_mocap", "test")
     noisy = dl.evaluate_lifter_on_mocap(lifter, test_frames, seed=1, num_samples=4096, noisy=True)
     clean = dl.evaluate_lifter_on_mocap(lifter, test_frames, seed=1, num_samples=4096, noisy=False)
-    assert noisy["mpjpe_mm"] < 87.0 and noisy["p_mpjpe_mm"] < 56.0
+    assert noisy["mpjpe_mm"] < 83.0 and noisy["p_mpjpe_mm"] < 52.0
     assert clean["mpjpe_mm"] < noisy["mpjpe_mm"] and clean["p_mpjpe_mm"] < noisy["p_mpjpe_mm"]
 
 
 def test_committed_lifter_accuracy_on_h36m_frames_with_true_2d(shared_data: Path) -> None:
     lifter = dl.load_default_lifter()
     metrics = dl.evaluate_lifter_on_h36m_frames(lifter, shared_data / "h36m_frames" / "test_h36m_body3d.npz")
-    assert metrics["mpjpe_mm"] < 92.0 and metrics["p_mpjpe_mm"] < 63.0
+    assert metrics["mpjpe_mm"] < 100.0 and metrics["p_mpjpe_mm"] < 64.0
 
 
 def test_virtual_view_looks_straight_at_the_person() -> None:
