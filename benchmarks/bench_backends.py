@@ -1,6 +1,6 @@
 """ONNX Runtime (CPU) against torch eager at batch 1 for every exported network, side by side in one run.
 
-    python benchmarks/bench_backends.py [--targets NAME ...] [--threads 1] [--repeats 7] [--json out.json]
+    python benchmarks/bench_backends.py [--all | --targets NAME ...] [--threads 1] [--repeats 7] [--json F]
 
 Each network is the module :mod:`hpe_ros.pipelines.export` exports (what the pipelines run, with
 BatchNorm folded where the pipeline folds it) at the pipeline's input size, random weights. torch
@@ -29,27 +29,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from hpe_ros.pipelines.backends import OnnxRuntimeBackend  # noqa: E402
 from hpe_ros.pipelines.export import ExportOptions, build_export, export_model  # noqa: E402
 
-# The pipelines' networks at their input sizes; the W48 / HigherHRNet-W48 variants are left to
-# --targets (each call takes seconds on one core).
+# The pipelines' networks at their input sizes. ALL_TARGETS is the table of docs/performance.md
+# (about 5 minutes on one core); the default, one network of each family, about 2.
+ALL_TARGETS = (
+    "hrnet_w32_heatmap", "hrnet_w32_simdr", "hrnet_w32_sa_simdr", "hrnet_w48_heatmap", "swahr_w32",
+    "capf_hrnet32", "capf_hrnet48", "capf_cpn", "capf_mpi_w48", "capf_mpi_w32", "capf_baseline",
+    "default_lifter", "hemlets_resnet50", "hemlets_posh", "eventhpe_flownet", "eventhpe_shapenet", "smpl",
+)  # fmt: skip
 DEFAULT_TARGETS = (
-    "hrnet_w32_heatmap",
-    "hrnet_w32_simdr",
-    "hrnet_w32_sa_simdr",
-    "hrnet_w48_heatmap",
-    "swahr_w32",
-    "capf_hrnet32",
-    "capf_hrnet48",
-    "capf_cpn",
-    "capf_mpi_w48",
-    "capf_mpi_w32",
-    "capf_baseline",
-    "default_lifter",
-    "hemlets_resnet50",
-    "hemlets_posh",
-    "eventhpe_flownet",
-    "eventhpe_shapenet",
-    "smpl",
-)
+    "hrnet_w32_heatmap", "capf_hrnet32", "capf_mpi_w48", "capf_baseline", "default_lifter", "hemlets_posh",
+    "eventhpe_flownet", "eventhpe_shapenet", "smpl",
+)  # fmt: skip
 
 
 def bench(name: str, repeats: int, threads: int, folder: Path) -> dict[str, object]:
@@ -88,10 +78,13 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--targets", nargs="+", default=list(DEFAULT_TARGETS))
+    parser.add_argument("--all", action="store_true", help="every network of docs/performance.md's table")
     parser.add_argument("--threads", type=int, default=1, help="torch and ONNX Runtime intra-op threads")
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--json", type=Path, help="also write the rows as JSON")
     args = parser.parse_args()
+    if args.all:
+        args.targets = list(ALL_TARGETS)
     torch.set_num_threads(args.threads)
     rows = []
     print(f"batch 1, {args.threads} thread(s), medians of {args.repeats} alternating calls")
