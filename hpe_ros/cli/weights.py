@@ -1,5 +1,6 @@
 """``hpe-ros weights check DIR``: which known checkpoints a folder holds, verified, and the node YAML
-that uses them; ``hpe-ros weights list``: the table."""
+that uses them; ``hpe-ros weights list``: the table; ``hpe-ros weights fetch DIR --from URL``: download
+them from a mirror, keeping only files that pass the checks."""
 
 from __future__ import annotations
 
@@ -16,6 +17,20 @@ def add_command(commands: argparse._SubParsersAction) -> None:
     check.add_argument("folder", type=Path)
     check.add_argument("--yaml", type=Path, help="also write the node parameters to this file")
     actions.add_parser("list", help="the table of known checkpoints")
+    fetch = actions.add_parser(
+        "fetch", help="download the known files from a mirror into DIR, verifying them"
+    )
+    fetch.add_argument("folder", type=Path)
+    fetch.add_argument(
+        "--from",
+        dest="base_url",
+        required=True,
+        metavar="URL",
+        help="a server holding the files by their official names (e.g. a lab mirror)",
+    )
+    fetch.add_argument(
+        "--only", nargs="+", metavar="KEY", help="zoo keys to fetch (default: all not packaged)"
+    )
 
 
 def format_report(report: object) -> str:
@@ -47,6 +62,8 @@ def weights_command(args: argparse.Namespace) -> int:
         for entry in ZOO:
             print(f"{entry.key:<24} {entry.file_name:<44} {entry.published_at}")
         return 0
+    if args.weights_command == "fetch":
+        return _fetch(args)
     report = check(args.folder)
     print(format_report(report))
     text = node_yaml(report.parameters)
@@ -55,3 +72,18 @@ def weights_command(args: argparse.Namespace) -> int:
     if args.yaml is not None:
         args.yaml.write_text(text)
     return 0 if report.ok else 1
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    from hpe_ros.models.zoo import fetch
+
+    report = fetch(args.base_url, args.folder, keys=args.only)
+    for item in report.fetched:
+        print(f"fetched  {item.status:<30} {item.entry.key:<24} {item.path}")
+    for item in report.present:
+        print(f"present  {item.status:<30} {item.entry.key:<24} {item.path}")
+    for entry in report.not_on_server:
+        print(f"absent   {'not on the server':<30} {entry.key}")
+    for entry, reason in report.failed:
+        print(f"REFUSED  {entry.key}: {reason}")
+    return 1 if report.failed or not (report.fetched or report.present) else 0

@@ -391,6 +391,73 @@ def check(folder: str | Path, table: Sequence[ZooEntry] = ZOO) -> WeightsReport:
     return report
 
 
+# ---- fetching from a mirror (explicit, never at run time) ----------------------------------------
+
+
+@dataclass
+class FetchReport:
+    fetched: list[FoundFile] = field(default_factory=list)
+    present: list[FoundFile] = field(default_factory=list)  # already in the folder and verified
+    not_on_server: list[ZooEntry] = field(default_factory=list)
+    failed: list[tuple[ZooEntry, str]] = field(default_factory=list)  # downloaded but refused, or broken
+
+
+def fetch(
+    base_url: str,
+    folder: str | Path,
+    table: Sequence[ZooEntry] = ZOO,
+    keys: Iterable[str] | None = None,
+    timeout_s: float = 60.0,
+) -> FetchReport:
+    """Download ``table``'s files (those the package does not ship) from ``base_url/<file name>`` into
+    ``folder``; a file is kept only when its size and sha256 match where the table knows them."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    wanted = set(keys) if keys is not None else None
+    unknown = (wanted or set()) - {e.key for e in table}
+    if unknown:
+        raise ValueError(f"unknown zoo keys: {', '.join(sorted(unknown))}")
+    report = FetchReport()
+    for entry in table:
+        if (wanted is not None and entry.key not in wanted) or (wanted is None and entry.packaged):
+            continue
+        target = folder / entry.file_name
+        if target.is_file():
+            existing = verify(entry, target)
+            if existing.usable:
+                report.present.append(existing)
+                continue
+        url = f"{base_url.rstrip('/')}/{urllib.parse.quote(entry.file_name)}"
+        partial = folder / f".{entry.file_name}.partial"
+        try:
+            with urllib.request.urlopen(url, timeout=timeout_s) as response, open(partial, "wb") as out:
+                for block in iter(lambda: response.read(1 << 20), b""):
+                    out.write(block)
+        except urllib.error.HTTPError as error:
+            partial.unlink(missing_ok=True)
+            if error.code == 404:
+                report.not_on_server.append(entry)
+            else:
+                report.failed.append((entry, f"HTTP {error.code} from {url}"))
+            continue
+        except (urllib.error.URLError, OSError) as error:
+            partial.unlink(missing_ok=True)
+            report.failed.append((entry, f"{url}: {error}"))
+            continue
+        found = verify(entry, partial)
+        if not found.usable:
+            partial.unlink()
+            report.failed.append((entry, f"{url}: {found.problem}"))
+            continue
+        partial.replace(target)
+        report.fetched.append(verify(entry, target))
+    return report
+
+
 # ---- the docs table ------------------------------------------------------------------------------
 
 
@@ -431,10 +498,12 @@ def zoo_markdown(table: Sequence[ZooEntry] = ZOO) -> str:
 
 __all__ = [
     "ZOO",
+    "FetchReport",
     "FoundFile",
     "WeightsReport",
     "ZooEntry",
     "check",
+    "fetch",
     "file_sha256",
     "node_parameters",
     "verify",

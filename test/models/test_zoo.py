@@ -191,3 +191,58 @@ def test_check_refuses_a_file_for_a_folder(tmp_path) -> None:
     (tmp_path / "x").write_bytes(b"")
     with pytest.raises(NotADirectoryError):
         check(tmp_path / "x")
+
+
+@pytest.fixture
+def file_server(tmp_path):
+    """A local HTTP server (127.0.0.1, a free port) serving tmp_path/served; yields (folder, base URL)."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    served = tmp_path / "served"
+    served.mkdir()
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(served)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield served, f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_fetch_keeps_only_files_that_pass_the_checks(tmp_path, file_server) -> None:
+    from hpe_ros.models.zoo import fetch
+
+    served, url = file_server
+    good, bad = b"weights as published", b"weights as corrupted"
+    table = [
+        _entry("good", "good file.pth", "other", good),
+        _entry("bad", "bad.pth", "other", good),
+        _entry("plain", "plain.pth", "other"),
+        _entry("absent", "absent.pth", "other", good),
+    ]
+    (served / "good file.pth").write_bytes(good)  # a name that needs quoting in the URL
+    (served / "bad.pth").write_bytes(bad)
+    (served / "plain.pth").write_bytes(b"anything")
+    out = tmp_path / "out"
+    report = fetch(url, out, table)
+    assert {f.entry.key: f.status for f in report.fetched} == {"good": VERIFIED, "plain": UNVERIFIED}
+    assert [e.key for e in report.not_on_server] == ["absent"]
+    assert [e.key for e, _ in report.failed] == ["bad"] and "sha256" in report.failed[0][1]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "good file.pth",
+        "plain.pth",
+    ]  # nothing partial, no bad file
+    assert (out / "good file.pth").read_bytes() == good
+    again = fetch(url, out, table, keys=["good"])
+    assert [f.entry.key for f in again.present] == ["good"] and not again.fetched
+    with pytest.raises(ValueError, match="unknown zoo keys"):
+        fetch(url, out, table, keys=["nope"])
