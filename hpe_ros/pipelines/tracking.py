@@ -57,6 +57,7 @@ class TrackerConfig:
     lost_gate_heights: float = 0.5  # ... and in box heights, for people without a metric root
     oks_sigma: float = 0.08  # keypoint tolerance, as a fraction of the box scale
     min_keypoint_score: float = 0.3
+    min_keypoints: int = 4  # joints confident in both a track and a detection before their OKS counts
     motion_window_s: float = 0.5  # the constant-velocity line is fitted to this much history
     spread_weight: float = 0.7  # cost of a lost track's gate growth (log of its width over gate_m)
 
@@ -338,7 +339,8 @@ class PeopleTracker:
         self, tracks: list[_Track], states: np.ndarray, detection: Detection, columns: list[int]
     ) -> np.ndarray:
         """(T, N) object keypoint similarity of each track's keypoints, moved with its predicted
-        box ``states`` (T, 4), to each detection's (NaN where no joint is confident in both)."""
+        box ``states`` (T, 4), to each detection's (NaN where fewer than ``min_keypoints`` joints
+        are confident in both: a few stray joints must not outweigh the boxes)."""
         out = np.full((len(tracks), len(columns)), np.nan)
         rows = [r for r, t in enumerate(tracks) if t.keypoints is not None]
         if not rows or detection.keypoints is None or detection.scores is None:
@@ -358,7 +360,8 @@ class PeopleTracker:
         usable = track_ok[:, None] & detection_ok[None]
         counts = usable.sum(axis=-1)
         with np.errstate(invalid="ignore", divide="ignore"):
-            oks = np.where(usable, similarity, 0.0).sum(axis=-1) / counts  # NaN where nothing is usable
+            oks = np.where(usable, similarity, 0.0).sum(axis=-1) / counts
+        oks[counts < config.min_keypoints] = np.nan
         if every:
             return oks
         out[rows] = oks

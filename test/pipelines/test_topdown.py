@@ -37,18 +37,22 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> TopDownPipeline:
     return built
 
 
-def _frame(stamp: int, boxes: np.ndarray | None) -> ImageFrame:
-    image = np.random.default_rng(stamp).integers(0, 256, (HEIGHT, WIDTH, 3), dtype=np.uint8)
+def _frame(stamp: int, boxes: np.ndarray | None, image: np.ndarray | None = None) -> ImageFrame:
+    if image is None:
+        image = np.random.default_rng(stamp).integers(0, 256, (HEIGHT, WIDTH, 3), dtype=np.uint8)
     camera = CameraModel.from_intrinsics(300.0, 300.0, WIDTH / 2, HEIGHT / 2, WIDTH, HEIGHT)
     return ImageFrame(image, stamp, "camera", camera, boxes=boxes)
 
 
 def test_two_upstream_boxes_give_two_tracked_people(pipeline: TopDownPipeline) -> None:
     tracking = PeopleTracking(PeopleTracker(TrackerConfig(min_hits=1)))
-    first = tracking.apply(pipeline.process(_frame(1, BOXES))).result
+    first_frame = _frame(1, BOXES)
+    first = tracking.apply(pipeline.process(first_frame)).result
+    # the scene moves 4 px right and 2 px down (the keypoints follow it); the detector lists the
+    # people the other way round
     moved = BOXES + np.array([4.0, 2.0, 4.0, 2.0, 0.0])
-    # the detector lists them the other way round
-    second = tracking.apply(pipeline.process(_frame(2, moved[::-1].copy()))).result
+    shifted = np.roll(first_frame.image, (2, 4), axis=(0, 1))
+    second = tracking.apply(pipeline.process(_frame(2, moved[::-1].copy(), shifted))).result
     assert [len(first.people), len(second.people)] == [2, 2]
     assert {"boxes", "crop", "2d", "lift", "place", "mesh"} <= set(first.timings_s)
     regions = boxes_to_center_scale(BOXES, pipeline.input_size)
