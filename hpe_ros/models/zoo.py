@@ -12,10 +12,11 @@ A size or hash is given only when it was measured on the file itself (the packag
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from hpe_ros.core.files import file_sha256
 
 # Roles: what a file is for in the pipelines' options.
 POSE_2D, BOXES, LIFTER, FLOWNET, SHAPENET, SMPL, BLAZEPOSE, DEFAULT_LIFTER, OTHER = (
@@ -255,14 +256,6 @@ class WeightsReport:
     @property
     def ok(self) -> bool:
         return bool(self.found) and all(f.usable for f in self.found)
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def verify(entry: ZooEntry, path: Path) -> FoundFile:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import abc
 import copy
-import hashlib
 import importlib.util
 import os
 import re
@@ -28,6 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from hpe_ros.core.files import file_sha256
 from hpe_ros.models.packed_linear import pack_linears
 
 
@@ -214,14 +214,6 @@ def _require_cuda() -> None:
         raise BackendUnavailableError(
             f"TensorRT needs a CUDA device and this torch sees none: {TENSORRT_HINT}"
         )
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _slug(text: str) -> str:

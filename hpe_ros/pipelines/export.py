@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from hpe_ros.core.files import file_sha256
 from hpe_ros.core.joints import H36M_17
 from hpe_ros.models.fuse import optimize_for_inference
 from hpe_ros.models.registry import create_model
@@ -29,7 +30,6 @@ from hpe_ros.pipelines.backends import (
     BackendUnavailableError,
     OnnxRuntimeBackend,
     export_onnx,
-    file_sha256,
     half_copy,
 )
 

@@ -46,37 +46,13 @@ def test_weights_check_of_a_missing_folder_is_refused(tmp_path, capsys) -> None:
     assert "model_events_pose.pkl" in capsys.readouterr().out
 
 
-def test_weights_fetch_from_a_local_mirror(tmp_path, capsys) -> None:
-    import functools
-    import threading
-    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-
-    served = tmp_path / "served"
-    served.mkdir()
+def test_weights_fetch_from_a_local_mirror(tmp_path, capsys, file_server) -> None:
+    served, url = file_server
     (served / "model_flow.pkl").write_bytes(b"flow weights")
     (served / "pose_detection.tflite").write_bytes(b"not the wheel's file")  # a known hash: refused
-
-    class Quiet(SimpleHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(served)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
-        assert (
-            main(["weights", "fetch", str(tmp_path / "out"), "--from", url, "--only", "eventhpe_flownet"])
-            == 0
-        )
-        assert (tmp_path / "out" / "model_flow.pkl").read_bytes() == b"flow weights"
-        assert "fetched" in capsys.readouterr().out
-        code = main(
-            ["weights", "fetch", str(tmp_path / "out"), "--from", url, "--only", "blazepose_detection"]
-        )
-        assert code == 1 and "REFUSED  blazepose_detection" in capsys.readouterr().out
-        assert not (tmp_path / "out" / "pose_detection.tflite").exists()
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    assert main(["weights", "fetch", str(tmp_path / "out"), "--from", url, "--only", "eventhpe_flownet"]) == 0
+    assert (tmp_path / "out" / "model_flow.pkl").read_bytes() == b"flow weights"
+    assert "fetched" in capsys.readouterr().out
+    code = main(["weights", "fetch", str(tmp_path / "out"), "--from", url, "--only", "blazepose_detection"])
+    assert code == 1 and "REFUSED  blazepose_detection" in capsys.readouterr().out
+    assert not (tmp_path / "out" / "pose_detection.tflite").exists()

@@ -193,31 +193,6 @@ def test_check_refuses_a_file_for_a_folder(tmp_path) -> None:
         check(tmp_path / "x")
 
 
-@pytest.fixture
-def file_server(tmp_path):
-    """A local HTTP server (127.0.0.1, a free port) serving tmp_path/served; yields (folder, base URL)."""
-    import functools
-    import threading
-    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-
-    served = tmp_path / "served"
-    served.mkdir()
-
-    class Quiet(SimpleHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(served)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield served, f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-
-
 def test_fetch_keeps_only_files_that_pass_the_checks(tmp_path, file_server) -> None:
     from hpe_ros.models.zoo import fetch
 
