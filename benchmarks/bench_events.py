@@ -20,11 +20,12 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from hpe_ros.io.bags import BagReader  # noqa: E402
+from timing import best_time, median_time  # noqa: E402
+
 from hpe_ros.io import evt3_native  # noqa: E402
+from hpe_ros.io.bags import BagReader  # noqa: E402
 from hpe_ros.io.events import CD_EVENT_DTYPE, Evt3Decoder, encode_evt3  # noqa: E402
 from hpe_ros.pipelines.event_repr import eventhpe_frames, partition_occupancy, voxel_grid  # noqa: E402
-from timing import best_time, median_time  # noqa: E402
 
 
 def compare_backends(label: str, n_events: int, run, repeats: int) -> None:
@@ -33,7 +34,7 @@ def compare_backends(label: str, n_events: int, run, repeats: int) -> None:
     for backend in ("native", "numpy"):
         if backend == "native" and not evt3_native.available():
             continue
-        rates[backend] = n_events / median_time(lambda: run(backend), repeats) / 1e6
+        rates[backend] = n_events / median_time(lambda backend=backend: run(backend), repeats) / 1e6
     line = "  ".join(f"{name} {rate:7.1f}" for name, rate in rates.items())
     ratio = f"  (x{rates['native'] / rates['numpy']:.1f})" if len(rates) == 2 else ""
     print(f"  {label:<22}: {line} Mev/s{ratio}")

@@ -48,7 +48,7 @@ def best_ms(functions: list[Callable[[], object]], repeats: int) -> list[float]:
         function()  # warm-up (allocations, lookup tables in cache)
     samples: list[list[float]] = [[] for _ in functions]
     for _ in range(repeats):
-        for function, times in zip(functions, samples):
+        for function, times in zip(functions, samples, strict=True):
             start = time.perf_counter()
             function()
             times.append((time.perf_counter() - start) * 1e3)

@@ -25,12 +25,13 @@ import copy
 import importlib.util
 import os
 import statistics
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Callable
 
 import numpy as np
 import torch
+from timing import median_time
 from torch.utils.flop_counter import FlopCounterMode
 
 from hpe_ros.models import create_model
@@ -38,7 +39,6 @@ from hpe_ros.models.capf import ContextAwarePoseFormer, crop_pixels_to_grid
 from hpe_ros.models.packed_linear import pack_linears
 from hpe_ros.pipelines.backends import OnnxRuntimeBackend
 from hpe_ros.pipelines.topdown import CapfWithFlatInputs
-from timing import median_time
 
 LEVEL_SIZES = [(64, 48), (32, 24), (16, 12), (8, 6)]  # HRNet maps of a 256x192 crop
 
@@ -48,7 +48,7 @@ def make_inputs(model: ContextAwarePoseFormer, batch: int) -> tuple[torch.Tensor
     keypoints_2d = (torch.rand(batch, 17, 2, generator=generator) - 0.5) * 1.5
     crop = torch.rand(batch, 17, 2, generator=generator) * torch.tensor([192.0, 256.0])
     sizes = LEVEL_SIZES if len(set(model.config.level_channels)) > 1 else [LEVEL_SIZES[0]] * 4
-    features = [torch.randn(batch, c, h, w, generator=generator) for c, (h, w) in zip(model.config.level_channels, sizes)]
+    features = [torch.randn(batch, c, h, w, generator=generator) for c, (h, w) in zip(model.config.level_channels, sizes, strict=False)]
     return keypoints_2d, features, crop
 
 
@@ -112,7 +112,7 @@ def main() -> None:
         repeats = 20 if batch == 1 else 3
         flat_inputs = flat(inputs)
 
-        def eager(network: ContextAwarePoseFormer, fast: bool) -> Callable[[], object]:
+        def eager(network: ContextAwarePoseFormer, fast: bool, inputs: tuple = inputs) -> Callable[[], object]:
             def run() -> object:
                 network.use_fast_path = fast
                 with torch.inference_mode():
@@ -121,9 +121,9 @@ def main() -> None:
             return run
 
         runs = {"eager reference": eager(model, False), "eager fast": eager(model, True),
-                "eager fast packed": eager(packed, True), "onnxruntime fast": lambda: onnx_backend(*flat_inputs)}
+                "eager fast packed": eager(packed, True), "onnxruntime fast": lambda flat_inputs=flat_inputs: onnx_backend(*flat_inputs)}
         if official is not None:
-            runs["official"] = lambda: torch.inference_mode()(official)(inputs)
+            runs["official"] = lambda inputs=inputs: torch.inference_mode()(official)(inputs)
         with torch.inference_mode():
             reference = model(*inputs).numpy()
         deviation = float(np.abs(onnx_backend(*flat_inputs)[0].numpy() - reference).max())

@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hpe_ros.cli.rviz_config import RvizSettings, is_true, render_rviz_config, resolve_topic, write_rviz_config
+from hpe_ros.cli.rviz_config import (
+    RvizSettings,
+    is_true,
+    render_rviz_config,
+    resolve_topic,
+    write_rviz_config,
+)
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "config" / "hpe_ros.rviz"
 

@@ -123,7 +123,7 @@ def test_equidistant_radius_is_a_polynomial_in_the_angle() -> None:
 
 
 def test_skewed_camera_round_trip() -> None:
-    K = np.array([[500.0, 3.0, 320.0], [0.0, 505.0, 240.0], [0.0, 0.0, 1.0]])
+    K = np.array([[500.0, 3.0, 320.0], [0.0, 505.0, 240.0], [0.0, 0.0, 1.0]])  # noqa: N806 (camera matrix)
     camera = CameraModel(640, 480, K, [-0.1, 0.01, 0.0, 0.0, 0.0])
     points = np.array([[0.3, -0.2, 2.0], [-0.4, 0.1, 1.5]])
     x, y = points[:, 0] / points[:, 2], points[:, 1] / points[:, 2]
@@ -201,7 +201,7 @@ def test_h36m_cameras_load(h36m) -> None:
 def test_h36m_projection_reproduces_2d_annotations(h36m) -> None:
     """Projecting the 3D ground truth reproduces the 2D annotation with H36M's lens model only."""
     cameras, data = h36m
-    for image_name, points, annotated in zip(data["imgname"], data["S"], data["part"]):
+    for image_name, points, annotated in zip(data["imgname"], data["S"], data["part"], strict=True):
         calibration = cameras[h36m_camera_key(str(image_name))]
         camera = calibration.camera
         error = np.linalg.norm(camera.project(points[:, :3]) - annotated[:, :2], axis=-1).max()

@@ -35,7 +35,7 @@ def test_process_writes_one_stamped_skeleton_array_per_image(sample, tmp_path: P
                                  "/hpe/markers": "visualization_msgs/msg/MarkerArray", "/tf": "tf2_msgs/msg/TFMessage"}
         results = [skeleton_array_to_result(m.message) for m in reader.messages(["/hpe/skeletons"])]
     assert [r.stamp_ns for r in results] == data["stamps_ns"].tolist()
-    for result, joints in zip(results, data["joints_3d"]):
+    for result, joints in zip(results, data["joints_3d"], strict=True):
         np.testing.assert_allclose(result.people[0].joints_3d, joints)
 
 
@@ -103,7 +103,7 @@ def test_event_bags_are_cut_into_windows(shared_data: Path, tmp_path: Path) -> N
         results = [skeleton_array_to_result(m.message) for m in reader.messages(["/hpe/skeletons"])]
     stamps = [r.stamp_ns for r in results]
     # 0.84 s of events in 100 ms windows, stamped with their ends, 100 ms apart
-    assert len(results) >= 7 and all(b - a == 100_000_000 for a, b in zip(stamps, stamps[1:]))
+    assert len(results) >= 7 and all(b - a == 100_000_000 for a, b in zip(stamps, stamps[1:], strict=False))
     assert all(len(r.people) == 1 for r in results)
 
 

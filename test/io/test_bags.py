@@ -16,7 +16,7 @@ from hpe_ros.io.messages import make_header, stamp_to_ns
 STORAGES = ("sqlite3", "mcap")
 
 
-class Stop(Exception):
+class Stop(Exception):  # noqa: N818 (a signal-driven stop, not an error)
     pass
 
 

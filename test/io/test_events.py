@@ -163,7 +163,7 @@ def test_mono_bag(shared_data):
     for reference in ("sensor", "ros"):
         decoder = EventPacketDecoder(reference)
         decoded = [decoder.decode(m.message) for m in messages]
-        for msg, events in zip(messages, decoded):
+        for msg, events in zip(messages, decoded, strict=True):
             words = np.frombuffer(np.asarray(msg.message.events).tobytes(), "<u8")
             assert events.cd.size == words.size == 50
             base = msg.message.time_base if reference == "sensor" else (
@@ -225,7 +225,7 @@ def test_encode_decode_round_trip_across_wrap_and_packets(vectorize):
     assert (np.count_nonzero((words == 4) | (words == 5)) > 0) == vectorize
     cuts = np.sort(rng.choice(np.arange(1, len(data) // 2), 40, replace=False)) * 2
     decoder = Evt3Decoder(1280, 720)
-    parts = [decoder.decode(data[a:b]) for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(data)])]
+    parts = [decoder.decode(data[a:b]) for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(data)], strict=True)]
     cd = np.concatenate([p.cd for p in parts])
     trig = np.concatenate([p.triggers for p in parts])
     np.testing.assert_array_equal(cd, events)  # start < 2^24 us: no wrap before the first word

@@ -104,7 +104,7 @@ def test_real_bag_packet_by_packet(shared_data):
     rng = np.random.default_rng(3)
     split_native, split_numpy = _pair()
     cuts = _even_cuts(rng, len(stream), 60)
-    assert sum(_same_packet(split_native, split_numpy, stream[a:b]) for a, b in zip(cuts[:-1], cuts[1:])) == total
+    assert sum(_same_packet(split_native, split_numpy, stream[a:b]) for a, b in zip(cuts[:-1], cuts[1:], strict=True)) == total
 
 
 @needs_native
@@ -118,7 +118,7 @@ def test_random_streams_across_wraps_and_splits(vectorize, seed):
     width, height = (1280, 720) if seed == 0 else (1000, 600)  # seed 1: some events out of geometry
     native, numpy_decoder = _pair(width, height)
     cuts = _even_cuts(rng, len(data), 80)
-    for a, b in zip(cuts[:-1], cuts[1:]):
+    for a, b in zip(cuts[:-1], cuts[1:], strict=True):
         _same_packet(native, numpy_decoder, data[a:b])
     assert native.state.wraps >= 2
     # no geometry: x and y as they come (vector bases past 2047 included)
@@ -169,7 +169,7 @@ def test_corrupt_streams_give_the_same_errors_and_resync():
     data = bytearray(encode_evt3(events, _random_triggers(rng, events, 10), vectorize=True))
     native, numpy_decoder = _pair()
     cuts = _even_cuts(rng, len(data), 30)
-    packets = [bytes(data[a:b]) for a, b in zip(cuts[:-1], cuts[1:])]
+    packets = [bytes(data[a:b]) for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
     for index in (3, 9, 17):  # a reserved word type somewhere in these packets
         corrupt = bytearray(packets[index])
         word = int(rng.integers(0, len(corrupt) // 2))

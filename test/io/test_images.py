@@ -203,7 +203,7 @@ def test_bt601_reference_matches_the_textbook_formula():
             1.164 * (y - 16) - 0.813 * (v - 128) - 0.391 * (u - 128),
             1.164 * (y - 16) + 2.018 * (u - 128),
         )
-        for fixed, exact in zip(bt601_reference(y, u, v), textbook):
+        for fixed, exact in zip(bt601_reference(y, u, v), textbook, strict=True):
             assert abs(fixed - min(max(exact, 0), 255)) <= 1
 
 

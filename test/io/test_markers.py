@@ -1,7 +1,14 @@
 import numpy as np
 
 from hpe_ros.core.joints import H36M_17
-from hpe_ros.io.markers import LINE_LIST, SPHERE_LIST, TRIANGLE_LIST, confidence_colours, mesh_markers, skeleton_markers
+from hpe_ros.io.markers import (
+    LINE_LIST,
+    SPHERE_LIST,
+    TRIANGLE_LIST,
+    confidence_colours,
+    mesh_markers,
+    skeleton_markers,
+)
 from hpe_ros.io.message_classes import RosbagsMessageClasses
 from hpe_ros.pipelines.base import PersonPose, PoseResult, SMPLEstimate
 

@@ -8,9 +8,16 @@ import pytest
 from hpe_ros.core.camera import CameraModel
 from hpe_ros.core.joints import COCO_17, H36M_17, SMPL_24
 from hpe_ros.io.message_classes import RclpyMessageClasses, RosbagsMessageClasses
-from hpe_ros.io.messages import (camera_from_info, camera_to_info, faces_to_msg, make_header,
-                                 result_to_body_array, result_to_skeleton_array, skeleton_array_to_result,
-                                 stamp_to_ns)
+from hpe_ros.io.messages import (
+    camera_from_info,
+    camera_to_info,
+    faces_to_msg,
+    make_header,
+    result_to_body_array,
+    result_to_skeleton_array,
+    skeleton_array_to_result,
+    stamp_to_ns,
+)
 from hpe_ros.io.typestore import hpe_typestore
 from hpe_ros.pipelines.base import PersonPose, PoseResult, SMPLEstimate
 
@@ -54,7 +61,7 @@ def test_skeleton_array_round_trip(classes) -> None:
     assert stamp_to_ns(msg.header.stamp) == result.stamp_ns and msg.header.frame_id == "cam"
     assert [s.skeleton_type for s in msg.skeletons] == [0, 1]  # the message constants
     back = skeleton_array_to_result(msg)
-    for original, restored in zip(result.people, back.people):
+    for original, restored in zip(result.people, back.people, strict=True):
         assert restored.joint_set is original.joint_set and restored.track_id == original.track_id
         np.testing.assert_allclose(restored.joints_3d, original.joints_3d, atol=1e-12)
         np.testing.assert_allclose(restored.confidence, original.confidence, atol=1e-7)

@@ -24,7 +24,7 @@ HRNET_SIZES = [(64, 48), (32, 24), (16, 12), (8, 6)]
 
 def _features(channels, sizes, batch=2, dtype=torch.float32):
     generator = torch.Generator().manual_seed(1)
-    return [torch.randn(batch, c, h, w, generator=generator, dtype=dtype) for c, (h, w) in zip(channels, sizes)]
+    return [torch.randn(batch, c, h, w, generator=generator, dtype=dtype) for c, (h, w) in zip(channels, sizes, strict=True)]
 
 
 def _keypoints(batch=2, joints=17, dtype=torch.float32):
@@ -159,7 +159,7 @@ def test_gathered_zero_padded_samples_equal_grid_sample():
     grid[0, :8] = torch.tensor([[-1.0, -1.0], [1.0, 1.0], [1.0, -1.0], [-1.0, 0.3], [1.0 + 1e-9, 0.2],
                                 [-1.02, 0.5], [0.4, 1.01], [-7.0, 9.0]], dtype=torch.float64)
     sampled = sample_zero_padded(features, grid)
-    for values, feature in zip(sampled, features):
+    for values, feature in zip(sampled, features, strict=True):
         expected = sample_bilinear(feature, grid.unsqueeze(-2), "zeros").squeeze(-2)
         assert torch.allclose(values, expected, atol=1e-12)
 

@@ -15,7 +15,6 @@ from hpe_ros.models.convert_lifters import (
 )
 
 
-
 # Our lifter names -> the official PoseTransformer names (volume_net.*), as read in the official code.
 def _official_capf_key(key: str) -> str:
     for ours, official in (
@@ -67,7 +66,7 @@ def test_capf_official_layout_round_trip(tmp_path):
     load_strict(target, weights.lifter)
     keypoints_2d = torch.rand(2, 17, 2) - 0.5
     crop = torch.rand(2, 17, 2) * torch.tensor([192.0, 256.0])
-    features = [torch.randn(2, c, h, w) for c, (h, w) in zip((32, 64, 128, 256), [(64, 48), (32, 24), (16, 12), (8, 6)])]
+    features = [torch.randn(2, c, h, w) for c, (h, w) in zip((32, 64, 128, 256), [(64, 48), (32, 24), (16, 12), (8, 6)], strict=True)]
     with torch.no_grad():
         assert torch.equal(target(keypoints_2d, features, crop), source(keypoints_2d, features, crop))
 

@@ -8,7 +8,6 @@ from hpe_ros.models import create_model
 from hpe_ros.models.hemlets import soft_argmax_3d
 
 
-
 def test_soft_argmax_of_a_single_peak_is_its_voxel():
     joints, depth, height, width = 2, 8, 6, 5
     volume = torch.full((1, joints * depth, height, width), -1e4, dtype=torch.float64)

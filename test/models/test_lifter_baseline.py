@@ -8,7 +8,6 @@ import torch
 from hpe_ros.models import create_model
 
 
-
 def test_default_and_configured_sizes():
     default = create_model("capf_baseline")
     assert len(default.joint_blocks) == 4

@@ -7,7 +7,6 @@ import torch
 from hpe_ros.models.resnet import resnet18, resnet50
 
 
-
 def test_resnet50_has_torchvision_names_and_size():
     state = resnet50().state_dict()
     expected = {

@@ -62,7 +62,7 @@ def test_node_publishes_skeletons_markers_and_reports_bad_images(ros_graph, tmp_
     assert recorder.wait(timeout=60) == 0, ros_graph.log("recorder")
 
     truth_data = np.load(truth)
-    truth_by_stamp = dict(zip(truth_data["stamps_ns"].tolist(), truth_data["joints_3d"]))
+    truth_by_stamp = dict(zip(truth_data["stamps_ns"].tolist(), truth_data["joints_3d"], strict=True))
     with BagReader(recorded) as reader:
         arrays = [skeleton_array_to_result(m.message) for m in reader.messages(["/skeletons"])]
         markers = [m.message for m in reader.messages(["/markers"])]

@@ -37,7 +37,7 @@ def test_perfect_detection_has_oks_one():
 def test_oks_decreases_with_error():
     direction = RNG.normal(size=(17, 2))
     values = [oks(TRUTH + scale * direction, annotation()) for scale in (0.0, 1.0, 3.0, 10.0, 100.0)]
-    assert all(a > b for a, b in zip(values, values[1:]))
+    assert all(a > b for a, b in zip(values, values[1:], strict=False))
     assert values[-1] < 0.05
 
 

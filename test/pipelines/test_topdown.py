@@ -94,7 +94,7 @@ def test_lifter_flip_test_is_mirror_equivariant(pipeline: TopDownPipeline) -> No
     crop_w, crop_h = pipeline.input_size
     image_points = rng.uniform(20, 200, (2, 17, 2))
     crop_points = rng.uniform(5, 180, (2, 17, 2))
-    maps = tuple(torch.randn(2, c, crop_h // s, crop_w // s) for c, s in zip((32, 64, 128, 256), (4, 8, 16, 32)))
+    maps = tuple(torch.randn(2, c, crop_h // s, crop_w // s) for c, s in zip((32, 64, 128, 256), (4, 8, 16, 32), strict=True))
     flipped_maps = tuple(torch.randn_like(m) for m in maps)
     scores = np.ones((2, 17), np.float32)
     people = Keypoints2D(image_points, crop_points, scores, maps, flipped_maps)
