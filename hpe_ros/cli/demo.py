@@ -39,7 +39,7 @@ def write_image_bag(path: Path, frames: list[np.ndarray], camera: CameraModel, f
     classes = RosbagsMessageClasses()
     stamps = [START_NS + int(i * 1e9 / fps) for i in range(len(frames))]
     with BagWriter(path, typestore=classes.typestore) as writer:
-        for stamp, frame in zip(stamps, frames):
+        for stamp, frame in zip(stamps, frames, strict=True):
             header = make_header(classes, stamp, camera.frame_id)
             writer.write(INFO_TOPIC, camera_to_info(classes, camera, stamp), stamp)  # before its image
             writer.write(IMAGE_TOPIC, classes.new("sensor_msgs/msg/Image", header=header, **rgb8_to_image_fields(frame)),

@@ -27,7 +27,7 @@ def draw_overlay(image: np.ndarray, result: PoseResult, path: Path) -> Path:
         for parent, child in person.joint_set.bones:
             if scores[parent] > 0.2 and scores[child] > 0.2:
                 draw.line([tuple(points[parent]), tuple(points[child])], fill=_BONE_COLOUR, width=radius)
-        for (x, y), score in zip(points, scores):
+        for (x, y), score in zip(points, scores, strict=False):
             if score > 0.2:
                 draw.ellipse([x - radius, y - radius, x + radius, y + radius], fill=_JOINT_COLOUR)
         if person.box is not None:

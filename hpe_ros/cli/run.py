@@ -9,6 +9,7 @@ import yaml
 from hpe_ros.cli.settings import resolve_settings
 from hpe_ros.io.config import parse_assignments
 
+
 def _node_classes(selected: list[str]) -> list[type]:
     classes: list[type] = []
     if "pose" in selected:

@@ -117,8 +117,8 @@ class CameraModel:
     frame_id: str = ""
 
     def __post_init__(self) -> None:
-        K = np.array(self.K, dtype=np.float64)
-        D = np.array(self.D, dtype=np.float64).reshape(-1)
+        K = np.array(self.K, dtype=np.float64)  # noqa: N806
+        D = np.array(self.D, dtype=np.float64).reshape(-1)  # noqa: N806
         K.setflags(write=False)
         D.setflags(write=False)
         object.__setattr__(self, "K", K)
@@ -164,11 +164,11 @@ class CameraModel:
         cy: float,
         width: int,
         height: int,
-        D: np.ndarray | None = None,
+        D: np.ndarray | None = None,  # noqa: N803
         distortion_model: str = "plumb_bob",
         frame_id: str = "",
     ) -> CameraModel:
-        K = np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
+        K = np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])  # noqa: N806
         return cls(width, height, K, np.zeros(0) if D is None else D, distortion_model, frame_id)
 
     def __eq__(self, other: object) -> bool:
@@ -287,7 +287,7 @@ class CameraModel:
         """
         if sx <= 0 or sy <= 0:
             raise ValueError(f"scale factors must be positive, got {sx}, {sy}")
-        K = self.K.copy()
+        K = self.K.copy()  # noqa: N806
         K[0, :2] *= sx
         K[1, 1] *= sy
         offset_x, offset_y = (0.5 * (sx - 1), 0.5 * (sy - 1)) if align_pixel_centres else (0.0, 0.0)

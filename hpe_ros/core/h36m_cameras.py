@@ -98,8 +98,8 @@ def load_h36m_cameras(
             c = np.asarray(entry["c"], dtype=np.float64).reshape(2)
             k = np.asarray(entry["k"], dtype=np.float64).reshape(3)
             p = np.asarray(entry["p"], dtype=np.float64).reshape(2)
-            R = np.asarray(entry["R"], dtype=np.float64).reshape(3, 3)
-            T = np.asarray(entry["T"], dtype=np.float64).reshape(3) * to_metres
+            R = np.asarray(entry["R"], dtype=np.float64).reshape(3, 3)  # noqa: N806
+            T = np.asarray(entry["T"], dtype=np.float64).reshape(3) * to_metres  # noqa: N806
             width, height = int(entry["w"]), int(entry["h"])
         except (KeyError, ValueError) as error:
             raise ValueError(f"{path}: camera {key_text}: bad or missing field ({error})") from error

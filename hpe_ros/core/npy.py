@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 import zipfile
-from collections.abc import Iterator
-from typing import Any, BinaryIO, Callable
+from collections.abc import Callable, Iterator
+from typing import Any, BinaryIO
 
 import numpy as np
 

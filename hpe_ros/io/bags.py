@@ -81,7 +81,7 @@ class BagReader:
         except Exception as error:  # rosbags' ReaderError, or OSError for an unreadable file
             raise BagError(f"cannot open bag {self.path}: {error}") from error
 
-    def __enter__(self) -> "BagReader":
+    def __enter__(self) -> BagReader:
         try:
             self._reader.open()
         except Exception as error:  # rosbags raises its own errors and sqlite/mcap errors
@@ -138,7 +138,7 @@ class BagWriter:
         self._connections: dict[str, Any] = {}
         self._open = False
 
-    def __enter__(self) -> "BagWriter":
+    def __enter__(self) -> BagWriter:
         self.open()
         return self
 

@@ -118,7 +118,7 @@ class StreamStats:
             lost_stale, previous_lost_stale = (self._lost, self._stale), self._previous_lost_stale
             self._previous_lost_stale = lost_stale
         window = max(now_s - previous[0], 1e-9)
-        delta = [c - p for c, p in zip(counts[1:], previous[1:])]
+        delta = [c - p for c, p in zip(counts[1:], previous[1:], strict=True)]
         return StatsSnapshot(
             window_s=now_s - previous[0],
             input_hz=delta[0] / window,

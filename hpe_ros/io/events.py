@@ -108,10 +108,10 @@ class DecodedEvents:
     dropped: int = 0  # CD events outside the sensor geometry or before row/time state was known
 
     @staticmethod
-    def empty() -> "DecodedEvents":
+    def empty() -> DecodedEvents:
         return DecodedEvents(np.empty(0, CD_EVENT_DTYPE), np.empty(0, TRIGGER_EVENT_DTYPE))
 
-    def shifted(self, offset_ns: int) -> "DecodedEvents":
+    def shifted(self, offset_ns: int) -> DecodedEvents:
         """The same events with ``offset_ns`` added to every time stamp."""
         cd, triggers = self.cd.copy(), self.triggers.copy()
         cd["t"] += offset_ns
@@ -140,7 +140,7 @@ class Evt3State:
         """The current sensor time in microseconds, wraps included."""
         return (self.wraps << 24) | (self.time_high << 12) | self.time_low
 
-    def resynced(self) -> "Evt3State":
+    def resynced(self) -> Evt3State:
         """State after a lost packet: keep the wrap bookkeeping, forget the rest."""
         return Evt3State(time_high=self.time_high, high_known=self.high_known, wraps=self.wraps,
                          time_low=self.time_low)
@@ -246,7 +246,7 @@ class Evt3Decoder:
             start = 2 * (result.reserved_word // _CHUNK_WORDS * _CHUNK_WORDS)
             raise _reserved_types_error(raw[start:start + 2 * _CHUNK_WORDS], is_bigendian)
         self.state = Evt3State(*(bool(value) if name in _STATE_FLAGS else value
-                                 for name, value in zip(evt3_native.STATE_FIELDS, result.state)))
+                                 for name, value in zip(evt3_native.STATE_FIELDS, result.state, strict=True)))
         return DecodedEvents(result.cd, result.triggers, dropped=result.cd_total - result.cd.size)
 
 

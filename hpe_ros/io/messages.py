@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from hpe_ros.core.camera import CameraModel
-from hpe_ros.core.joints import JointSet, SkeletonType, get_joint_set
+from hpe_ros.core.joints import SkeletonType, get_joint_set
 from hpe_ros.io.input_bounds import check_camera_info
 from hpe_ros.io.message_classes import MessageClasses
 from hpe_ros.pipelines.base import PersonPose, PoseResult, SMPLEstimate
@@ -76,7 +76,7 @@ def person_to_skeleton(classes: MessageClasses, person: PersonPose, header: Any)
     if person.keypoints_2d is not None:
         scores = person.scores_2d if person.scores_2d is not None else np.ones(len(person.keypoints_2d))
         cls = classes.get("hpe_ros_msgs/msg/Keypoint2D")
-        keypoints = [cls(u=float(u), v=float(v), score=float(s)) for (u, v), s in zip(person.keypoints_2d, scores)]
+        keypoints = [cls(u=float(u), v=float(v), score=float(s)) for (u, v), s in zip(person.keypoints_2d, scores, strict=False)]
     box = person.box if person.box is not None else np.zeros(5)
     return classes.new(
         "hpe_ros_msgs/msg/Skeleton3D",

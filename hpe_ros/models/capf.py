@@ -38,11 +38,11 @@ time. Exported to ONNX Runtime, the fast path is the quickest way to run the lif
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Sequence
 
 import torch
-import torch.nn.functional as F
+import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
 from hpe_ros.models.registry import register_model
@@ -197,7 +197,7 @@ def embed_levels(features: Sequence[torch.Tensor], weights: Sequence[torch.Tenso
     sizes = [(static_size(feature, 3), static_size(feature, 2)) for feature in features]
     projected = [
         F.linear(feature.reshape(-1, static_size(feature, 1), w * h).transpose(1, 2), weight)
-        for feature, weight, (w, h) in zip(features, weights, sizes)
+        for feature, weight, (w, h) in zip(features, weights, sizes, strict=True)
     ]
     table = torch.cat(projected, dim=1)  # (B, pixels, blocks * head_dim)
     pixels = sum(w * h for w, h in sizes)
@@ -252,7 +252,7 @@ def sample_zero_padded(features: Sequence[torch.Tensor], grid: torch.Tensor) -> 
     row_steps = grid.new_tensor([[1.0, w] for w, _ in sizes]).view(1, -1, 1, 1, 2)
     index = (torch.minimum(corners.clamp(min=0.0), extent.unsqueeze(-2)) * row_steps).sum(-1).long()  # (B, L, J, 4)
     sampled = []
-    for level, (feature, (width, height)) in enumerate(zip(features, sizes)):
+    for level, (feature, (width, height)) in enumerate(zip(features, sizes, strict=True)):
         channels = static_size(feature, 1)
         flat = feature.reshape(-1, channels, width * height)
         taps = flat.gather(2, index[:, level].reshape(-1, 1, joints * 4).expand(-1, channels, -1))
@@ -368,7 +368,7 @@ class DeformableContextBlock(nn.Module):
         weights, points, level_tokens = self._weights_and_points(x, ref)
         levels, joints = static_size(level_tokens, 1), static_size(level_tokens, 2)
         sampled = torch.stack(
-            [embed(sample_bilinear(feature, points[:, idx])) for idx, (feature, embed) in enumerate(zip(features, self.embed_proj))],
+            [embed(sample_bilinear(feature, points[:, idx])) for idx, (feature, embed) in enumerate(zip(features, self.embed_proj, strict=True))],
             dim=1,
         )  # (B, L, J, heads * samples, head_dim)
         sampled = sampled.view(-1, levels, joints, self.num_heads, self.num_samples, self.head_dim)
@@ -457,7 +457,7 @@ class ContextAwarePoseFormer(nn.Module):
             sampled = sample_zero_padded(features, ref)
         else:
             sampled = [sample_bilinear(f, ref.unsqueeze(-2), "zeros").squeeze(-2) for f in features]
-        level_tokens = [embed(values) for values, embed in zip(sampled, self.feat_embed)]
+        level_tokens = [embed(values) for values, embed in zip(sampled, self.feat_embed, strict=True)]
         return torch.stack([self.coord_embed(keypoints_2d), *level_tokens], dim=1) + self.pos_embed
 
     def _context_embedded(self, x: torch.Tensor, features: Sequence[torch.Tensor], ref: torch.Tensor) -> torch.Tensor:

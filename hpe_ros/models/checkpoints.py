@@ -9,8 +9,8 @@ whose message lists what is missing, unexpected and mis-shaped, never a silent
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Mapping
 
 import torch
 from torch import nn
@@ -25,7 +25,7 @@ class CheckpointError(RuntimeError):
 class CheckpointMismatchError(CheckpointError):
     """A state dict does not match a model's parameters; the message holds the diff."""
 
-    def __init__(self, diff: "KeyDiff", model_name: str) -> None:
+    def __init__(self, diff: KeyDiff, model_name: str) -> None:
         self.diff = diff
         super().__init__(f"checkpoint does not fit {model_name}:\n{diff.report()}")
 

@@ -20,8 +20,8 @@ the first column, the next three the second column; see :func:`contiguous_rot6d_
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 from torch import nn
@@ -100,7 +100,7 @@ class EventFlowNet(nn.Module):
         self.num_layers = num_layers
         widths = [base_channels * 2**i for i in range(num_layers)]  # 32, 64, 128, 256
         self.encoders = nn.ModuleList(
-            _encoder_block(c_in, c_out) for c_in, c_out in zip([in_channels, *widths[:-1]], widths)
+            _encoder_block(c_in, c_out) for c_in, c_out in zip([in_channels, *widths[:-1]], widths, strict=True)
         )
         self.bottleneck = _residual_block(widths[-1])
         # decoder i sees: previous features + skip of the same size (+ the previous flow for i > 0)
@@ -109,7 +109,7 @@ class EventFlowNet(nn.Module):
             decoder_out[i - 1] + widths[num_layers - 1 - i] + out_channels for i in range(1, num_layers)
         ]
         self.decoders = nn.ModuleList(
-            _decoder_block(c_in, c_out) for c_in, c_out in zip(decoder_in, decoder_out)
+            _decoder_block(c_in, c_out) for c_in, c_out in zip(decoder_in, decoder_out, strict=True)
         )
         self.flow_heads = nn.ModuleList(
             nn.Conv2d(c, out_channels, kernel_size=1, bias=False) for c in decoder_out
@@ -126,7 +126,7 @@ class EventFlowNet(nn.Module):
             skips.append(x)
         x = self.bottleneck(x)
         flows = []
-        for i, (decoder, head) in enumerate(zip(self.decoders, self.flow_heads)):
+        for i, (decoder, head) in enumerate(zip(self.decoders, self.flow_heads, strict=True)):
             x = decoder(torch.cat([x, skips[-1 - i]], dim=1))
             unit_flow = torch.tanh(head(x))
             flows.append(unit_flow * height / dt)
@@ -179,7 +179,7 @@ class SMPLInitialState:
     betas: torch.Tensor  # (B, 10)
 
     @classmethod
-    def from_packed(cls, packed: torch.Tensor) -> "SMPLInitialState":
+    def from_packed(cls, packed: torch.Tensor) -> SMPLInitialState:
         """(B, 85) or (B, 1, 85) official vector -> state."""
         packed = packed.reshape(packed.shape[0], -1)
         if packed.shape[1] != 3 + 3 * NUM_SMPL_JOINTS + NUM_BETAS:

@@ -11,8 +11,8 @@ configurable so that a small one can be trained on a CPU.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 from torch import nn

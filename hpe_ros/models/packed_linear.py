@@ -11,7 +11,7 @@ training, autograd, non-CPU or non-float32 inputs, or a torch build without oneD
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
+import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
 # Weights smaller than this gain nothing from packing (measured with 85x128 inputs: slower).
@@ -37,7 +37,7 @@ class PackedLinear(nn.Linear):
         self._packed_version = -1
 
     @classmethod
-    def from_linear(cls, linear: nn.Linear, rows_hint: int = 1) -> "PackedLinear":
+    def from_linear(cls, linear: nn.Linear, rows_hint: int = 1) -> PackedLinear:
         packed = cls(linear.in_features, linear.out_features, linear.bias is not None, rows_hint)
         packed.weight, packed.bias = linear.weight, linear.bias  # share, do not copy
         return packed.train(linear.training)

@@ -8,7 +8,6 @@ and classifier so that ``forward`` returns the last feature map (stride 32).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Type
 
 import torch
 from torch import nn
@@ -82,7 +81,7 @@ class ResNet(nn.Module):
 
     def __init__(
         self,
-        block: Type[BasicBlock] | Type[Bottleneck],
+        block: type[BasicBlock] | type[Bottleneck],
         layers: tuple[int, int, int, int],
         in_channels: int = 3,
         num_classes: int | None = 1000,
@@ -110,7 +109,7 @@ class ResNet(nn.Module):
                 nn.init.zeros_(module.bias)
 
     def _make_layer(
-        self, block: Type[BasicBlock] | Type[Bottleneck], planes: int, blocks: int, stride: int = 1
+        self, block: type[BasicBlock] | type[Bottleneck], planes: int, blocks: int, stride: int = 1
     ) -> nn.Sequential:
         downsample = None
         if stride != 1 or self.inplanes != planes * block.expansion:

@@ -9,7 +9,7 @@ rotation matrix before Gram-Schmidt (interleaved). EventHPE lays them out differ
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
+import torch.nn.functional as F  # noqa: N812
 
 
 def axis_angle_to_matrix(axis_angle: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:

@@ -30,6 +30,7 @@ from torch import nn
 from hpe_ros.models.hrnet import BN_MOMENTUM, BasicBlock, HRNet
 from hpe_ros.models.registry import register_model
 
+
 @dataclass(frozen=True)
 class HigherHRNetConfig:
     """Architecture of HigherHRNet (``scale_aware=False``) or HigherHRNet + SWAHR.

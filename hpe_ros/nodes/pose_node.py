@@ -30,7 +30,6 @@ from hpe_ros.nodes.runner import run_nodes
 from hpe_ros.nodes.stamped_history import StampedHistory
 from hpe_ros.pipelines.base import ImageFrame
 
-
 BOX_HISTORY = 16  # box messages kept for pairing with images that arrive later
 DEPTH_HISTORY = 4  # depth images kept (a few MB each)
 CAMERA_INFO_MISSING_AFTER_S = 5.0  # images without any CameraInfo for this long: warn (once)

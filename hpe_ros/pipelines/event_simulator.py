@@ -68,7 +68,7 @@ class EventSimulator:
         if frames.ndim != 3 or frames.shape[1:] != (self.height, self.width) or frames.shape[0] != stamps.size:
             raise ValueError(f"frames must be (T, {self.height}, {self.width}) with T stamps")
         chunks = []
-        for frame, stamp in zip(frames, stamps):
+        for frame, stamp in zip(frames, stamps, strict=True):
             current = log_intensity(frame, self.config.log_eps).ravel()
             if self.reference is None:
                 self.reference = current.copy()

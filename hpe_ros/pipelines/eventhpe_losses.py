@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 import torch
-import torch.nn.functional as F
+import torch.nn.functional as F  # noqa: N812
 
 from hpe_ros.models.eventhpe import ShapeNetOutput
 from hpe_ros.models.rotations import axis_angle_to_matrix

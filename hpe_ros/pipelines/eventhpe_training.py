@@ -7,8 +7,8 @@ as on a real data loader. Optimiser settings follow the official scripts: Adam, 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 import torch
 from torch import nn

@@ -181,7 +181,7 @@ class BottomUpBoxes(BoxSource):
         self.expand = expand
 
     def boxes(self, frame: ImageFrame) -> np.ndarray:
-        found = _as_boxes(getattr(self.estimator(frame.image), "boxes"))
+        found = _as_boxes(self.estimator(frame.image).boxes)
         size = found[:, 2:4] - found[:, :2]
         found[:, :2] -= size * self.expand
         found[:, 2:4] += size * self.expand

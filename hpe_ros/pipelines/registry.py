@@ -7,8 +7,9 @@ the default given here, so ``config/*.yaml`` and the command line set them the s
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from hpe_ros.pipelines.base import Pipeline
 

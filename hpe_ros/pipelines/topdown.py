@@ -317,7 +317,7 @@ class TopDownPipeline(Pipeline):
         if lifter in _CAPF_WIDTH:
             self.capf_crop_size = model.config.crop_size
             width, height = self.input_size
-            maps = [torch.zeros(1, c, height // s, width // s) for c, s in zip(self.feature_channels, (4, 8, 16, 32))]
+            maps = [torch.zeros(1, c, height // s, width // s) for c, s in zip(self.feature_channels, (4, 8, 16, 32), strict=True)]
             module: nn.Module = CapfWithFlatInputs(model)
             example = [joints, joints, *maps]
         else:
