@@ -26,7 +26,8 @@ EVT3_EXTENSION = Extension(f"{PACKAGE}.io._evt3", sources=[f"{PACKAGE}/io/_evt3.
 
 
 def share(folder: str, pattern: str) -> tuple[str, list[str]]:
-    return (f"share/{PACKAGE}/{folder}", [str(p.relative_to(ROOT)) for p in sorted((ROOT / folder).glob(pattern))])
+    files = sorted((ROOT / folder).glob(pattern))
+    return (f"share/{PACKAGE}/{folder}", [str(p.relative_to(ROOT)) for p in files])
 
 
 setup(

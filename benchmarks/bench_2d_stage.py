@@ -62,7 +62,9 @@ def _bench_batch(
 ) -> None:
     """Interleave the stage timings ``repeats`` times and print their medians."""
     x = crop_people(image, boxes, input_size).images
-    onnx = OnnxRuntimeBackend.from_module(optimize_for_inference(plain, channels_last=False), [x], threads=threads)
+    onnx = OnnxRuntimeBackend.from_module(
+        optimize_for_inference(plain, channels_last=False), [x], threads=threads
+    )
     with torch.inference_mode():
         out = fast(x)
         for _ in range(2):
@@ -82,13 +84,15 @@ def _bench_batch(
                 times[name].append(_timed(stage))
     medians = {k: statistics.median(v) * 1e3 for k, v in times.items()}
     def ratio(fast_stage: str) -> float:
-        return statistics.median(p / f for p, f in zip(times["network plain"], times[fast_stage], strict=True))
+        pairs = zip(times["network plain"], times[fast_stage], strict=True)
+        return statistics.median(p / f for p, f in pairs)
 
     per_person = medians["network onnxruntime"] / len(boxes)
     row = ", ".join(f"{k} {v:.1f} ms" for k, v in medians.items())
     print(f"batch {len(boxes)}: {row}")
-    print(f"  plain eager / optimised torch {ratio('network optimised'):.2f}x, plain eager / optimised onnxruntime "
-          f"{ratio('network onnxruntime'):.2f}x; onnxruntime network per person {per_person:.1f} ms")
+    print(f"  plain eager / optimised torch {ratio('network optimised'):.2f}x, "
+          f"plain eager / optimised onnxruntime {ratio('network onnxruntime'):.2f}x; "
+          f"onnxruntime network per person {per_person:.1f} ms")
 
 
 def main() -> None:
@@ -118,7 +122,8 @@ def main() -> None:
     frame = f"{image.shape[1]}x{image.shape[0]}"
     print(f"{args.model} {crop_w}x{crop_h}, torch {torch.__version__}, {args.threads} threads, frame {frame}")
     for batch in (int(b) for b in args.batches.split(",")):
-        _bench_batch(image, _boxes(image, batch), (crop_w, crop_h), plain, fast, codec, args.repeats, args.threads)
+        _bench_batch(image, _boxes(image, batch), (crop_w, crop_h), plain, fast, codec, args.repeats,
+                     args.threads)
 
 
 if __name__ == "__main__":

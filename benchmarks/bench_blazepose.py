@@ -88,8 +88,8 @@ def main() -> None:
         for _, name, legacy_ms, legacy_people, ours_ms, ours_people in selected:
             per_person = ours_ms / max(ours_people, 1e-9)
             print(
-                f"{mode:6s} {name:22s} {legacy_ms:18.1f} {legacy_people:6.1f} {ours_ms:13.1f} {ours_people:6.1f} "
-                f"{per_person:14.1f} {per_person / legacy_ms:6.2f}"
+                f"{mode:6s} {name:22s} {legacy_ms:18.1f} {legacy_people:6.1f} "
+                f"{ours_ms:13.1f} {ours_people:6.1f} {per_person:14.1f} {per_person / legacy_ms:6.2f}"
             )
         legacy_ms = float(np.mean([r[2] for r in selected]))
         per_person = sum(r[4] for r in selected) / max(sum(r[5] for r in selected), 1e-9)

@@ -81,7 +81,9 @@ def dense_stream(n_events: int, width: int = 1280, height: int = 720) -> np.ndar
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bag", type=Path, default=REPO.parent / "shared" / "data" / "events" / "evt3_trigger")
+    parser.add_argument(
+        "--bag", type=Path, default=REPO.parent / "shared" / "data" / "events" / "evt3_trigger"
+    )
     parser.add_argument("--min-events", type=int, default=10_000_000)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
@@ -114,9 +116,11 @@ def main() -> None:
     dense_bytes = encode_evt3(dense, vectorize=True)
     dense_decoded = Evt3Decoder(1280, 720).decode(dense_bytes)
     assert np.array_equal(dense_decoded.cd, dense)
-    print(f"dense vectorised stream ({dense.size / 1e6:.1f}M events, {len(dense_bytes) / 2 / dense.size:.2f} words/event):")
+    print(f"dense vectorised stream ({dense.size / 1e6:.1f}M events, "
+          f"{len(dense_bytes) / 2 / dense.size:.2f} words/event):")
     compare_backends("decode as one stream", dense.size,
-                     lambda backend: Evt3Decoder(1280, 720, backend=backend).decode(dense_bytes), args.repeats)
+                     lambda backend: Evt3Decoder(1280, 720, backend=backend).decode(dense_bytes),
+                     args.repeats)
 
     small = b"".join(packets[:20])
     small_events = Evt3Decoder(1280, 720).decode(small).cd.size
@@ -124,7 +128,8 @@ def main() -> None:
     seconds_vec = best_time(lambda: Evt3Decoder(1280, 720).decode(small), args.repeats)
     print(f"reference per-word loop on {small_events} events: {small_events / seconds_ref / 1e6:.2f} Mev/s; "
           f"Evt3Decoder (default backend) on the same slice {small_events / seconds_vec / 1e6:.1f} Mev/s "
-          f"(x{seconds_ref / seconds_vec:.0f}); bulk stream vs loop x{(decoded.cd.size / seconds) / (small_events / seconds_ref):.0f}")
+          f"(x{seconds_ref / seconds_vec:.0f}); "
+          f"bulk stream vs loop x{(decoded.cd.size / seconds) / (small_events / seconds_ref):.0f}")
 
     events = decoded.cd
     for name, fn in [

@@ -43,12 +43,16 @@ from hpe_ros.pipelines.topdown import CapfWithFlatInputs
 LEVEL_SIZES = [(64, 48), (32, 24), (16, 12), (8, 6)]  # HRNet maps of a 256x192 crop
 
 
-def make_inputs(model: ContextAwarePoseFormer, batch: int) -> tuple[torch.Tensor, list[torch.Tensor], torch.Tensor]:
+def make_inputs(
+    model: ContextAwarePoseFormer, batch: int
+) -> tuple[torch.Tensor, list[torch.Tensor], torch.Tensor]:
     generator = torch.Generator().manual_seed(batch)
     keypoints_2d = (torch.rand(batch, 17, 2, generator=generator) - 0.5) * 1.5
     crop = torch.rand(batch, 17, 2, generator=generator) * torch.tensor([192.0, 256.0])
     sizes = LEVEL_SIZES if len(set(model.config.level_channels)) > 1 else [LEVEL_SIZES[0]] * 4
-    features = [torch.randn(batch, c, h, w, generator=generator) for c, (h, w) in zip(model.config.level_channels, sizes, strict=False)]
+    # a model with fewer levels takes the first sizes
+    levels = zip(model.config.level_channels, sizes, strict=False)
+    features = [torch.randn(batch, c, h, w, generator=generator) for c, (h, w) in levels]
     return keypoints_2d, features, crop
 
 
@@ -64,8 +68,8 @@ def official_model(path: Path, model: ContextAwarePoseFormer) -> Callable[[tuple
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
     spec.loader.exec_module(module)  # type: ignore[union-attr]
     config = model.config
-    args = SimpleNamespace(base_dim=config.level_channels[0], embed_dim_ratio=config.token_dim, levels=config.levels,
-                           depth=config.depth)
+    args = SimpleNamespace(base_dim=config.level_channels[0], embed_dim_ratio=config.token_dim,
+                           levels=config.levels, depth=config.depth)
     backbone = {32: "hrnet_32", 48: "hrnet_48"}[config.level_channels[0]]
     official = module.PoseTransformer(args, backbone=backbone).eval()
 
@@ -83,12 +87,16 @@ def flat(batch_inputs: tuple) -> list[torch.Tensor]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", default="capf_hrnet32")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 32])
-    parser.add_argument("--official-file", type=Path, help="the official h36m_dformer.py, to time side by side")
+    parser.add_argument(
+        "--official-file", type=Path, help="the official h36m_dformer.py, to time side by side"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -100,7 +108,8 @@ def main() -> None:
     onnx_backend = OnnxRuntimeBackend.from_module(CapfWithFlatInputs(model), flat(make_inputs(model, 1)),
                                                   threads=args.threads)
     peak = matmul_gflops()
-    print(f"{args.model}: {args.threads} threads, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}, "
+    print(f"{args.model}: {args.threads} threads, "
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}, "
           f"large-matmul {peak:.1f} GFLOP/s")
 
     for batch in args.batches:
@@ -112,7 +121,9 @@ def main() -> None:
         repeats = 20 if batch == 1 else 3
         flat_inputs = flat(inputs)
 
-        def eager(network: ContextAwarePoseFormer, fast: bool, inputs: tuple = inputs) -> Callable[[], object]:
+        def eager(
+            network: ContextAwarePoseFormer, fast: bool, inputs: tuple = inputs
+        ) -> Callable[[], object]:
             def run() -> object:
                 network.use_fast_path = fast
                 with torch.inference_mode():
@@ -121,7 +132,8 @@ def main() -> None:
             return run
 
         runs = {"eager reference": eager(model, False), "eager fast": eager(model, True),
-                "eager fast packed": eager(packed, True), "onnxruntime fast": lambda flat_inputs=flat_inputs: onnx_backend(*flat_inputs)}
+                "eager fast packed": eager(packed, True),
+                "onnxruntime fast": lambda flat_inputs=flat_inputs: onnx_backend(*flat_inputs)}
         if official is not None:
             runs["official"] = lambda inputs=inputs: torch.inference_mode()(official)(inputs)
         with torch.inference_mode():

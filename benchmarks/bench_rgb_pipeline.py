@@ -23,7 +23,9 @@ def _frame(people: int, width: int = 960, height: int = 540) -> ImageFrame:
     rng = np.random.default_rng(0)
     image = rng.integers(0, 255, (height, width, 3), dtype=np.uint8)
     step = width // max(people, 1)
-    boxes = np.array([[i * step + 10, 40, (i + 1) * step - 10, height - 20, 0.9] for i in range(people)], np.float32)
+    boxes = np.array(
+        [[i * step + 10, 40, (i + 1) * step - 10, height - 20, 0.9] for i in range(people)], np.float32
+    )
     camera = CameraModel.from_intrinsics(800.0, 800.0, width / 2, height / 2, width, height)
     return ImageFrame(image, 0, "camera", camera, boxes=boxes)
 
@@ -50,7 +52,8 @@ def main() -> None:
         for backend in ("torch", "onnxruntime"):
             pipeline = create_pipeline("topdown", {"allow_random_weights": True, "backend": backend})
             stages = _stages(pipeline, frame, args.repeats)
-            print(f"topdown {backend:11s} {people} people: " + ", ".join(f"{k} {v:.1f}" for k, v in stages.items()))
+            timings = ", ".join(f"{k} {v:.1f}" for k, v in stages.items())
+            print(f"topdown {backend:11s} {people} people: " + timings)
     try:
         pipeline = create_pipeline("blazepose", {"video_mode": False})
     except (ImportError, RuntimeError) as error:

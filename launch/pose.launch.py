@@ -24,7 +24,8 @@ def _rviz(context: LaunchContext) -> list[Node]:
                             image_topic=LaunchConfiguration("image_topic").perform(context),
                             fixed_frame=LaunchConfiguration("fixed_frame").perform(context))
     template = PathJoinSubstitution([FindPackageShare("hpe_ros"), "config", "hpe_ros.rviz"]).perform(context)
-    return [Node(package="rviz2", executable="rviz2", arguments=["-d", str(write_rviz_config(template, settings))])]
+    config = str(write_rviz_config(template, settings))
+    return [Node(package="rviz2", executable="rviz2", arguments=["-d", config])]
 
 
 def generate_launch_description() -> LaunchDescription:
@@ -32,15 +33,19 @@ def generate_launch_description() -> LaunchDescription:
     args = [
         DeclareLaunchArgument("config", default_value=PathJoinSubstitution([share, "config", "pose.yaml"]),
                               description="parameter file of the nodes"),
-        DeclareLaunchArgument("namespace", default_value="", description="namespace of the nodes and their topics"),
-        DeclareLaunchArgument("pipeline", default_value="blazepose", description="pipeline of the RGB pose node"),
+        DeclareLaunchArgument("namespace", default_value="",
+                              description="namespace of the nodes and their topics"),
+        DeclareLaunchArgument("pipeline", default_value="blazepose",
+                              description="pipeline of the RGB pose node"),
         DeclareLaunchArgument("image_topic", default_value="/camera/image_raw"),
         DeclareLaunchArgument("camera_info_topic", default_value="/camera/camera_info"),
         DeclareLaunchArgument("depth_topic", default_value="",
-                              description="aligned depth image (RGB-D cameras): place people from measured depth"),
+                              description="aligned depth image (RGB-D cameras): "
+                                          "place people from measured depth"),
         DeclareLaunchArgument("events", default_value="false", description="also start the event pose node"),
         DeclareLaunchArgument("event_topic", default_value="/event_camera/events"),
-        DeclareLaunchArgument("autostart", default_value="true", description="configure and activate on start"),
+        DeclareLaunchArgument("autostart", default_value="true",
+                              description="configure and activate on start"),
         DeclareLaunchArgument("rviz", default_value="false", description="start RViz with hpe_ros's view"),
         DeclareLaunchArgument("fixed_frame", default_value="camera_optical_frame",
                               description="RViz fixed frame: the frame_id of the camera's images"),
@@ -71,7 +76,8 @@ def generate_launch_description() -> LaunchDescription:
         condition=IfCondition(LaunchConfiguration("events")),
         parameters=[
             LaunchConfiguration("config"),
-            {"input.events_topic": LaunchConfiguration("event_topic"), "autostart": LaunchConfiguration("autostart")},
+            {"input.events_topic": LaunchConfiguration("event_topic"),
+             "autostart": LaunchConfiguration("autostart")},
         ],
     )
     return LaunchDescription([*args, pose_node, event_node, OpaqueFunction(function=_rviz)])

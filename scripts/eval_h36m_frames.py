@@ -73,7 +73,8 @@ def keypoints_from_source(frames: H36MFrames, source: str) -> tuple[np.ndarray, 
 def evaluate_default_lifter(
     samples: LiftingSamples, cameras: list, weights: Path | None = None
 ) -> tuple[EvaluationReport, np.ndarray]:
-    """The default lifter's report on ``samples`` (seen by ``cameras``) and its (N, 17, 3) pelvis-relative predictions."""
+    """The default lifter's report on ``samples`` (seen by ``cameras``) and its (N, 17, 3)
+    pelvis-relative predictions."""
     lifter = load_default_lifter(weights)
     predicted = lift_with_cameras(lifter, samples.keypoints_2d, samples.scores_2d, cameras)
     report = evaluate_poses(
@@ -134,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.model == DEFAULT_LIFTER:
         flip_test = False  # the default lifter is used without flip test at run time
-        report, predicted = evaluate_default_lifter(samples, [c.camera for c in frames.cameras], args.checkpoint)
+        cameras = [c.camera for c in frames.cameras]
+        report, predicted = evaluate_default_lifter(samples, cameras, args.checkpoint)
     else:
         model = create_model(args.model)
         if args.checkpoint is not None:

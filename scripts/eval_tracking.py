@@ -69,14 +69,16 @@ def tracking_table(noise: KeypointNoise, seeds: tuple[int, ...] = HELD_OUT_SEEDS
                 everything.append(scores)
                 per_scene.setdefault(scene, []).append(scores)
                 print(
-                    f"  {camera_name:20s} {scene:26s} {seed:4d} {scores.person_frames:6d} {scores.idf1:6.3f} "
-                    f"{scores.mota:6.3f} {scores.id_switches:8d} {scores.fragmentations:5d} {scores.false_tracks:12d}"
+                    f"  {camera_name:20s} {scene:26s} {seed:4d} {scores.person_frames:6d} "
+                    f"{scores.idf1:6.3f} {scores.mota:6.3f} {scores.id_switches:8d} "
+                    f"{scores.fragmentations:5d} {scores.false_tracks:12d}"
                 )
     for name, group in [*per_scene.items(), ("all", everything)]:
         total = overall(group)
         print(
             f"  {name:26s} IDF1 {total.idf1:.3f}  MOTA {total.mota:.3f}  "
-            f"{total.switches_per_1000:.2f} switches per 1000 person-frames ({total.person_frames} person-frames)"
+            f"{total.switches_per_1000:.2f} switches per 1000 person-frames "
+            f"({total.person_frames} person-frames)"
         )
 
 
@@ -98,7 +100,8 @@ def rgbd_tracking_table(noise: KeypointNoise, seeds: tuple[int, ...] = (0, 1)) -
     for name, group in [*per_scene.items(), ("all", everything)]:
         total = overall(group)
         print(f"  {name:26s} IDF1 {total.idf1:.3f}  MOTA {total.mota:.3f}  "
-              f"{total.switches_per_1000:.2f} switches per 1000 person-frames ({total.person_frames} person-frames)")
+              f"{total.switches_per_1000:.2f} switches per 1000 person-frames "
+              f"({total.person_frames} person-frames)")
 
 
 def smoothing_table() -> None:
@@ -125,7 +128,8 @@ def blazepose_jitter(data: Path, frames: int = 45) -> None:
         print(f"(no Human3.6M frames in {data}: BlazePose jitter skipped)")
         return
     print(
-        f"BlazePose on each shared frame repeated {frames} times with camera noise (sigma 2 grey levels), video mode"
+        f"BlazePose on each shared frame repeated {frames} times with camera noise "
+        "(sigma 2 grey levels), video mode"
     )
     for path in images:
         picture = np.asarray(Image.open(path).convert("RGB"))
