@@ -26,7 +26,9 @@ def play_command(args: argparse.Namespace) -> int:
     try:
         player = BagPlayer(args.bag, args.topics, reliable=not args.best_effort)
         try:
-            if args.wait_subscribers and not player.wait_for_subscribers(args.wait_subscribers, args.wait_timeout):
+            if args.wait_subscribers and not player.wait_for_subscribers(
+                args.wait_subscribers, args.wait_timeout
+            ):
                 print(f"hpe-ros play: not every topic had {args.wait_subscribers} subscriber(s) after "
                       f"{args.wait_timeout} s; playing anyway")
             print("hpe-ros play: publishing", flush=True)
@@ -46,8 +48,10 @@ def parse_topics(items: list[str]) -> dict[str, str]:
     for item in items:
         topic, sep, msgtype = item.partition(":")
         if not sep or not topic or not msgtype:
-            raise ValueError(f"--topic needs TOPIC:TYPE, e.g. /hpe/skeletons:hpe_ros_msgs/msg/Skeleton3DArray; "
-                             f"got {item!r}")
+            raise ValueError(
+                f"--topic needs TOPIC:TYPE, e.g. /hpe/skeletons:hpe_ros_msgs/msg/Skeleton3DArray; "
+                f"got {item!r}"
+            )
         topics[topic] = msgtype
     return topics
 
@@ -75,7 +79,10 @@ def record_command(args: argparse.Namespace) -> int:
         recorder = BagRecorder(args.out_bag, topics, storage=args.storage)
         try:
             if args.wait_publishers and not recorder.wait_for_publishers(args.wait_publishers):
-                print(f"hpe-ros record: some topics have no publisher after {args.wait_publishers} s", flush=True)
+                print(
+                    f"hpe-ros record: some topics have no publisher after {args.wait_publishers} s",
+                    flush=True,
+                )
             print("hpe-ros record: recording", flush=True)
             counts = recorder.record(args.duration, until or None)
         except KeyboardInterrupt as error:

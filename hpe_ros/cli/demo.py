@@ -42,8 +42,11 @@ def write_image_bag(path: Path, frames: list[np.ndarray], camera: CameraModel, f
         for stamp, frame in zip(stamps, frames, strict=True):
             header = make_header(classes, stamp, camera.frame_id)
             writer.write(INFO_TOPIC, camera_to_info(classes, camera, stamp), stamp)  # before its image
-            writer.write(IMAGE_TOPIC, classes.new("sensor_msgs/msg/Image", header=header, **rgb8_to_image_fields(frame)),
-                         stamp)
+            writer.write(
+                IMAGE_TOPIC,
+                classes.new("sensor_msgs/msg/Image", header=header, **rgb8_to_image_fields(frame)),
+                stamp,
+            )
     return stamps
 
 
@@ -86,10 +89,12 @@ def group_picture() -> np.ndarray:
 
 
 def load_frames(source: str | None, max_frames: int) -> tuple[list[np.ndarray], str]:
-    """RGB frames of an image file, a video file or ``webcam:N``; :func:`group_picture` when ``source`` is None."""
+    """RGB frames of an image file, a video file or ``webcam:N``; :func:`group_picture` when
+    ``source`` is None."""
     if source is None:
         return [group_picture()] * 3, "three astronauts (scikit-image's picture at three sizes)"
-    if source.startswith("webcam:") or Path(source).suffix.lower() in (".mp4", ".avi", ".mov", ".mkv", ".webm"):
+    video_suffixes = (".mp4", ".avi", ".mov", ".mkv", ".webm")
+    if source.startswith("webcam:") or Path(source).suffix.lower() in video_suffixes:
         import cv2
 
         capture = cv2.VideoCapture(int(source.split(":")[1]) if source.startswith("webcam:") else source)
@@ -116,7 +121,9 @@ def _ros_env(output: Path) -> dict[str, str]:
     return env
 
 
-def run_in_ros_graph(input_bag: Path, output_bag: Path, frames: int, output: Path, timeout_s: float = 180.0) -> None:
+def run_in_ros_graph(
+    input_bag: Path, output_bag: Path, frames: int, output: Path, timeout_s: float = 180.0
+) -> None:
     """Node, recorder and player as three processes; returns once every frame's output is recorded."""
     env = _ros_env(output)
     command = [sys.executable, "-m", "hpe_ros.cli.main"]
@@ -175,12 +182,14 @@ def run_event_demo(frames: list[np.ndarray], out: Path, animation_frames: int = 
         result = process_bag(events_bag, out / "events_output", pipeline, progress=False)
     finally:
         pipeline.close()
-    return (f"events: {report.events} simulated events in {report.packets} evt3 packets -> "
-            f"{result.processed} windows through EventHPE (FlowNet + ShapeNet + SMPL), "
-            f"{result.written.get('/hpe/bodies', 0)} SMPLBodyArray messages in {out / 'events_output'}.\n"
-            "  NOTE: EventHPE ran on RANDOM weights with a synthetic SMPL-format body: its poses mean nothing "
-            "until trained EventHPE checkpoints (eventhpe.flownet_checkpoint, eventhpe.shapenet_checkpoint) "
-            "and a SMPL model file (eventhpe.smpl_model_path) are configured.")
+    return (
+        f"events: {report.events} simulated events in {report.packets} evt3 packets -> "
+        f"{result.processed} windows through EventHPE (FlowNet + ShapeNet + SMPL), "
+        f"{result.written.get('/hpe/bodies', 0)} SMPLBodyArray messages in {out / 'events_output'}.\n"
+        "  NOTE: EventHPE ran on RANDOM weights with a synthetic SMPL-format body: its poses mean nothing "
+        "until trained EventHPE checkpoints (eventhpe.flownet_checkpoint, eventhpe.shapenet_checkpoint) "
+        "and a SMPL model file (eventhpe.smpl_model_path) are configured."
+    )
 
 
 def read_results(bag: Path, topic: str) -> list[PoseResult]:
@@ -204,7 +213,9 @@ def demo_command(args: argparse.Namespace) -> int:
 
         pipeline = create_pipeline("blazepose")
         try:
-            process_bag(input_bag, output_bag, pipeline, tf=True, progress=False, tracking=tracking_from_options({}))
+            process_bag(
+                input_bag, output_bag, pipeline, tf=True, progress=False, tracking=tracking_from_options({})
+            )
         finally:
             pipeline.close()
         topic, how = "/hpe/skeletons", "offline (hpe-ros process)"
@@ -223,11 +234,18 @@ def demo_command(args: argparse.Namespace) -> int:
     print(f"demo: {description}: {len(frames)} frame(s) through {how} in {seconds:.1f} s")
     print(f"  people per frame: {people}")
     ids = [[p.track_id or "-" for p in r.people] for r in results]
-    print(f"  ids per frame (given once a person is seen {TRACKING_DEFAULTS['min_hits']} frames in a row): {ids}")
+    print(
+        f"  ids per frame (given once a person is seen {TRACKING_DEFAULTS['min_hits']} frames in a row): "
+        f"{ids}"
+    )
     for number, person in enumerate(first.people, start=1):
         root = person.joints_3d[person.joint_set.root]
-        where = (f"pelvis at ({root[0]:+.2f}, {root[1]:+.2f}, {root[2]:+.2f}) m in the camera frame "
-                 f"(placement confidence {person.root_confidence:.2f})" if person.metric else "root-relative only")
+        where = (
+            f"pelvis at ({root[0]:+.2f}, {root[1]:+.2f}, {root[2]:+.2f}) m in the camera frame "
+            f"(placement confidence {person.root_confidence:.2f})"
+            if person.metric
+            else "root-relative only"
+        )
         print(f"  person {number}: {where}")
     if any(p.metric for p in first.people):
         print(f"  intrinsics assumed: {args.fov_deg:.0f} deg horizontal field of view")

@@ -1,4 +1,5 @@
-"""Ctrl-C and SIGTERM for the commands: an exception that unwinds (closing bags), then one line and 130/143."""
+"""Ctrl-C and SIGTERM for the commands: an exception that unwinds (closing bags), then one line and
+130/143."""
 
 from __future__ import annotations
 

@@ -11,13 +11,21 @@ DATASETS = ("h36m-frames", "h36m", "mpi-inf-3dhp")
 
 
 def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", choices=DATASETS, default="h36m-frames",
-                        help="h36m-frames: mmpose's test_h36m_body3d.npz + cameras.json folder; h36m: the community "
-                             "data_3d_h36m.npz (+ --detections npz, --cameras json); mpi-inf-3dhp: the test set folder")
+    parser.add_argument(
+        "--dataset",
+        choices=DATASETS,
+        default="h36m-frames",
+        help="h36m-frames: mmpose's test_h36m_body3d.npz + cameras.json folder; h36m: the community "
+        "data_3d_h36m.npz (+ --detections npz, --cameras json); mpi-inf-3dhp: the test set folder",
+    )
     parser.add_argument("--data", type=Path, required=True, help="file or folder of the dataset")
     parser.add_argument("--cameras", type=Path, help="cameras.json (Human3.6M)")
-    parser.add_argument("--detections", type=Path, help="2D detections npz (Human3.6M); default: projected ground truth")
-    parser.add_argument("--subjects", nargs="+", help="Human3.6M subjects (default: S9 S11 to test, S1 S5-S8 to train)")
+    parser.add_argument(
+        "--detections", type=Path, help="2D detections npz (Human3.6M); default: projected ground truth"
+    )
+    parser.add_argument(
+        "--subjects", nargs="+", help="Human3.6M subjects (default: S9 S11 to test, S1 S5-S8 to train)"
+    )
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -58,7 +66,9 @@ def eval_command(args: argparse.Namespace) -> int:
     from hpe_ros.pipelines.lifter_training import evaluate
 
     model = build_model(args)
-    load_strict(model, unwrap_state_dict(read_checkpoint(args.checkpoint), container_keys=("model", "state_dict")))
+    load_strict(
+        model, unwrap_state_dict(read_checkpoint(args.checkpoint), container_keys=("model", "state_dict"))
+    )
     pck_joints = None
     if args.dataset == "mpi-inf-3dhp":
         from hpe_ros.pipelines.datasets.mpi_inf_3dhp import MPI_PCK_JOINTS
@@ -93,13 +103,19 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     evaluation = commands.add_parser("eval", help="evaluate a lifter (MPJPE, P-MPJPE, N-MPJPE, PCK, AUC)")
     add_dataset_arguments(evaluation)
     add_model_arguments(evaluation)
-    evaluation.add_argument("--checkpoint", type=Path, required=True, help="training checkpoint or state dict")
+    evaluation.add_argument(
+        "--checkpoint", type=Path, required=True, help="training checkpoint or state dict"
+    )
     evaluation.add_argument("--no-flip-test", action="store_true")
 
-    training = commands.add_parser("train", help="train a lifter (the papers' schedule; checkpoints with optimizer)")
+    training = commands.add_parser(
+        "train", help="train a lifter (the papers' schedule; checkpoints with optimizer)"
+    )
     add_dataset_arguments(training)
     add_model_arguments(training)
-    training.add_argument("--validation-data", type=Path, help="dataset file/folder to validate on after each epoch")
+    training.add_argument(
+        "--validation-data", type=Path, help="dataset file/folder to validate on after each epoch"
+    )
     training.add_argument("--epochs", type=int, required=True)
     training.add_argument("--schedule", choices=("hrnet_32", "hrnet_48", "cpn"), default="hrnet_32",
                           help="the official learning-rate / batch settings of this 2D backbone")

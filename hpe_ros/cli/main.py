@@ -26,7 +26,9 @@ DEBUG_HELP = "show the Python traceback of an error (also HPE_ROS_DEBUG=1)"
 
 
 def _add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", type=Path, help="parameter YAML (default: the package's config/pose.yaml)")
+    parser.add_argument(
+        "--config", type=Path, help="parameter YAML (default: the package's config/pose.yaml)"
+    )
     parser.add_argument("--pipeline", help="pipeline to run (overrides the config's 'pipeline')")
     parser.add_argument("--set", dest="assignments", action="append", default=[], metavar="NAME=VALUE",
                         help="set a parameter, e.g. --set replay.path=poses.npz (repeatable)")
@@ -48,20 +50,32 @@ def build_parser() -> argparse.ArgumentParser:
                      help="leave the nodes unconfigured (drive them through their lifecycle services)")
     run.add_argument("ros_args", nargs=argparse.REMAINDER, help="extra arguments after '--ros-args'")
 
-    process = commands.add_parser("process", help="run a pipeline over a bag and write the outputs to a new bag")
+    process = commands.add_parser(
+        "process", help="run a pipeline over a bag and write the outputs to a new bag"
+    )
     process.add_argument("in_bag", type=Path)
     process.add_argument("out_bag", type=Path)
     _add_pipeline_arguments(process)
-    process.add_argument("--image-topic", help="image topic (default: the bag's only Image/CompressedImage topic)")
-    process.add_argument("--camera-info-topic", help="CameraInfo topic (default: the image's sibling camera_info)")
-    process.add_argument("--events-topic", help="event topic, for event pipelines (default: the bag's only one)")
+    process.add_argument(
+        "--image-topic", help="image topic (default: the bag's only Image/CompressedImage topic)"
+    )
+    process.add_argument(
+        "--camera-info-topic", help="CameraInfo topic (default: the image's sibling camera_info)"
+    )
+    process.add_argument(
+        "--events-topic", help="event topic, for event pipelines (default: the bag's only one)"
+    )
     process.add_argument("--window-ms", type=float, default=50.0, help="event window length (ms)")
-    process.add_argument("--window-events", type=int, default=0, help="events per window (0: windows by time)")
+    process.add_argument(
+        "--window-events", type=int, default=0, help="events per window (0: windows by time)"
+    )
     process.add_argument("--storage", choices=("sqlite3", "mcap"), default="sqlite3")
     process.add_argument("--prefix", default="/hpe", help="namespace of the output topics")
     process.add_argument("--tf", action="store_true", help="also write /tf joint frames")
     process.add_argument("--no-markers", action="store_true", help="do not write RViz markers")
-    process.add_argument("--copy-inputs", action="store_true", help="copy the input topics into the output bag")
+    process.add_argument(
+        "--copy-inputs", action="store_true", help="copy the input topics into the output bag"
+    )
     process.add_argument("--quiet", action="store_true", help="no progress bar")
 
     info = commands.add_parser("info", help="installation, pipelines and models; or the topics of a bag")
@@ -76,7 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     play.add_argument("--wait-timeout", type=float, default=30.0, help="seconds to wait for subscribers")
     play.add_argument("--best-effort", action="store_true", help="publish best effort instead of reliable")
 
-    record = commands.add_parser("record", help="record topics into a bag with rclpy (where `ros2 bag` is absent)")
+    record = commands.add_parser(
+        "record", help="record topics into a bag with rclpy (where `ros2 bag` is absent)"
+    )
     record.add_argument("out_bag", type=Path)
     record.add_argument("--topic", dest="topics", action="append", required=True, metavar="TOPIC:TYPE",
                         help="e.g. /hpe/skeletons:hpe_ros_msgs/msg/Skeleton3DArray (repeatable)")
@@ -93,12 +109,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     default_lifter = commands.add_parser("train-default-lifter",
                                          help="train the offline default lifter on CMU motion capture")
-    default_lifter.add_argument("--data", type=Path, required=True, help="the cmu_mocap folder (train/ and test/)")
+    default_lifter.add_argument(
+        "--data", type=Path, required=True, help="the cmu_mocap folder (train/ and test/)"
+    )
     default_lifter.add_argument("--output", type=Path, required=True, help="weights file to write (.pt)")
     default_lifter.add_argument("--steps", type=int, default=25000)
     default_lifter.add_argument("--seed", type=int, default=0)
-    default_lifter.add_argument("--extra-data", type=Path,
-                                help="more CMU trials: .npz from scripts/convert_cmu_amc.py, or ASF/AMC files")
+    default_lifter.add_argument(
+        "--extra-data",
+        type=Path,
+        help="more CMU trials: .npz from scripts/convert_cmu_amc.py, or ASF/AMC files",
+    )
     default_lifter.add_argument("--extra-stride", type=int, default=4,
                                 help="keep every N-th frame of --extra-data ASF/AMC trials (120 Hz)")
 
@@ -117,8 +138,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="the main job: a sample processed end to end, outputs written")
     demo.add_argument("--input", help="image, video or webcam:N (default: scikit-image's astronaut)")
     demo.add_argument("--output", type=Path, default=Path("demo_output"), help="folder for the results")
-    demo.add_argument("--offline", action="store_true", help="run the pipeline directly instead of a ROS 2 graph")
-    demo.add_argument("--fov-deg", type=float, default=60.0, help="horizontal field of view assumed for the camera")
+    demo.add_argument(
+        "--offline", action="store_true", help="run the pipeline directly instead of a ROS 2 graph"
+    )
+    demo.add_argument(
+        "--fov-deg", type=float, default=60.0, help="horizontal field of view assumed for the camera"
+    )
     demo.add_argument("--max-frames", type=int, default=30, help="frames read from a video or webcam")
     demo.add_argument("--no-events", action="store_true", help="skip the event-camera part of the demo")
     for command in commands.choices.values():
@@ -131,8 +156,11 @@ def build_parser() -> argparse.ArgumentParser:
 def _refusal_types() -> tuple[type[BaseException], ...]:
     """Errors that mean "the input was refused" rather than a bug (only from modules already loaded)."""
     types: list[type[BaseException]] = [OSError, ValueError, RuntimeError, ImportError]
-    for module, name in (("hpe_ros.models.smpl_file", "SMPLFileError"), ("rosbags.rosbag2.errors", "ReaderError"),
-                         ("rosbags.rosbag2.errors", "WriterError")):
+    for module, name in (
+        ("hpe_ros.models.smpl_file", "SMPLFileError"),
+        ("rosbags.rosbag2.errors", "ReaderError"),
+        ("rosbags.rosbag2.errors", "WriterError"),
+    ):
         loaded = sys.modules.get(module)
         if loaded is not None:
             types.append(getattr(loaded, name))

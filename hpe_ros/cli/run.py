@@ -33,7 +33,10 @@ def run_command(args: argparse.Namespace) -> int:
     if args.pipeline:
         overrides["pipeline"] = args.pipeline
     for name, value in overrides.items():
-        ros_args += ["-p", f"{name}:={yaml.safe_dump(value, default_flow_style=True).strip().removesuffix('...').strip()}"]
+        ros_args += [
+            "-p",
+            f"{name}:={yaml.safe_dump(value, default_flow_style=True).strip().removesuffix('...').strip()}",
+        ]
     if args.namespace:
         ros_args += ["-r", f"__ns:={args.namespace}"]
     extra = [a for a in args.ros_args if a != "--ros-args"]

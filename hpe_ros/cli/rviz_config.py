@@ -17,7 +17,8 @@ import yaml
 
 @dataclass(frozen=True)
 class RvizSettings:
-    """What the view shows; topics as the launch arguments give them (relative ones resolve in ``namespace``)."""
+    """What the view shows; topics as the launch arguments give them (relative ones resolve in
+    ``namespace``)."""
 
     namespace: str = ""
     image_topic: str = "/camera/image_raw"
@@ -53,10 +54,14 @@ def render_rviz_config(template: str, settings: RvizSettings) -> str:
     return yaml.safe_dump(config, sort_keys=False, default_flow_style=False)
 
 
-def write_rviz_config(template_path: str | Path, settings: RvizSettings, directory: str | Path | None = None) -> Path:
+def write_rviz_config(
+    template_path: str | Path, settings: RvizSettings, directory: str | Path | None = None
+) -> Path:
     """Render ``template_path`` into a new ``.rviz`` file (in the temporary folder by default)."""
     text = render_rviz_config(Path(template_path).read_text(), settings)
-    with tempfile.NamedTemporaryFile("w", prefix="hpe_ros_", suffix=".rviz", dir=directory, delete=False) as handle:
+    with tempfile.NamedTemporaryFile(
+        "w", prefix="hpe_ros_", suffix=".rviz", dir=directory, delete=False
+    ) as handle:
         handle.write(text)
     return Path(handle.name)
 

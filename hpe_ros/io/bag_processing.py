@@ -104,7 +104,11 @@ class _ImageFrames:
         except ImageDecodeError as error:
             report.note_error(f"image at {item.timestamp_ns}: {error}")
             return []
-        camera = self.camera if self.camera and (self.camera.width, self.camera.height) == rgb.shape[1::-1] else None
+        camera = (
+            self.camera
+            if self.camera and (self.camera.width, self.camera.height) == rgb.shape[1::-1]
+            else None
+        )
         return [ImageFrame(rgb, stamp_to_ns(msg.header.stamp), str(msg.header.frame_id), camera)]
 
 
@@ -131,11 +135,24 @@ class _EventWindows:
         return windows
 
 
-def process_bag(in_bag: str | Path, out_bag: str | Path, pipeline: Pipeline, *, image_topic: str | None = None,
-                camera_info_topic: str | None = None, events_topic: str | None = None, window_ms: float = 50.0,
-                window_events: int = 0, storage: str = "sqlite3", output_prefix: str = "/hpe",
-                markers: bool = True, tf: bool = False, copy_inputs: bool = False,
-                progress: bool = True, tracking: PeopleTracking | None = None) -> ProcessReport:
+def process_bag(
+    in_bag: str | Path,
+    out_bag: str | Path,
+    pipeline: Pipeline,
+    *,
+    image_topic: str | None = None,
+    camera_info_topic: str | None = None,
+    events_topic: str | None = None,
+    window_ms: float = 50.0,
+    window_events: int = 0,
+    storage: str = "sqlite3",
+    output_prefix: str = "/hpe",
+    markers: bool = True,
+    tf: bool = False,
+    copy_inputs: bool = False,
+    progress: bool = True,
+    tracking: PeopleTracking | None = None,
+) -> ProcessReport:
     """Run ``pipeline`` over the images (or event windows) of ``in_bag``; write its outputs to ``out_bag``.
 
     ``tracking`` (ids and smoothing, as the nodes run it) follows the pipeline when given."""
@@ -146,9 +163,13 @@ def process_bag(in_bag: str | Path, out_bag: str | Path, pipeline: Pipeline, *, 
         topics = reader.topics
         source: _ImageFrames | _EventWindows
         if pipeline.input_kind == "events":
-            main_topic = _pick_topic(topics, events_topic, EVENT_TYPES + ("event_array_msgs/msg/EventArray",), "event")
+            main_topic = _pick_topic(
+                topics, events_topic, EVENT_TYPES + ("event_array_msgs/msg/EventArray",), "event"
+            )
             if main_topic is None:
-                raise BagError(f"pipeline {pipeline.name!r} needs events; no event topic in {in_bag}: {topics}")
+                raise BagError(
+                    f"pipeline {pipeline.name!r} needs events; no event topic in {in_bag}: {topics}"
+                )
             wanted = [main_topic]
             source = _EventWindows(window_ms, window_events)
         else:

@@ -75,7 +75,10 @@ class BagReader:
             raise BagError(f"bag not found: {self.path} (give the path of a rosbag2 folder)")
         self.typestore = typestore or hpe_typestore()
         if self.path.is_dir() and not (self.path / "metadata.yaml").is_file():
-            raise BagError(f"not a rosbag2 folder (no metadata.yaml): {self.path} (give the folder that ros2 bag or hpe-ros wrote)")
+            raise BagError(
+                f"not a rosbag2 folder (no metadata.yaml): {self.path} "
+                "(give the folder that ros2 bag or hpe-ros wrote)"
+            )
         try:
             self._reader = Reader(self.path)
         except Exception as error:  # rosbags' ReaderError, or OSError for an unreadable file
@@ -105,7 +108,9 @@ class BagReader:
         wanted = set(topics)
         return sum(c.msgcount for c in self._reader.connections if c.topic in wanted)
 
-    def raw_messages(self, topics: Iterable[str] | None = None) -> Iterator[tuple[str, int, memoryview | bytes]]:
+    def raw_messages(
+        self, topics: Iterable[str] | None = None
+    ) -> Iterator[tuple[str, int, memoryview | bytes]]:
         """(topic, time stamp, CDR bytes) of ``topics`` (all when None) in time order, not deserialised."""
         wanted = None if topics is None else set(topics)
         connections = [c for c in self._reader.connections if wanted is None or c.topic in wanted]
@@ -127,7 +132,9 @@ class BagReader:
 class BagWriter:
     """Writes messages to a new rosbag2 folder; use as a context manager."""
 
-    def __init__(self, path: str | Path, storage: str = "sqlite3", typestore: Typestore | None = None) -> None:
+    def __init__(
+        self, path: str | Path, storage: str = "sqlite3", typestore: Typestore | None = None
+    ) -> None:
         if storage not in STORAGE_FORMATS:
             raise BagError(f"unknown bag storage {storage!r}; choose one of {sorted(STORAGE_FORMATS)}")
         self.path = Path(path)
@@ -165,7 +172,9 @@ class BagWriter:
         connection = self._connections.get(topic)
         if connection is None:
             with signals_held():
-                self._connections[topic] = self._writer.add_connection(topic, msgtype, typestore=self.typestore)
+                self._connections[topic] = self._writer.add_connection(
+                    topic, msgtype, typestore=self.typestore
+                )
         elif connection.msgtype != msgtype:
             raise BagError(f"topic {topic} was opened with {connection.msgtype}, cannot write {msgtype}")
 

@@ -26,7 +26,9 @@ def config_dir() -> Path:
     for folder in candidates:
         if (folder / "pose.yaml").is_file():
             return folder
-    raise FileNotFoundError(f"cannot find hpe_ros's config folder; looked in: {', '.join(map(str, candidates))}")
+    raise FileNotFoundError(
+        f"cannot find hpe_ros's config folder; looked in: {', '.join(map(str, candidates))}"
+    )
 
 
 def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -198,7 +198,9 @@ class Evt3Decoder:
         if backend not in ("auto", "native", "numpy"):
             raise ValueError(f"backend must be 'auto', 'native' or 'numpy', got {backend!r}")
         if backend == "native" and not evt3_native.available():
-            raise RuntimeError(f"the compiled EVT 3.0 decoder is not available: {evt3_native.unavailable_reason}")
+            raise RuntimeError(
+                f"the compiled EVT 3.0 decoder is not available: {evt3_native.unavailable_reason}"
+            )
         self.width = int(width)
         self.height = int(height)
         self.state = Evt3State()
@@ -233,13 +235,21 @@ class Evt3Decoder:
         self.state = state
         if len(parts) == 1:
             return parts[0]
-        return DecodedEvents(np.concatenate([p.cd for p in parts]), np.concatenate([p.triggers for p in parts]),
-                             dropped=sum(p.dropped for p in parts))
+        return DecodedEvents(
+            np.concatenate([p.cd for p in parts]),
+            np.concatenate([p.triggers for p in parts]),
+            dropped=sum(p.dropped for p in parts),
+        )
 
     def _decode_native(self, raw: np.ndarray, is_bigendian: bool) -> DecodedEvents:
         state = self.state
-        result = evt3_native.decode_evt3(raw, tuple(getattr(state, name) for name in evt3_native.STATE_FIELDS),
-                                         is_bigendian, self.width, self.height)
+        result = evt3_native.decode_evt3(
+            raw,
+            tuple(getattr(state, name) for name in evt3_native.STATE_FIELDS),
+            is_bigendian,
+            self.width,
+            self.height,
+        )
         if result.reserved_word >= 0:
             self.state = state.resynced()
             # the numpy path reports the first chunk with reserved words: so does this one
@@ -599,7 +609,9 @@ def _merge_units(cd: np.ndarray, triggers: np.ndarray, vectorize: bool) -> dict[
         first = np.flatnonzero(new_unit)
         size = np.diff(np.append(first, n))
         base = run_x0[first] + 12 * chunk[first]
-        mask = np.bitwise_or.reduceat(np.left_shift(1, x - base[np.repeat(np.arange(first.size), size)]), first)
+        mask = np.bitwise_or.reduceat(
+            np.left_shift(1, x - base[np.repeat(np.arange(first.size), size)]), first
+        )
         single = size == 1
         kind = np.where(single, EVT_ADDR_X, np.where(mask < 256, VECT_8, VECT_12))
         u = {"t": t_us[first], "y": y[first], "p": p[first], "kind": kind,
@@ -669,7 +681,10 @@ def encode_evt3(cd: np.ndarray, triggers: np.ndarray | None = None, *, vectorize
     at = at + n_bx
     main = np.select(
         [kind == EVT_ADDR_X, kind == EXT_TRIGGER],
-        [(EVT_ADDR_X << 12) | (u["p"] << 11) | (u["value"] & 0x7FF), (EXT_TRIGGER << 12) | (u["value"] << 8) | u["p"]],
+        [
+            (EVT_ADDR_X << 12) | (u["p"] << 11) | (u["value"] & 0x7FF),
+            (EXT_TRIGGER << 12) | (u["value"] << 8) | u["p"],
+        ],
         (kind << 12) | (u["value"] & 0xFFF),
     )
     out[at] = main

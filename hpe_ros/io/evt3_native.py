@@ -25,7 +25,14 @@ import numpy as np
 
 from hpe_ros.pipelines.event_repr import CD_EVENT_DTYPE, TRIGGER_EVENT_DTYPE
 
-__all__ = ["STATE_FIELDS", "NativeEvt3Result", "available", "decode_evt3", "library_path", "unavailable_reason"]
+__all__ = [
+    "STATE_FIELDS",
+    "NativeEvt3Result",
+    "available",
+    "decode_evt3",
+    "library_path",
+    "unavailable_reason",
+]
 
 STATE_FIELDS = ("y", "y_valid", "base_x", "polarity", "base_valid", "time_high", "high_known", "wraps",
                 "time_low", "seen_high", "time_valid")
@@ -105,7 +112,10 @@ def _load() -> tuple[ctypes.CDLL | None, str | None]:
         return None, "the compiled decoder writes little-endian records; this host is big-endian"
     path = library_path()
     if path is None:
-        return None, "hpe_ros/io/_evt3 was not built (pip install -e . builds it when a C compiler is present)"
+        return (
+            None,
+            "hpe_ros/io/_evt3 was not built (pip install -e . builds it when a C compiler is present)",
+        )
     try:
         lib = ctypes.CDLL(str(path))
         problem = _layout_problem(lib)

@@ -125,7 +125,9 @@ def _validated_layout(msg: Any, layouts: dict[str, _EncodingLayout] | None = Non
     if height <= 0 or width <= 0:
         raise ImageDecodeError(f"height={height}, width={width}: an image needs at least one pixel")
     if max(height, width) > MAX_IMAGE_SIDE:
-        raise ImageDecodeError(f"height={height}, width={width}: each side must be at most {MAX_IMAGE_SIDE} pixels")
+        raise ImageDecodeError(
+            f"height={height}, width={width}: each side must be at most {MAX_IMAGE_SIDE} pixels"
+        )
     row_bytes = width * layout.bytes_per_pixel
     if step < row_bytes:
         raise ImageDecodeError(
@@ -169,12 +171,17 @@ def image_to_numpy(msg: Any) -> np.ndarray:
 
 
 # Depth images: REP-118's 16UC1 (millimetres) and 32FC1 (metres); mono16 as some drivers send it.
-_DEPTH_LAYOUTS = {"16UC1": _EncodingLayout(1, 2), "mono16": _EncodingLayout(1, 2), "32FC1": _EncodingLayout(1, 4)}
+_DEPTH_LAYOUTS = {
+    "16UC1": _EncodingLayout(1, 2),
+    "mono16": _EncodingLayout(1, 2),
+    "32FC1": _EncodingLayout(1, 4),
+}
 MAX_DEPTH_M = 20.0  # farther readings are treated as unknown
 
 
 def depth_image_to_metres(msg: Any) -> np.ndarray:
-    """(H, W) float32 metres of a depth Image (16UC1 / mono16 mm, 32FC1 m); NaN where unknown (0, NaN, far)."""
+    """(H, W) float32 metres of a depth Image (16UC1 / mono16 mm, 32FC1 m); NaN where unknown
+    (0, NaN, far)."""
     encoding, layout, height, width, step, raw = _validated_layout(msg, _DEPTH_LAYOUTS)
     big_endian = bool(int(_field(msg, "is_bigendian")))
     if encoding == "32FC1":
@@ -183,7 +190,9 @@ def depth_image_to_metres(msg: Any) -> np.ndarray:
     else:
         dtype = np.dtype(">u2" if big_endian else "<u2")
         scale = 1e-3
-    pixels = np.ndarray(shape=(height, width), dtype=dtype, buffer=raw, strides=(step, layout.bytes_per_pixel))
+    pixels = np.ndarray(
+        shape=(height, width), dtype=dtype, buffer=raw, strides=(step, layout.bytes_per_pixel)
+    )
     with np.errstate(invalid="ignore", over="ignore"):  # NaN / inf readings are unknown depth, not an error
         metres = pixels.astype(np.float32) * np.float32(scale)
         metres[~np.isfinite(metres) | (metres <= 0.0) | (metres > MAX_DEPTH_M)] = np.nan
@@ -464,8 +473,10 @@ def compressed_to_rgb8(msg: Any) -> np.ndarray:
     try:
         with pil.open(io.BytesIO(payload), formats=[_PIL_FORMAT[codec]]) as image:
             if max(image.size) > MAX_IMAGE_SIDE:
-                raise ImageDecodeError(f"the {codec} is {image.size[0]}x{image.size[1]}; each side must be at "
-                                       f"most {MAX_IMAGE_SIDE} pixels")
+                raise ImageDecodeError(
+                    f"the {codec} is {image.size[0]}x{image.size[1]}; each side must be at "
+                    f"most {MAX_IMAGE_SIDE} pixels"
+                )
             image.load()
             return _pil_to_rgb8(image)
     except ImageDecodeError:

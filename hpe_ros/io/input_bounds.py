@@ -54,7 +54,9 @@ def check_camera_info(msg: Any) -> None:
         raise ValueError(f"principal point ({cx:g}, {cy:g}) lies outside the {width}x{height} image")
     d = np.asarray(msg.d, dtype=np.float64).ravel()
     if not np.all(np.isfinite(d)) or (d.size and np.abs(d).max() > MAX_DISTORTION):
-        raise ValueError(f"distortion coefficients must be finite and within +-{MAX_DISTORTION:g}, got {d.tolist()}")
+        raise ValueError(
+            f"distortion coefficients must be finite and within +-{MAX_DISTORTION:g}, got {d.tolist()}"
+        )
     model = str(msg.distortion_model)
     if d.size == 0 and model not in EMPTY_D_ALLOWED:
         raise ValueError(f"distortion model {model!r} needs its coefficients but D is empty "

@@ -61,7 +61,9 @@ def _marker(classes: MessageClasses, header: Any, ns: str, marker_id: int, marke
         id=marker_id,
         type=marker_type,
         action=ADD,
-        pose=classes.new("geometry_msgs/msg/Pose", orientation=classes.new("geometry_msgs/msg/Quaternion", w=1.0)),
+        pose=classes.new(
+            "geometry_msgs/msg/Pose", orientation=classes.new("geometry_msgs/msg/Quaternion", w=1.0)
+        ),
         scale=classes.new("geometry_msgs/msg/Vector3", x=scale, y=scale, z=scale),
         color=classes.new("std_msgs/msg/ColorRGBA", r=rgba[0], g=rgba[1], b=rgba[2], a=rgba[3]),
         lifetime=_duration(classes, lifetime_s),
@@ -86,8 +88,12 @@ def skeleton_markers(classes: MessageClasses, result: PoseResult, prefix: str = 
         colours = confidence_colours(person.confidence)
         markers.append(_marker(classes, header, ns, 0, SPHERE_LIST, JOINT_DIAMETER_M,
                                joints[valid], colours[valid], lifetime_s))
-        bones = np.array([b for b in person.joint_set.bones if valid[b[0]] and valid[b[1]]], dtype=int).reshape(-1, 2)
-        bone_colours = confidence_colours(np.minimum(person.confidence[bones[:, 0]], person.confidence[bones[:, 1]]))
+        bones = np.array(
+            [b for b in person.joint_set.bones if valid[b[0]] and valid[b[1]]], dtype=int
+        ).reshape(-1, 2)
+        bone_colours = confidence_colours(
+            np.minimum(person.confidence[bones[:, 0]], person.confidence[bones[:, 1]])
+        )
         markers.append(_marker(classes, header, ns, 1, LINE_LIST, BONE_WIDTH_M, joints[bones.ravel()],
                                np.repeat(bone_colours, 2, axis=0), lifetime_s))
     return classes.new("visualization_msgs/msg/MarkerArray", markers=markers)
@@ -98,7 +104,9 @@ def mesh_marker(classes: MessageClasses, vertices: np.ndarray, faces: np.ndarray
                 lifetime_s: float = 0.3) -> Any:
     """A body mesh as one TRIANGLE_LIST marker (three points per face, one colour)."""
     corners = np.asarray(vertices, dtype=np.float64)[np.asarray(faces).ravel()]
-    return _marker(classes, header, ns, marker_id, TRIANGLE_LIST, 1.0, corners, np.zeros((0, 4)), lifetime_s, rgba)
+    return _marker(
+        classes, header, ns, marker_id, TRIANGLE_LIST, 1.0, corners, np.zeros((0, 4)), lifetime_s, rgba
+    )
 
 
 def mesh_markers(classes: MessageClasses, result: PoseResult, faces: np.ndarray | None,

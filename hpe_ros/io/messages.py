@@ -63,7 +63,9 @@ def camera_to_info(classes: MessageClasses, camera: CameraModel, stamp_ns: int) 
     )
 
 
-def _points(classes: MessageClasses, xyz: np.ndarray, type_name: str = "geometry_msgs/msg/Point") -> list[Any]:
+def _points(
+    classes: MessageClasses, xyz: np.ndarray, type_name: str = "geometry_msgs/msg/Point"
+) -> list[Any]:
     cls = classes.get(type_name)
     return [cls(x=float(x), y=float(y), z=float(z)) for x, y, z in np.asarray(xyz, dtype=np.float64)]
 
@@ -76,7 +78,10 @@ def person_to_skeleton(classes: MessageClasses, person: PersonPose, header: Any)
     if person.keypoints_2d is not None:
         scores = person.scores_2d if person.scores_2d is not None else np.ones(len(person.keypoints_2d))
         cls = classes.get("hpe_ros_msgs/msg/Keypoint2D")
-        keypoints = [cls(u=float(u), v=float(v), score=float(s)) for (u, v), s in zip(person.keypoints_2d, scores, strict=False)]
+        keypoints = [
+            cls(u=float(u), v=float(v), score=float(s))
+            for (u, v), s in zip(person.keypoints_2d, scores, strict=False)
+        ]
     box = person.box if person.box is not None else np.zeros(5)
     return classes.new(
         "hpe_ros_msgs/msg/Skeleton3D",
@@ -90,7 +95,11 @@ def person_to_skeleton(classes: MessageClasses, person: PersonPose, header: Any)
         keypoints_2d=keypoints,
         box=classes.new(
             "hpe_ros_msgs/msg/BoundingBox2D",
-            x_min=float(box[0]), y_min=float(box[1]), x_max=float(box[2]), y_max=float(box[3]), score=float(box[4]),
+            x_min=float(box[0]),
+            y_min=float(box[1]),
+            x_max=float(box[2]),
+            y_max=float(box[3]),
+            score=float(box[4]),
         ),
     )
 
@@ -98,7 +107,9 @@ def person_to_skeleton(classes: MessageClasses, person: PersonPose, header: Any)
 def result_to_skeleton_array(classes: MessageClasses, result: PoseResult) -> Any:
     """A whole :class:`PoseResult` -> ``hpe_ros_msgs/Skeleton3DArray`` stamped like the input."""
     header = make_header(classes, result.stamp_ns, result.frame_id)
-    skeletons = [person_to_skeleton(classes, p, header) for p in result.people if p.joint_set.skeleton_type is not None]
+    skeletons = [
+        person_to_skeleton(classes, p, header) for p in result.people if p.joint_set.skeleton_type is not None
+    ]
     return classes.new("hpe_ros_msgs/msg/Skeleton3DArray", header=header, skeletons=skeletons)
 
 
@@ -158,7 +169,11 @@ def result_to_body_array(classes: MessageClasses, result: PoseResult) -> Any:
 def faces_to_msg(classes: MessageClasses, faces: np.ndarray, num_vertices: int, model: str,
                  stamp_ns: int, frame_id: str) -> Any:
     faces = np.asarray(faces)
-    if faces.ndim != 2 or faces.shape[1] != 3 or (faces.size and (faces.min() < 0 or faces.max() >= num_vertices)):
+    if (
+        faces.ndim != 2
+        or faces.shape[1] != 3
+        or (faces.size and (faces.min() < 0 or faces.max() >= num_vertices))
+    ):
         raise ValueError(f"faces must be (F, 3) indices below {num_vertices}, got shape {faces.shape}")
     return classes.new(
         "hpe_ros_msgs/msg/MeshFaces",

@@ -32,18 +32,28 @@ class ResultMessages:
         self.classes = classes
         self.faces_sent = False
 
-    def messages(self, result: PoseResult, faces: np.ndarray | None, options: OutputOptions) -> list[tuple[str, Any]]:
+    def messages(
+        self, result: PoseResult, faces: np.ndarray | None, options: OutputOptions
+    ) -> list[tuple[str, Any]]:
         classes = self.classes
         out: list[tuple[str, Any]] = [("skeletons", result_to_skeleton_array(classes, result))]
         if any(p.smpl is not None for p in result.people):
             out.append(("bodies", result_to_body_array(classes, result)))
             if faces is not None and not self.faces_sent:
-                out.append(("faces", faces_to_msg(classes, faces, int(faces.max()) + 1, "smpl", result.stamp_ns,
-                                                  result.frame_id)))
+                out.append(
+                    (
+                        "faces",
+                        faces_to_msg(
+                            classes, faces, int(faces.max()) + 1, "smpl", result.stamp_ns, result.frame_id
+                        ),
+                    )
+                )
                 self.faces_sent = True
         if options.markers:
             markers = skeleton_markers(classes, result, lifetime_s=options.marker_lifetime_s)
-            markers.markers.extend(mesh_markers(classes, result, faces, lifetime_s=options.marker_lifetime_s).markers)
+            markers.markers.extend(
+                mesh_markers(classes, result, faces, lifetime_s=options.marker_lifetime_s).markers
+            )
             out.append(("markers", markers))
         if options.tf:
             transforms = joint_transforms(classes, result, prefix=options.tf_prefix)

@@ -29,7 +29,9 @@ def joint_transforms(classes: MessageClasses, result: PoseResult, prefix: str = 
         if not person.metric:
             continue
         key = person.track_id or f"person_{index}"
-        for name, xyz in zip(person.joint_set.joint_names, np.asarray(person.joints_3d, dtype=np.float64), strict=True):
+        for name, xyz in zip(
+            person.joint_set.joint_names, np.asarray(person.joints_3d, dtype=np.float64), strict=True
+        ):
             if not np.isfinite(xyz).all():
                 continue
             transforms.append(

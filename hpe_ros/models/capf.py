@@ -187,10 +187,13 @@ class EmbeddedLevels:
     extent: torch.Tensor  # (1, L, 1, 2): (width - 1, height - 1)
     last_cell: torch.Tensor  # (1, L, 1, 2): the highest top-left corner, (width - 2, height - 2)
     row_steps: torch.Tensor  # (1, L, 1, 2) int64: rows per pixel step in x and in y
-    corner_rows: torch.Tensor  # (B, L, 1, 4) int64: block 0's rows of each image's level origin's four corners
+    # (B, L, 1, 4) int64: block 0's rows of each image's level origin's four corners
+    corner_rows: torch.Tensor
 
 
-def embed_levels(features: Sequence[torch.Tensor], weights: Sequence[torch.Tensor], blocks: int) -> EmbeddedLevels:
+def embed_levels(
+    features: Sequence[torch.Tensor], weights: Sequence[torch.Tensor], blocks: int
+) -> EmbeddedLevels:
     """Project every level (B, C_l, H_l, W_l) by ``weights[l]`` (blocks * head_dim, C_l), without bias."""
     reference = features[0]
     batch = reference.shape[0]
@@ -205,7 +208,9 @@ def embed_levels(features: Sequence[torch.Tensor], weights: Sequence[torch.Tenso
     origins, offset = [], 0
     for width, height in sizes:
         if width < 2 or height < 2:
-            raise ValueError(f"context sampling needs feature maps of at least 2x2 pixels, got {width}x{height}")
+            raise ValueError(
+                f"context sampling needs feature maps of at least 2x2 pixels, got {width}x{height}"
+            )
         origins.append([offset + dx + dy * width for dx, dy in _CORNER_STEPS])
         offset += width * height
     device = reference.device
@@ -250,7 +255,8 @@ def sample_zero_padded(features: Sequence[torch.Tensor], grid: torch.Tensor) -> 
     inside = ((corners >= 0.0) & (corners <= extent.unsqueeze(-2))).to(grid.dtype).prod(-1)
     weights = _corner_weights(pixel - low) * inside
     row_steps = grid.new_tensor([[1.0, w] for w, _ in sizes]).view(1, -1, 1, 1, 2)
-    index = (torch.minimum(corners.clamp(min=0.0), extent.unsqueeze(-2)) * row_steps).sum(-1).long()  # (B, L, J, 4)
+    # (B, L, J, 4)
+    index = (torch.minimum(corners.clamp(min=0.0), extent.unsqueeze(-2)) * row_steps).sum(-1).long()
     sampled = []
     for level, (feature, (width, height)) in enumerate(zip(features, sizes, strict=True)):
         channels = static_size(feature, 1)
@@ -324,7 +330,14 @@ class DeformableContextBlock(nn.Module):
     token (index 0) is added to the level tokens before the norm but is not updated.
     """
 
-    def __init__(self, level_channels: Sequence[int], dim: int, num_heads: int, num_samples: int, mlp_ratio: float = 2.0) -> None:
+    def __init__(
+        self,
+        level_channels: Sequence[int],
+        dim: int,
+        num_heads: int,
+        num_samples: int,
+        mlp_ratio: float = 2.0,
+    ) -> None:
         super().__init__()
         self.num_heads = num_heads
         self.num_samples = num_samples
@@ -349,12 +362,18 @@ class DeformableContextBlock(nn.Module):
         nn.init.zeros_(self.attention_weights.weight)
         nn.init.zeros_(self.attention_weights.bias)
 
-    def _weights_and_points(self, x: torch.Tensor, ref: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _weights_and_points(
+        self, x: torch.Tensor, ref: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         joint_token, level_tokens = x[:, :1], x[:, 1:]
         levels, joints = static_size(level_tokens, 1), static_size(level_tokens, 2)
         h = self.norm1(level_tokens + joint_token)
-        weights = self.attention_weights(h).view(-1, levels, joints, self.num_heads, self.num_samples).softmax(-1)
-        offsets = self.sampling_offsets(h).view(-1, levels, joints, self.num_heads * self.num_samples, 2).tanh()
+        weights = (
+            self.attention_weights(h).view(-1, levels, joints, self.num_heads, self.num_samples).softmax(-1)
+        )
+        offsets = (
+            self.sampling_offsets(h).view(-1, levels, joints, self.num_heads * self.num_samples, 2).tanh()
+        )
         points = offsets + ref.view(-1, 1, joints, 1, 2)
         return weights, points, level_tokens
 
@@ -368,7 +387,10 @@ class DeformableContextBlock(nn.Module):
         weights, points, level_tokens = self._weights_and_points(x, ref)
         levels, joints = static_size(level_tokens, 1), static_size(level_tokens, 2)
         sampled = torch.stack(
-            [embed(sample_bilinear(feature, points[:, idx])) for idx, (feature, embed) in enumerate(zip(features, self.embed_proj, strict=True))],
+            [
+                embed(sample_bilinear(feature, points[:, idx]))
+                for idx, (feature, embed) in enumerate(zip(features, self.embed_proj, strict=True))
+            ],
             dim=1,
         )  # (B, L, J, heads * samples, head_dim)
         sampled = sampled.view(-1, levels, joints, self.num_heads, self.num_samples, self.head_dim)
@@ -376,7 +398,9 @@ class DeformableContextBlock(nn.Module):
         context = context.reshape(-1, levels, joints, self.num_heads * self.head_dim)
         return self._finish(x, level_tokens, context)
 
-    def forward_embedded(self, x: torch.Tensor, ref: torch.Tensor, levels: EmbeddedLevels, index: int) -> torch.Tensor:
+    def forward_embedded(
+        self, x: torch.Tensor, ref: torch.Tensor, levels: EmbeddedLevels, index: int
+    ) -> torch.Tensor:
         """Fast path: sample ``levels``, embedded beforehand by all blocks; this block is ``index``.
 
         The softmax weights are folded into the bilinear weights, so each head's ``samples x 4``
@@ -387,13 +411,14 @@ class DeformableContextBlock(nn.Module):
         samples = joints * self.num_heads * self.num_samples
         rows, corner_weights = border_taps(points.view(-1, num_levels, samples, 2), levels)
         taps = self.num_samples * 4
-        merged = corner_weights.view(-1, num_levels, joints * self.num_heads, self.num_samples, 4) * weights.view(
-            -1, num_levels, joints * self.num_heads, self.num_samples, 1
-        )
+        merged = corner_weights.view(
+            -1, num_levels, joints * self.num_heads, self.num_samples, 4
+        ) * weights.view(-1, num_levels, joints * self.num_heads, self.num_samples, 1)
         gathered = levels.rows.index_select(0, (rows + index).view(-1)).view(-1, taps, self.head_dim)
         context = torch.bmm(merged.view(-1, 1, taps), gathered)
         context = context.view(-1, num_levels, joints, self.num_heads * self.head_dim)
-        bias = torch.stack([embed.bias for embed in self.embed_proj]).repeat(1, self.num_heads)  # (L, heads * head_dim)
+        # (L, heads * head_dim)
+        bias = torch.stack([embed.bias for embed in self.embed_proj]).repeat(1, self.num_heads)
         return self._finish(x, level_tokens, context + bias.unsqueeze(1))
 
 
@@ -413,7 +438,9 @@ class ContextAwarePoseFormer(nn.Module):
         self.pos_embed = nn.Parameter(torch.zeros(1, 1 + levels, config.num_joints, dim))
         if config.context_blocks:
             self.context_blocks = nn.ModuleList(
-                DeformableContextBlock(config.level_channels, dim, config.context_heads, config.context_samples)
+                DeformableContextBlock(
+                    config.level_channels, dim, config.context_heads, config.context_samples
+                )
                 for _ in range(config.depth)
             )
         else:
@@ -424,7 +451,8 @@ class ContextAwarePoseFormer(nn.Module):
         )
         # Across the joints, each joint being its concatenated tokens.
         self.joint_blocks = nn.ModuleList(
-            TransformerBlock(config.joint_dim, config.num_heads, config.mlp_ratio) for _ in range(config.depth)
+            TransformerBlock(config.joint_dim, config.num_heads, config.mlp_ratio)
+            for _ in range(config.depth)
         )
         self.head_norm = nn.LayerNorm(config.joint_dim)
         self.head = nn.Linear(config.joint_dim, 3)
@@ -460,11 +488,16 @@ class ContextAwarePoseFormer(nn.Module):
         level_tokens = [embed(values) for values, embed in zip(sampled, self.feat_embed, strict=True)]
         return torch.stack([self.coord_embed(keypoints_2d), *level_tokens], dim=1) + self.pos_embed
 
-    def _context_embedded(self, x: torch.Tensor, features: Sequence[torch.Tensor], ref: torch.Tensor) -> torch.Tensor:
+    def _context_embedded(
+        self, x: torch.Tensor, features: Sequence[torch.Tensor], ref: torch.Tensor
+    ) -> torch.Tensor:
         if len(self.context_blocks) == 0:
             return x
         blocks = list(self.context_blocks)
-        weights = [torch.cat([block.embed_proj[level].weight for block in blocks]) for level in range(self.config.levels)]
+        weights = [
+            torch.cat([block.embed_proj[level].weight for block in blocks])
+            for level in range(self.config.levels)
+        ]
         levels = embed_levels(features, weights, len(blocks))
         for index, block in enumerate(blocks):
             x = block.forward_embedded(x, ref, levels, index)

@@ -71,7 +71,9 @@ def convert_capf_state_dict(state: Mapping[str, torch.Tensor]) -> CapfWeights:
     unknown = sorted(k for k in state if not k.startswith(("backbone.", "volume_net.")))
     if unknown:
         raise CheckpointError(f"not a CA-PF state dict: keys outside backbone/volume_net: {unknown[:5]}")
-    lifter = rename_keys(select_prefix(state, "volume_net."), lambda key: _rename_prefixes(key, _CAPF_RENAMES))
+    lifter = rename_keys(
+        select_prefix(state, "volume_net."), lambda key: _rename_prefixes(key, _CAPF_RENAMES)
+    )
     if not lifter:
         raise CheckpointError("CA-PF checkpoint has no volume_net.* (lifter) weights")
     return CapfWeights(lifter=lifter, backbone=select_prefix(state, "backbone."))
@@ -79,7 +81,9 @@ def convert_capf_state_dict(state: Mapping[str, torch.Tensor]) -> CapfWeights:
 
 def load_capf_checkpoint(path: str | os.PathLike[str]) -> CapfWeights:
     """Read an official CA-PF checkpoint file (``weights_only``) and convert it."""
-    return convert_capf_state_dict(unwrap_state_dict(read_checkpoint(path), container_keys=("model", "state_dict")))
+    return convert_capf_state_dict(
+        unwrap_state_dict(read_checkpoint(path), container_keys=("model", "state_dict"))
+    )
 
 
 def convert_hemlets_state_dict(state: Mapping[str, torch.Tensor]) -> StateDict:

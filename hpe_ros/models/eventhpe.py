@@ -100,7 +100,8 @@ class EventFlowNet(nn.Module):
         self.num_layers = num_layers
         widths = [base_channels * 2**i for i in range(num_layers)]  # 32, 64, 128, 256
         self.encoders = nn.ModuleList(
-            _encoder_block(c_in, c_out) for c_in, c_out in zip([in_channels, *widths[:-1]], widths, strict=True)
+            _encoder_block(c_in, c_out)
+            for c_in, c_out in zip([in_channels, *widths[:-1]], widths, strict=True)
         )
         self.bottleneck = _residual_block(widths[-1])
         # decoder i sees: previous features + skip of the same size (+ the previous flow for i > 0)

@@ -67,7 +67,9 @@ class DeconvBranch(nn.Module):
         layers: list[nn.Module] = []
         for index in range(3):
             layers += [
-                nn.ConvTranspose2d(in_channels if index == 0 else channels, channels, 4, stride=2, padding=1, bias=False),
+                nn.ConvTranspose2d(
+                    in_channels if index == 0 else channels, channels, 4, stride=2, padding=1, bias=False
+                ),
                 nn.BatchNorm2d(channels),
                 nn.ReLU(inplace=True),
             ]
@@ -106,8 +108,12 @@ class Hemlets(nn.Module):
         super().__init__()
         self.config = config = config or HemletsConfig()
         self.backbone = resnet50(num_classes=None)
-        self.feature_branch = DeconvBranch(config.backbone_channels, config.branch_channels, config.feature_channels)
-        self.hemlet_branch = DeconvBranch(config.backbone_channels, config.branch_channels, config.hemlet_channels)
+        self.feature_branch = DeconvBranch(
+            config.backbone_channels, config.branch_channels, config.feature_channels
+        )
+        self.hemlet_branch = DeconvBranch(
+            config.backbone_channels, config.branch_channels, config.hemlet_channels
+        )
         self.hemlet_encoder = nn.Sequential(
             nn.Conv2d(config.hemlet_channels, config.hemlet_code_channels, 3, padding=1),
             nn.BatchNorm2d(config.hemlet_code_channels),

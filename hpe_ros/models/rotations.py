@@ -41,29 +41,57 @@ def matrix_to_quaternion(matrix: torch.Tensor) -> torch.Tensor:
     )
     roots = torch.sqrt(candidates_sq.clamp_min(1e-12)) * 0.5  # |w|, |x|, |y|, |z|
     w_form = torch.stack(
-        [roots[..., 0], (m[..., 2, 1] - m[..., 1, 2]), (m[..., 0, 2] - m[..., 2, 0]), (m[..., 1, 0] - m[..., 0, 1])],
+        [
+            roots[..., 0],
+            (m[..., 2, 1] - m[..., 1, 2]),
+            (m[..., 0, 2] - m[..., 2, 0]),
+            (m[..., 1, 0] - m[..., 0, 1]),
+        ],
         dim=-1,
     )
     x_form = torch.stack(
-        [(m[..., 2, 1] - m[..., 1, 2]), roots[..., 1], (m[..., 0, 1] + m[..., 1, 0]), (m[..., 0, 2] + m[..., 2, 0])],
+        [
+            (m[..., 2, 1] - m[..., 1, 2]),
+            roots[..., 1],
+            (m[..., 0, 1] + m[..., 1, 0]),
+            (m[..., 0, 2] + m[..., 2, 0]),
+        ],
         dim=-1,
     )
     y_form = torch.stack(
-        [(m[..., 0, 2] - m[..., 2, 0]), (m[..., 0, 1] + m[..., 1, 0]), roots[..., 2], (m[..., 1, 2] + m[..., 2, 1])],
+        [
+            (m[..., 0, 2] - m[..., 2, 0]),
+            (m[..., 0, 1] + m[..., 1, 0]),
+            roots[..., 2],
+            (m[..., 1, 2] + m[..., 2, 1]),
+        ],
         dim=-1,
     )
     z_form = torch.stack(
-        [(m[..., 1, 0] - m[..., 0, 1]), (m[..., 0, 2] + m[..., 2, 0]), (m[..., 1, 2] + m[..., 2, 1]), roots[..., 3]],
+        [
+            (m[..., 1, 0] - m[..., 0, 1]),
+            (m[..., 0, 2] + m[..., 2, 0]),
+            (m[..., 1, 2] + m[..., 2, 1]),
+            roots[..., 3],
+        ],
         dim=-1,
     )
     # off-diagonal entries of each form are 4 * root * component; divide by 4 * root
     forms = torch.stack([w_form, x_form, y_form, z_form], dim=-2)  # (..., 4, 4)
     scale = torch.stack(
         [
-            torch.stack([torch.ones_like(roots[..., 0]), 4 * roots[..., 0], 4 * roots[..., 0], 4 * roots[..., 0]], -1),
-            torch.stack([4 * roots[..., 1], torch.ones_like(roots[..., 1]), 4 * roots[..., 1], 4 * roots[..., 1]], -1),
-            torch.stack([4 * roots[..., 2], 4 * roots[..., 2], torch.ones_like(roots[..., 2]), 4 * roots[..., 2]], -1),
-            torch.stack([4 * roots[..., 3], 4 * roots[..., 3], 4 * roots[..., 3], torch.ones_like(roots[..., 3])], -1),
+            torch.stack(
+                [torch.ones_like(roots[..., 0]), 4 * roots[..., 0], 4 * roots[..., 0], 4 * roots[..., 0]], -1
+            ),
+            torch.stack(
+                [4 * roots[..., 1], torch.ones_like(roots[..., 1]), 4 * roots[..., 1], 4 * roots[..., 1]], -1
+            ),
+            torch.stack(
+                [4 * roots[..., 2], 4 * roots[..., 2], torch.ones_like(roots[..., 2]), 4 * roots[..., 2]], -1
+            ),
+            torch.stack(
+                [4 * roots[..., 3], 4 * roots[..., 3], 4 * roots[..., 3], torch.ones_like(roots[..., 3])], -1
+            ),
         ],
         dim=-2,
     )

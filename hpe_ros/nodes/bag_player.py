@@ -38,7 +38,9 @@ class BagPlayer(Node):
         self._reader = BagReader(self.bag).__enter__()  # refuses a missing or unreadable bag
         try:
             wanted = set(topics) if topics else None
-            self._topics = {t: kind for t, kind in self._reader.topics.items() if wanted is None or t in wanted}
+            self._topics = {
+                t: kind for t, kind in self._reader.topics.items() if wanted is None or t in wanted
+            }
             if not self._topics:
                 raise ValueError(f"none of the topics {sorted(wanted or [])} is in {bag}")
             classes = {topic: message_class(kind) for topic, kind in self._topics.items()}
@@ -48,7 +50,9 @@ class BagPlayer(Node):
         super().__init__("hpe_bag_player")
         qos = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE if reliable
                          else ReliabilityPolicy.BEST_EFFORT)
-        self._topic_publishers = {topic: self.create_publisher(cls, topic, qos) for topic, cls in classes.items()}
+        self._topic_publishers = {
+            topic: self.create_publisher(cls, topic, qos) for topic, cls in classes.items()
+        }
 
     def wait_for_subscribers(self, count: int, timeout_s: float, settle_s: float = 1.0) -> bool:
         """Spin until every topic has ``count`` subscriptions or time runs out.

@@ -32,8 +32,11 @@ class BagRecorder(Node):
         for topic, msgtype in topics.items():
             self._writer.add_topic(topic, msgtype)
             transient = topic.endswith("mesh_faces")
-            qos = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
-                             durability=DurabilityPolicy.TRANSIENT_LOCAL if transient else DurabilityPolicy.VOLATILE)
+            qos = QoSProfile(
+                depth=100,
+                reliability=ReliabilityPolicy.RELIABLE,
+                durability=DurabilityPolicy.TRANSIENT_LOCAL if transient else DurabilityPolicy.VOLATILE,
+            )
             self._subscriptions_by_topic[topic] = self.create_subscription(
                 classes[topic], topic, lambda raw, t=topic: self._write(t, raw), qos, raw=True)
 

@@ -5,8 +5,8 @@ Optionally person boxes from an upstream detector (``input.boxes_topic``,
 ``input.boxes_stamp_tolerance_s``, becomes :attr:`ImageFrame.boxes` (pipelines with
 ``box_source: upstream`` crop those people). Likewise an aligned depth image
 (``input.depth_topic``, 16UC1 mm or 32FC1 m, e.g. a RealSense's ``aligned_depth_to_color``)
-becomes :attr:`ImageFrame.depth`, and people are placed from their measured depth. SMPL mesh faces go out once on ``mesh_faces`` when
-the pipeline makes meshes (see :class:`PoseNodeBase`).
+becomes :attr:`ImageFrame.depth`, and people are placed from their measured depth. SMPL mesh
+faces go out once on ``mesh_faces`` when the pipeline makes meshes (see :class:`PoseNodeBase`).
 """
 
 from __future__ import annotations
@@ -51,18 +51,27 @@ class PoseNode(PoseNodeBase):
         super().__init__(node_name, **kwargs)
 
     def declare_input_parameters(self) -> None:
-        self.declare("input.image_topic", "image", "image topic (for 'compressed': the base name, '/compressed' added)")
+        self.declare(
+            "input.image_topic", "image", "image topic (for 'compressed': the base name, '/compressed' added)"
+        )
         self.declare("input.camera_info_topic", "camera_info", "sensor_msgs/CameraInfo of the image's camera")
-        self.declare("input.camera_info_wait_s", 0.5,
-                     "how long images wait for the first CameraInfo (s), counted from the first image; later, "
-                     "images without intrinsics go out root-relative")
+        self.declare(
+            "input.camera_info_wait_s",
+            0.5,
+            "how long images wait for the first CameraInfo (s), counted from the first image; later, "
+            "images without intrinsics go out root-relative",
+        )
         self.declare("input.transport", "raw", "'raw' (sensor_msgs/Image) or 'compressed' (CompressedImage)")
         self.declare("input.boxes_topic", "", "hpe_ros_msgs/BoundingBox2DArray person boxes of an upstream "
                      "detector, paired with the image of the same stamp (empty: none)")
         self.declare("input.boxes_stamp_tolerance_s", 0.02,
                      "largest stamp difference (s) between an image and the box message used for it")
-        self.declare("input.depth_topic", "", "sensor_msgs/Image depth aligned to the image (16UC1 mm or 32FC1 m): "
-                     "people are placed from measured depth (empty: size prior only)")
+        self.declare(
+            "input.depth_topic",
+            "",
+            "sensor_msgs/Image depth aligned to the image (16UC1 mm or 32FC1 m): "
+            "people are placed from measured depth (empty: size prior only)",
+        )
         self.declare("input.depth_stamp_tolerance_s", 0.02,
                      "largest stamp difference (s) between an image and the depth image used for it")
         self.declare("input.depth_wait_s", 0.25,
@@ -78,20 +87,46 @@ class PoseNode(PoseNodeBase):
         # Created first: when an image and its CameraInfo are ready in the same wait, the executor
         # takes them in creation order, so the image finds its intrinsics.
         info_topic = self.param("input.camera_info_topic")
-        info_sub = self.create_subscription(CameraInfo, info_topic, self.counted(info_topic, self._on_camera_info),
-                                            qos, qos_overriding_options=overrides)
+        info_sub = self.create_subscription(
+            CameraInfo,
+            info_topic,
+            self.counted(info_topic, self._on_camera_info),
+            qos,
+            qos_overriding_options=overrides,
+        )
         self._depth.clear()
         depth_topic = self.param("input.depth_topic")  # before the image too, for the same reason
-        depth_subs = [self.create_subscription(Image, depth_topic, self.counted(depth_topic, self._on_depth), qos,
-                                               qos_overriding_options=overrides)] if depth_topic else []
+        depth_subs = (
+            [
+                self.create_subscription(
+                    Image,
+                    depth_topic,
+                    self.counted(depth_topic, self._on_depth),
+                    qos,
+                    qos_overriding_options=overrides,
+                )
+            ]
+            if depth_topic
+            else []
+        )
         image_topic = self.param("input.image_topic")
         if transport == "compressed":
             topic = f"{image_topic}/compressed"
-            image_sub = self.create_subscription(CompressedImage, topic, self.counted(topic, self._on_image), qos,
-                                                 qos_overriding_options=overrides)
+            image_sub = self.create_subscription(
+                CompressedImage,
+                topic,
+                self.counted(topic, self._on_image),
+                qos,
+                qos_overriding_options=overrides,
+            )
         else:
-            image_sub = self.create_subscription(Image, image_topic, self.counted(image_topic, self._on_image), qos,
-                                                 qos_overriding_options=overrides)
+            image_sub = self.create_subscription(
+                Image,
+                image_topic,
+                self.counted(image_topic, self._on_image),
+                qos,
+                qos_overriding_options=overrides,
+            )
         subscriptions = [image_sub, info_sub]
         self._boxes.clear()
         boxes_topic = self.param("input.boxes_topic")
@@ -110,7 +145,9 @@ class PoseNode(PoseNodeBase):
         checked = check_boxes(np.array([[b.x_min, b.y_min, b.x_max, b.y_max, b.score] for b in msg.boxes],
                                        dtype=np.float64))
         if checked.refused:
-            self.reject(f"boxes: {checked.refused} of {len(msg.boxes)} box(es) skipped: {checked.reason}", "boxes")
+            self.reject(
+                f"boxes: {checked.refused} of {len(msg.boxes)} box(es) skipped: {checked.reason}", "boxes"
+            )
         self._boxes.append(self.stamp_of(msg.header), checked.boxes)
 
     def _on_depth(self, msg: Image) -> None:
@@ -186,8 +223,9 @@ class PoseNode(PoseNodeBase):
             if waited > CAMERA_INFO_MISSING_AFTER_S and not self._camera_missing_warned:
                 self._camera_missing_warned = True
                 self.get_logger().warning(
-                    f"no usable CameraInfo on {topic} after {waited:.0f} s of images: people are not placed in "
-                    "metres; publish the camera's CameraInfo or set input.camera_info_topic")
+                    f"no usable CameraInfo on {topic} after {waited:.0f} s of images: people are not "
+                    "placed in metres; publish the camera's CameraInfo or set input.camera_info_topic"
+                )
         values = {f"camera_info {topic}": state}
         if self._intrinsics_ignored:
             values["intrinsics ignored (size mismatch)"] = str(self._intrinsics_ignored)

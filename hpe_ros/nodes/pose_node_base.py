@@ -101,17 +101,23 @@ class PoseNodeBase(LifecycleNode):
         self.declare_input_parameters()
         self.add_on_set_parameters_callback(self._check_parameters)
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        self._diagnostics_timer = self.create_timer(self.param("diagnostics_period_s"), self._publish_diagnostics)
+        self._diagnostics_timer = self.create_timer(
+            self.param("diagnostics_period_s"), self._publish_diagnostics
+        )
 
     # ---- parameters -------------------------------------------------------------------------
     def declare(self, name: str, default: Any, description: str, read_only: bool = False) -> None:
-        self.declare_parameter(name, default, ParameterDescriptor(description=description, read_only=read_only))
+        self.declare_parameter(
+            name, default, ParameterDescriptor(description=description, read_only=read_only)
+        )
 
     def param(self, name: str) -> Any:
         return self.get_parameter(name).value
 
     def _declare_common_parameters(self) -> None:
-        self.declare("pipeline", self.default_pipeline, "pipeline to run; its options are '<pipeline>.<option>'")
+        self.declare(
+            "pipeline", self.default_pipeline, "pipeline to run; its options are '<pipeline>.<option>'"
+        )
         for spec in pipeline_specs().values():
             if spec.input_kind != self.input_kind:
                 continue
@@ -121,8 +127,12 @@ class PoseNodeBase(LifecycleNode):
         self.declare("input.qos_depth", self.default_qos_depth,
                      "messages the middleware keeps while the subscription callback is busy")
         self.declare("input.queue_size", 1, "frames kept while the pipeline is busy; older ones are dropped")
-        self.declare("input.max_age_s", 0.0, "skip (and count) frames whose stamp is older than this when the "
-                     "pipeline takes them (s, node clock; 0: off)")
+        self.declare(
+            "input.max_age_s",
+            0.0,
+            "skip (and count) frames whose stamp is older than this when the "
+            "pipeline takes them (s, node clock; 0: off)",
+        )
         self.declare("input.frame_id", "", "override the input's frame_id (empty: use the message header)")
         self.declare("output.markers", True, "publish visualization_msgs/MarkerArray on 'markers'")
         self.declare("output.tf", False, "publish a /tf frame per metric joint")
@@ -159,7 +169,9 @@ class PoseNodeBase(LifecycleNode):
             "skeletons": self.create_lifecycle_publisher(Skeleton3DArray, "skeletons", reliable_qos()),
             "markers": self.create_lifecycle_publisher(MarkerArray, "markers", reliable_qos()),
             "bodies": self.create_lifecycle_publisher(SMPLBodyArray, "bodies", reliable_qos()),
-            "faces": self.create_lifecycle_publisher(MeshFaces, "mesh_faces", reliable_qos(1, transient_local=True)),
+            "faces": self.create_lifecycle_publisher(
+                MeshFaces, "mesh_faces", reliable_qos(1, transient_local=True)
+            ),
             "tf": self.create_lifecycle_publisher(TFMessage, "/tf", reliable_qos(100)),
         }
         self._messages = ResultMessages(self.classes)
@@ -226,7 +238,8 @@ class PoseNodeBase(LifecycleNode):
         raise NotImplementedError
 
     def counted(self, topic: str, callback: Any) -> Any:
-        """A subscription callback that counts the messages lost before it on ``topic``, then calls ``callback``."""
+        """A subscription callback that counts the messages lost before it on ``topic``, then calls
+        ``callback``."""
         resolved = self.resolve_topic_name(topic)
         gaps = self._loss.setdefault(resolved, SequenceGaps())
 
@@ -272,9 +285,11 @@ class PoseNodeBase(LifecycleNode):
             max_age_s = float(self.param("input.max_age_s"))
             if max_age_s > 0.0 and (self.get_clock().now().nanoseconds - frame.stamp_ns) * 1e-9 > max_age_s:
                 self.stats.stale()
-                self.get_logger().warning(f"skipped frames older than input.max_age_s={max_age_s:g} s (is the "
-                                          "input's clock the node's? use_sim_time for bags)",
-                                          throttle_duration_sec=5.0)
+                self.get_logger().warning(
+                    f"skipped frames older than input.max_age_s={max_age_s:g} s (is the "
+                    "input's clock the node's? use_sim_time for bags)",
+                    throttle_duration_sec=5.0,
+                )
                 continue
             started = time.perf_counter()
             try:
@@ -348,7 +363,9 @@ class PoseNodeBase(LifecycleNode):
         """Why ``value`` is not usable for parameter ``name`` ('' when it is)."""
         if name == "input.qos" and value not in ("sensor_data", "reliable"):
             return f"input.qos must be 'sensor_data' or 'reliable', got {value!r}"
-        if name in ("input.qos_depth", "input.queue_size") and not (isinstance(value, int) and 1 <= value <= 10_000):
+        if name in ("input.qos_depth", "input.queue_size") and not (
+            isinstance(value, int) and 1 <= value <= 10_000
+        ):
             return f"{name} must be an integer 1..10000, got {value!r}"
         if (name.endswith(("_s", "_tolerance_s")) and name.startswith(("input.", "output.", "tracking."))
                 and isinstance(value, float | int) and not (0.0 <= float(value) < 1e6)):
@@ -359,7 +376,8 @@ class PoseNodeBase(LifecycleNode):
 
     # ---- the input graph -----------------------------------------------------------------------
     def _check_input_graph(self) -> dict[str, str]:
-        """Publishers of every input topic: a wrong message type or an incompatible QoS is warned about once."""
+        """Publishers of every input topic: a wrong message type or an incompatible QoS is warned
+        about once."""
         report = {}
         for subscription in self._inputs:
             topic = subscription.topic_name
@@ -372,12 +390,20 @@ class PoseNodeBase(LifecycleNode):
             self._input_publishers[topic] = len(matching)
             problems = []
             for other in sorted({p.topic_type for p in publishers} - {ours}):
-                problems.append(f"a publisher sends {other}, this node reads {ours}: point the input parameter "
-                                "at a topic of that type")
-            wants_reliable = self._input_qos is not None and self._input_qos.reliability == ReliabilityPolicy.RELIABLE
-            if wants_reliable and any(p.qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT for p in matching):
-                problems.append("a publisher offers best effort but input.qos is 'reliable', so nothing arrives "
-                                "from it: set input.qos to 'sensor_data'")
+                problems.append(
+                    f"a publisher sends {other}, this node reads {ours}: point the input parameter "
+                    "at a topic of that type"
+                )
+            wants_reliable = (
+                self._input_qos is not None and self._input_qos.reliability == ReliabilityPolicy.RELIABLE
+            )
+            if wants_reliable and any(
+                p.qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT for p in matching
+            ):
+                problems.append(
+                    "a publisher offers best effort but input.qos is 'reliable', so nothing arrives "
+                    "from it: set input.qos to 'sensor_data'"
+                )
             for problem in problems:
                 if (topic, problem) not in self._graph_warnings:
                     self._graph_warnings.add((topic, problem))
@@ -390,7 +416,11 @@ class PoseNodeBase(LifecycleNode):
     def _publish_diagnostics(self) -> None:
         now_ns = self.get_clock().now().nanoseconds
         snapshot = self.stats.snapshot(now_ns * 1e-9)
-        extra = {"lifecycle state": self._state_machine.current_state[1]} if hasattr(self, "_state_machine") else {}
+        extra = (
+            {"lifecycle state": self._state_machine.current_state[1]}
+            if hasattr(self, "_state_machine")
+            else {}
+        )
         if self.pipeline is not None:
             extra.update(self.pipeline.describe())
         extra["tracked ids"] = str(self._tracked_ids) if self.tracking is not None else "tracking off"

@@ -86,7 +86,9 @@ class PersonPose:
     def __post_init__(self) -> None:
         n = len(self.joint_set.joint_names)
         if self.joints_3d.shape != (n, 3):
-            raise ValueError(f"joints_3d must be ({n}, 3) for {self.joint_set.name}, got {self.joints_3d.shape}")
+            raise ValueError(
+                f"joints_3d must be ({n}, 3) for {self.joint_set.name}, got {self.joints_3d.shape}"
+            )
         if self.confidence.shape != (n,):
             raise ValueError(f"confidence must be ({n},), got {self.confidence.shape}")
         if self.keypoints_2d is not None and self.keypoints_2d.shape != (n, 2):

@@ -61,11 +61,13 @@ class BlazePoseLiftingPipeline(Pipeline):
 
     def describe(self) -> dict[str, str]:
         tiles = ", ".join(f"{side:g}" for side in self.detector.tile_sides) or "none"
-        return {"pipeline": self.name,
-                "2d": f"BlazePose GHUM full via LiteRT (up to {self.detector.max_people} people; detector tiles "
-                      f"{tiles}; {'video' if self.detector.video_mode else 'image'} mode; no feature maps)",
-                "lifter": f"context-agnostic {self.lifter_weights}",
-                "mesh": self.mesh.describe() if self.mesh else mesh_off_message(self.name)}
+        return {
+            "pipeline": self.name,
+            "2d": f"BlazePose GHUM full via LiteRT (up to {self.detector.max_people} people; detector tiles "
+            f"{tiles}; {'video' if self.detector.video_mode else 'image'} mode; no feature maps)",
+            "lifter": f"context-agnostic {self.lifter_weights}",
+            "mesh": self.mesh.describe() if self.mesh else mesh_off_message(self.name),
+        }
 
     def mesh_faces(self) -> np.ndarray | None:
         return self.mesh.faces if self.mesh is not None else None

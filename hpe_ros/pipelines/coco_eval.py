@@ -144,7 +144,9 @@ def oks_matrix(
 
 def oks(detected: np.ndarray, annotation: KeypointAnnotation) -> float:
     """Object keypoint similarity of (17, 2) ``detected`` keypoints against one annotation."""
-    return float(oks_matrix([KeypointDetection(np.asarray(detected, dtype=np.float64), 1.0)], [annotation])[0, 0])
+    return float(
+        oks_matrix([KeypointDetection(np.asarray(detected, dtype=np.float64), 1.0)], [annotation])[0, 0]
+    )
 
 
 @dataclass(frozen=True)

@@ -65,7 +65,11 @@ class EventSimulator:
         """Events for frames (T, H, W) at increasing ``stamps_ns`` (T,), following earlier calls."""
         frames = np.asarray(frames)
         stamps = np.asarray(stamps_ns, dtype=np.int64)
-        if frames.ndim != 3 or frames.shape[1:] != (self.height, self.width) or frames.shape[0] != stamps.size:
+        if (
+            frames.ndim != 3
+            or frames.shape[1:] != (self.height, self.width)
+            or frames.shape[0] != stamps.size
+        ):
             raise ValueError(f"frames must be (T, {self.height}, {self.width}) with T stamps")
         chunks = []
         for frame, stamp in zip(frames, stamps, strict=True):
@@ -136,6 +140,8 @@ class EventSimulator:
         return keep
 
 
-def simulate_events(frames: np.ndarray, stamps_ns: np.ndarray, config: EventSimulatorConfig | None = None) -> np.ndarray:
+def simulate_events(
+    frames: np.ndarray, stamps_ns: np.ndarray, config: EventSimulatorConfig | None = None
+) -> np.ndarray:
     """One-shot :class:`EventSimulator` over a whole clip."""
     return EventSimulator(frames.shape[1], frames.shape[2], config).simulate(frames, stamps_ns)

@@ -53,9 +53,11 @@ def mesh_off_message(pipeline: str) -> str:
 
 
 def random_posh_message(pipeline: str) -> str:
-    return (f"SMPL meshes come from a PoSh regressor with RANDOM weights ({pipeline}.posh_checkpoint not set): "
-            "every body is the rest pose with the mean shape, placed at the person's root. Set "
-            f"{pipeline}.posh_checkpoint to trained PoSh weights for posed bodies.")
+    return (
+        f"SMPL meshes come from a PoSh regressor with RANDOM weights ({pipeline}.posh_checkpoint not set): "
+        "every body is the rest pose with the mean shape, placed at the person's root. Set "
+        f"{pipeline}.posh_checkpoint to trained PoSh weights for posed bodies."
+    )
 
 
 def ignored_options_message(pipeline: str, options: list[str]) -> str:
@@ -91,13 +93,18 @@ def posh_sizes(state: Mapping[str, torch.Tensor]) -> PoshSizes:
 
 
 def load_posh(path: str | os.PathLike[str]) -> HEMletsPoSh:
-    """A PoSh network from a state dict file (bare, or under ``state_dict`` / ``model``), sized by its weights."""
+    """A PoSh network from a state dict file (bare, or under ``state_dict`` / ``model``), sized by
+    its weights."""
     state = unwrap_state_dict(read_checkpoint(path), container_keys=("model", "state_dict"))
     sizes = posh_sizes(state)
     if sizes.num_input_joints not in (len(H36M_17), HEMLETS_NUM_JOINTS):
-        raise ValueError(f"{os.fspath(path)}: PoSh takes {sizes.num_input_joints} joints; these pipelines give "
-                         f"H36M-17 (17, or 18 with the thorax appended)")
-    model = HEMletsPoSh(sizes.num_input_joints, sizes.feature_channels, sizes.hidden, num_betas=sizes.num_betas)
+        raise ValueError(
+            f"{os.fspath(path)}: PoSh takes {sizes.num_input_joints} joints; these pipelines give "
+            f"H36M-17 (17, or 18 with the thorax appended)"
+        )
+    model = HEMletsPoSh(
+        sizes.num_input_joints, sizes.feature_channels, sizes.hidden, num_betas=sizes.num_betas
+    )
     load_strict(model, state)
     return model
 
@@ -139,7 +146,9 @@ class MeshOutput:
         if not smpl_model_path:
             ignored = (["posh_checkpoint"] if posh_checkpoint else []) + (
                 ["smpl_gender"] if normalise_gender(gender) != "neutral" else [])
-            LOGGER.warning(ignored_options_message(pipeline, ignored) if ignored else mesh_off_message(pipeline))
+            LOGGER.warning(
+                ignored_options_message(pipeline, ignored) if ignored else mesh_off_message(pipeline)
+            )
             return None
         return cls(smpl_model_path, posh_checkpoint, gender, pipeline, publish_vertices)
 
@@ -165,7 +174,9 @@ class MeshOutput:
         rotations, betas = posh.rotation_matrices.to(dtype), posh.betas.to(dtype)[:, : self.smpl.num_betas]
         rest_root = self.smpl.rest_joints(betas, count)[:, 0]
         camera = smpl_to_camera_frame(rotations, torch.zeros_like(rest_root), rest_root)
-        root = np.zeros((count, 3)) if roots is None else np.asarray(roots, dtype=np.float64).reshape(count, 3)
+        root = (
+            np.zeros((count, 3)) if roots is None else np.asarray(roots, dtype=np.float64).reshape(count, 3)
+        )
         root = torch.from_numpy(np.where(np.isfinite(root), root, 0.0)).to(dtype)
         translation = root - rest_root
         body = self.smpl(camera.rotation_matrices, betas, translation)
@@ -177,8 +188,14 @@ class MeshOutput:
         vertices = body.vertices.cpu().numpy().astype(np.float32) if self.publish_vertices else None
         translation_np = translation.cpu().numpy().astype(np.float64)
         return [
-            SMPLEstimate(betas=betas_out[i], body_pose=axis_angle[i], translation=translation_np[i],
-                         joints=joints[i], vertices=None if vertices is None else vertices[i], gender=self.gender)
+            SMPLEstimate(
+                betas=betas_out[i],
+                body_pose=axis_angle[i],
+                translation=translation_np[i],
+                joints=joints[i],
+                vertices=None if vertices is None else vertices[i],
+                gender=self.gender,
+            )
             for i in range(count)
         ]
 

@@ -168,7 +168,8 @@ class UpstreamBoxes(BoxSource):
 
 
 class BottomUpBoxes(BoxSource):
-    """Boxes of the people a bottom-up estimator finds (e.g. :class:`~hpe_ros.pipelines.bottom_up.BottomUpEstimator`).
+    """Boxes of the people a bottom-up estimator finds (e.g.
+    :class:`~hpe_ros.pipelines.bottom_up.BottomUpEstimator`).
 
     ``estimator(image)`` returns an object with ``boxes`` (P, 5); each box is enlarged by
     ``expand`` of its size on every side (bottom-up boxes span the joints only).

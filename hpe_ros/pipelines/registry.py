@@ -56,7 +56,9 @@ def create_pipeline(name: str, options: dict[str, Any] | None = None) -> Pipelin
     options = dict(options or {})
     unknown = sorted(set(options) - set(spec.defaults))
     if unknown:
-        raise ValueError(f"unknown option(s) for pipeline {name!r}: {unknown}; known: {sorted(spec.defaults)}")
+        raise ValueError(
+            f"unknown option(s) for pipeline {name!r}: {unknown}; known: {sorted(spec.defaults)}"
+        )
     merged = {**spec.defaults, **options}
     check_file_options(name, merged)
     return spec.build(**merged)
@@ -66,9 +68,14 @@ FILE_OPTION_SUFFIXES = ("_checkpoint", "_weights", "_path")
 
 
 def check_file_options(pipeline: str, options: dict[str, Any]) -> None:
-    """Refuse, naming the option and the path, a model or data file option set to a path that does not exist."""
+    """Refuse, naming the option and the path, a model or data file option set to a path that does
+    not exist."""
     for option, value in sorted(options.items()):
-        if not (option == "path" or option.endswith(FILE_OPTION_SUFFIXES)) or not isinstance(value, str) or not value:
+        if (
+            not (option == "path" or option.endswith(FILE_OPTION_SUFFIXES))
+            or not isinstance(value, str)
+            or not value
+        ):
             continue
         if os.path.exists(value):
             continue
@@ -102,7 +109,8 @@ def _build_replay(path: str, match: str, stamp_tolerance_s: float, with_ids: boo
     "event_replay",
     input_kind="events",
     defaults={"path": "", "match": "sequence", "stamp_tolerance_s": 0.05, "with_ids": True},
-    summary="re-publishes known 3D poses from an .npz file at each event window's stamp (testing without networks)",
+    summary="re-publishes known 3D poses from an .npz file at each event window's stamp "
+    "(testing without networks)",
 )
 def _build_event_replay(path: str, match: str, stamp_tolerance_s: float, with_ids: bool = True) -> Pipeline:
     return _build_replay(path, match, stamp_tolerance_s, with_ids, input_kind="events")
@@ -123,8 +131,8 @@ def _build_event_replay(path: str, match: str, stamp_tolerance_s: float, with_id
         "smpl_gender": "neutral",
         "publish_vertices": True,
     },
-    summary="offline default: BlazePose 2D (every person, LiteRT) -> default context-agnostic lifter -> metric "
-            "placement (-> SMPL mesh with smpl_model_path)",
+    summary="offline default: BlazePose 2D (every person, LiteRT) -> default context-agnostic lifter "
+    "-> metric placement (-> SMPL mesh with smpl_model_path)",
 )
 def _build_blazepose(**options: Any) -> Pipeline:
     from hpe_ros.pipelines.blazepose_lifting import BlazePoseLiftingPipeline
@@ -184,8 +192,8 @@ def _build_eventhpe(**options: Any) -> Pipeline:
         "smpl_gender": "neutral",
         "publish_vertices": True,
     },
-    summary="top-down: person boxes -> HRNet/SimDR 2D (all people in one batch) -> Context-Aware PoseFormer on "
-            "HRNet features (or a context-agnostic lifter) -> metric placement (-> SMPL mesh)",
+    summary="top-down: person boxes -> HRNet/SimDR 2D (all people in one batch) -> Context-Aware "
+    "PoseFormer on HRNet features (or a context-agnostic lifter) -> metric placement (-> SMPL mesh)",
 )
 def _build_topdown(**options: Any) -> Pipeline:
     from hpe_ros.pipelines.topdown import TopDownPipeline

@@ -55,7 +55,9 @@ def load_pose_sequence(path: str | Path) -> PoseSequence:
     with data:
         keys = set(data.files)
         if "joints_3d" in keys:
-            joint_set = get_joint_set(str(data["joint_set"])) if "joint_set" in keys else get_joint_set("h36m_17")
+            joint_set = (
+                get_joint_set(str(data["joint_set"])) if "joint_set" in keys else get_joint_set("h36m_17")
+            )
             joints = _with_people_axis(np.asarray(data["joints_3d"], dtype=np.float64), 2)
             confidence = (_with_people_axis(np.asarray(data["confidence"], dtype=np.float32), 1)
                           if "confidence" in keys else np.ones(joints.shape[:3], dtype=np.float32))
@@ -73,7 +75,9 @@ def load_pose_sequence(path: str | Path) -> PoseSequence:
             raise ValueError(f"{path} has neither 'joints_3d' nor 'S'; keys: {sorted(keys)}")
     n_joints = len(joint_set.joint_names)
     if joints.ndim != 4 or joints.shape[2:] != (n_joints, 3):
-        raise ValueError(f"{path}: joints must be (T[, P], {n_joints}, 3) for {joint_set.name}, got {joints.shape}")
+        raise ValueError(
+            f"{path}: joints must be (T[, P], {n_joints}, 3) for {joint_set.name}, got {joints.shape}"
+        )
     if stamps is not None and stamps.shape != (joints.shape[0],):
         raise ValueError(f"{path}: stamps_ns must have one entry per time step ({joints.shape[0]})")
     return PoseSequence(joint_set, joints, confidence, keypoints, stamps, metric)

@@ -38,7 +38,9 @@ def _swing(points: np.ndarray, pivot: np.ndarray, angle: np.ndarray) -> np.ndarr
     return np.stack([rel[..., 0], y, z], axis=-1) + pivot
 
 
-def walking_poses(num_frames: int, fps: float = 10.0, stride_hz: float = 0.8, phase: float = 0.0) -> np.ndarray:
+def walking_poses(
+    num_frames: int, fps: float = 10.0, stride_hz: float = 0.8, phase: float = 0.0
+) -> np.ndarray:
     """(T, 17, 3) H36M joints of a person walking on the spot, in the body frame of ``_REST_POSE``
     (x to the person's left, y up from the ground, z forward)."""
     t = np.arange(num_frames) / fps
@@ -66,7 +68,9 @@ def walking_skeleton(num_frames: int, fps: float = 10.0, distance_m: float = 4.0
     return camera
 
 
-def default_camera(width: int = 640, height: int = 480, frame_id: str = "camera_optical_frame") -> CameraModel:
+def default_camera(
+    width: int = 640, height: int = 480, frame_id: str = "camera_optical_frame"
+) -> CameraModel:
     focal = 1.1 * width
     return CameraModel.from_intrinsics(focal, focal, (width - 1) / 2, (height - 1) / 2, width, height,
                                        frame_id=frame_id)
@@ -84,7 +88,12 @@ def render_stick_figure(joints: np.ndarray, camera: CameraModel, thickness_px: i
     disc = (dx**2 + dy**2) <= thickness_px**2
     offsets = np.stack([dx[disc], dy[disc]], axis=-1)
     points = np.round(samples.reshape(-1, 1, 2) + offsets[None]).reshape(-1, 2).astype(int)
-    inside = (points[:, 0] >= 0) & (points[:, 0] < camera.width) & (points[:, 1] >= 0) & (points[:, 1] < camera.height)
+    inside = (
+        (points[:, 0] >= 0)
+        & (points[:, 0] < camera.width)
+        & (points[:, 1] >= 0)
+        & (points[:, 1] < camera.height)
+    )
     points = points[inside]
     image[points[:, 1], points[:, 0]] = (240, 200, 60)
     return image

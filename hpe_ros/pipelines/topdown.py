@@ -85,7 +85,9 @@ LIFTERS = ("capf_hrnet32", "capf_hrnet48", "capf_baseline", "default")
 INPUT_SIZES = {"256x192": INPUT_SIZE_256x192, "384x288": INPUT_SIZE_384x288}
 BOX_DETECTORS = ("whole_image", "bottom_up", "blazepose", "none")
 _CAPF_WIDTH = {"capf_hrnet32": 32, "capf_hrnet48": 48}
-RANDOM_WEIGHTS_WARNING = "topdown runs {what} with RANDOM weights (allow_random_weights): its output means nothing"
+RANDOM_WEIGHTS_WARNING = (
+    "topdown runs {what} with RANDOM weights (allow_random_weights): its output means nothing"
+)
 
 
 def _missing(option: str, what: str) -> ValueError:
@@ -104,7 +106,9 @@ class PoseModelSpec:
     def parse(cls, name: str) -> PoseModelSpec:
         match = POSE_MODEL_PATTERN.match(name)
         if match is None:
-            raise ValueError(f"{NAME}.pose_model must be hrnet_w32|w48 + _heatmap|_simdr|_sa_simdr, got {name!r}")
+            raise ValueError(
+                f"{NAME}.pose_model must be hrnet_w32|w48 + _heatmap|_simdr|_sa_simdr, got {name!r}"
+            )
         return cls(int(match.group(1)), match.group(2).replace("_", "-"))
 
 
@@ -142,7 +146,9 @@ class CapfWithFlatInputs(nn.Module):
 
 def load_lifter_weights(model: nn.Module, path: str) -> None:
     """Official CA-PF checkpoints (``volume_net.*`` + ``backbone.*``) or our lifter state dicts, strictly."""
-    state = strip_prefix(unwrap_state_dict(read_checkpoint(path), container_keys=("model", "state_dict")), "module.")
+    state = strip_prefix(
+        unwrap_state_dict(read_checkpoint(path), container_keys=("model", "state_dict")), "module."
+    )
     if any(key.startswith("volume_net.") for key in state):
         state = convert_capf_state_dict(state).lifter
     load_strict(model, state)
@@ -216,7 +222,9 @@ class TopDownPipeline(Pipeline):
                                                  redetect_every, device)
         self._build_pose(spec, pose_model, pose_checkpoint, simdr_split_ratio, backend, device)
         self._build_lifter(lifter, lifter_checkpoint, backend, device)
-        self.mesh = MeshOutput.from_options(NAME, smpl_model_path, posh_checkpoint, smpl_gender, publish_vertices)
+        self.mesh = MeshOutput.from_options(
+            NAME, smpl_model_path, posh_checkpoint, smpl_gender, publish_vertices
+        )
         self._facts["mesh"] = self.mesh.describe() if self.mesh else mesh_off_message(NAME)
 
     # ---- construction --------------------------------------------------------------------------
@@ -233,9 +241,13 @@ class TopDownPipeline(Pipeline):
             raise ValueError(f"{NAME}.box_detector must be one of {BOX_DETECTORS}, got {detector_kind!r}")
         detector_kind = kind if kind in ("whole_image", "bottom_up", "blazepose") else detector_kind
         if bottom_up_checkpoint and detector_kind != "bottom_up":
-            warnings.warn(f"{NAME}.bottom_up_checkpoint is ignored: boxes come from {detector_kind}, not the SWAHR "
-                          f"detector. Set {NAME}.box_source (or, with box_source upstream or tracked, "
-                          f"{NAME}.box_detector) to bottom_up to use it, or leave it unset.", UserWarning, stacklevel=3)
+            warnings.warn(
+                f"{NAME}.bottom_up_checkpoint is ignored: boxes come from {detector_kind}, not the SWAHR "
+                f"detector. Set {NAME}.box_source (or, with box_source upstream or tracked, "
+                f"{NAME}.box_detector) to bottom_up to use it, or leave it unset.",
+                UserWarning,
+                stacklevel=3,
+            )
         detector: BoxSource | None
         if detector_kind == "whole_image":
             detector = WholeImageBoxes()
@@ -317,7 +329,10 @@ class TopDownPipeline(Pipeline):
         if lifter in _CAPF_WIDTH:
             self.capf_crop_size = model.config.crop_size
             width, height = self.input_size
-            maps = [torch.zeros(1, c, height // s, width // s) for c, s in zip(self.feature_channels, (4, 8, 16, 32), strict=True)]
+            maps = [
+                torch.zeros(1, c, height // s, width // s)
+                for c, s in zip(self.feature_channels, (4, 8, 16, 32), strict=True)
+            ]
             module: nn.Module = CapfWithFlatInputs(model)
             example = [joints, joints, *maps]
         else:
@@ -332,8 +347,14 @@ class TopDownPipeline(Pipeline):
 
     def estimate_2d(self, image: np.ndarray, boxes: np.ndarray) -> Keypoints2D:
         """COCO-17 keypoints (and HRNet maps) of the people in ``boxes`` (N, >=4)."""
-        crops = crop_people(image, boxes, self.input_size, channels_last=self.channels_last, method=self.protocol,
-                            device=self.crop_device)
+        crops = crop_people(
+            image,
+            boxes,
+            self.input_size,
+            channels_last=self.channels_last,
+            method=self.protocol,
+            device=self.crop_device,
+        )
         count = len(boxes)
         need_flipped_maps = self.needs_features and self.lifter_flip_test
         batch = crops.images
@@ -399,12 +420,18 @@ class TopDownPipeline(Pipeline):
         started = time.perf_counter()
         keypoints, scores, relative = self.lift(people_2d, (width, height), frame.camera)
         timings["lift"] = time.perf_counter() - started
-        result.people.extend(place_people(keypoints, scores, relative, boxes, frame.camera, timings, self.mesh,
-                                          depth=frame.depth))
+        result.people.extend(
+            place_people(
+                keypoints, scores, relative, boxes, frame.camera, timings, self.mesh, depth=frame.depth
+            )
+        )
         return result
 
     def describe(self) -> dict[str, str]:
-        return {**self._facts, "backend": ", ".join(f"{k}={v}" for k, v in self.pose_backend.describe().items())}
+        return {
+            **self._facts,
+            "backend": ", ".join(f"{k}={v}" for k, v in self.pose_backend.describe().items()),
+        }
 
     def mesh_faces(self) -> np.ndarray | None:
         return self.mesh.faces if self.mesh is not None else None
