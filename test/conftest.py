@@ -51,7 +51,8 @@ def _with_intrinsics(info, **changes):
 
 @pytest.fixture
 def with_intrinsics():
-    """:func:`_with_intrinsics`: change a CameraInfo's K entries by name (fx, fy, cx, cy, skew) or its fields."""
+    """:func:`_with_intrinsics`: change a CameraInfo's K entries by name (fx, fy, cx, cy, skew)
+    or its fields."""
     return _with_intrinsics
 
 

@@ -32,10 +32,11 @@ def _refusal(capsys, argv: list[str]) -> str:
 
 def test_missing_and_unreadable_input_bags(capsys, tmp_path: Path) -> None:
     line = _refusal(capsys, ["process", str(tmp_path / "none"), str(tmp_path / "out"), "--quiet"])
-    assert line == f"hpe-ros process: error: bag not found: {tmp_path / 'none'} (give the path of a rosbag2 folder)"
+    assert line == (f"hpe-ros process: error: bag not found: {tmp_path / 'none'} "
+                    "(give the path of a rosbag2 folder)")
     (tmp_path / "folder").mkdir()
-    for argv in (["process", str(tmp_path / "folder"), str(tmp_path / "out")], ["play", str(tmp_path / "folder")],
-                 ["info", str(tmp_path / "folder")]):
+    for argv in (["process", str(tmp_path / "folder"), str(tmp_path / "out")],
+                 ["play", str(tmp_path / "folder")], ["info", str(tmp_path / "folder")]):
         line = _refusal(capsys, argv)
         assert line.startswith(f"hpe-ros {argv[0]}: error: not a rosbag2 folder (no metadata.yaml): ")
     assert not (tmp_path / "out").exists()
@@ -59,7 +60,8 @@ def test_a_missing_model_file_names_the_option_and_the_path(capsys, small_bag: P
     line = _refusal(capsys, ["process", str(small_bag), str(tmp_path / "out"), "--pipeline", "topdown",
                              "--set", "topdown.pose_checkpoint=/nowhere/hrnet.pth"])
     assert line == ("hpe-ros process: error: option pose_checkpoint = /nowhere/hrnet.pth: not found "
-                    "(set topdown.pose_checkpoint to an existing file, or to an empty string for the default)")
+                    "(set topdown.pose_checkpoint to an existing file, "
+                    "or to an empty string for the default)")
     assert not (tmp_path / "out").exists()
 
 
@@ -74,8 +76,8 @@ def test_record_refusals(capsys, small_bag: Path, tmp_path: Path) -> None:
     line = _refusal(capsys, ["record", str(small_bag), "--topic", "/a:std_msgs/msg/String"])
     assert line.startswith("hpe-ros record: error: output bag already exists:")
     line = _refusal(capsys, ["record", str(tmp_path / "r"), "--topic", "/a:no_such_msgs/msg/String"])
-    assert line == ("hpe-ros record: error: message type no_such_msgs/msg/String is not available in this Python "
-                    "environment (build or install the no_such_msgs interfaces)")
+    assert line == ("hpe-ros record: error: message type no_such_msgs/msg/String is not available "
+                    "in this Python environment (build or install the no_such_msgs interfaces)")
     line = _refusal(capsys, ["record", str(tmp_path / "r"), "--topic", "/a"])
     assert line.startswith("hpe-ros record: error: --topic needs TOPIC:TYPE")
     assert not (tmp_path / "r").exists()
@@ -93,6 +95,6 @@ def test_help_states_the_exit_codes() -> None:
     text = build_parser().format_help()
     for needle in ("130", "143", "SIGTERM", "HPE_ROS_DEBUG=1"):
         assert needle in text
-    result = subprocess.run([sys.executable, "-m", "hpe_ros.cli.main", "process", "--help"], capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run([sys.executable, "-m", "hpe_ros.cli.main", "process", "--help"],
+                            capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and "130" in result.stdout and "--debug" in result.stdout

@@ -27,7 +27,8 @@ def long_recording(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path
     camera = default_camera(16, 12)
     stamps = write_image_bag(folder / "in", [np.zeros((12, 16, 3), np.uint8)] * FRAMES, camera)
     truth = folder / "truth.npz"
-    np.savez(truth, joints_3d=walking_skeleton(FRAMES, fps=30), joint_set="h36m_17", stamps_ns=np.array(stamps))
+    np.savez(truth, joints_3d=walking_skeleton(FRAMES, fps=30), joint_set="h36m_17",
+             stamps_ns=np.array(stamps))
     return folder / "in", truth, stamps
 
 
@@ -39,7 +40,9 @@ def _wait_for_progress(log: Path, process: subprocess.Popen, frames: int, timeou
         if done and done[-1] >= frames:
             return done[-1]
         time.sleep(0.05)
-    raise AssertionError(f"no progress to {frames} frames (exit {process.poll()}):\n{log.read_text()[-2000:]}")
+    raise AssertionError(
+        f"no progress to {frames} frames (exit {process.poll()}):\n{log.read_text()[-2000:]}"
+    )
 
 
 @pytest.mark.parametrize("storage", ["sqlite3", "mcap"])
@@ -50,8 +53,9 @@ def test_an_interrupted_process_leaves_a_readable_prefix(long_recording, tmp_pat
     out, log = tmp_path / "out", tmp_path / "process.log"
     with log.open("w") as handle:
         process = subprocess.Popen(
-            [sys.executable, "-m", "hpe_ros.cli.main", "process", str(in_bag), str(out), "--pipeline", "replay",
-             "--set", f"replay.path={truth}", "--set", "replay.match=stamp", "--storage", storage],
+            [sys.executable, "-m", "hpe_ros.cli.main", "process", str(in_bag), str(out),
+             "--pipeline", "replay", "--set", f"replay.path={truth}", "--set", "replay.match=stamp",
+             "--storage", storage],
             stdout=handle, stderr=subprocess.STDOUT, env=dict(os.environ, OMP_NUM_THREADS="1"))
         try:
             _wait_for_progress(log, process, 200)
@@ -64,8 +68,8 @@ def test_an_interrupted_process_leaves_a_readable_prefix(long_recording, tmp_pat
     assert "Traceback" not in text
     last = text.strip().splitlines()[-1]
     name = signal.Signals(signum).name
-    match = re.fullmatch(rf"hpe-ros process: interrupted by {name}; {re.escape(str(out))} is closed and holds "
-                         r"the (\d+) messages written before it", last)
+    match = re.fullmatch(rf"hpe-ros process: interrupted by {name}; {re.escape(str(out))} "
+                         r"is closed and holds the (\d+) messages written before it", last)
     assert match, last
 
     with BagReader(out) as reader:

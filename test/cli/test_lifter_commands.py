@@ -11,14 +11,14 @@ def test_train_then_eval_on_h36m_frames(shared_data: Path, tmp_path: Path, capsy
     data = shared_data / "h36m_frames"
     model = ["--model", "capf_baseline", "--model-arg", "dim=32", "--model-arg", "depth=1"]
     out = tmp_path / "run"
-    assert main(["train", "--dataset", "h36m-frames", "--data", str(data), "--epochs", "3", "--batch-size", "4",
-                 "--output", str(out), *model]) == 0
+    assert main(["train", "--dataset", "h36m-frames", "--data", str(data), "--epochs", "3",
+                 "--batch-size", "4", "--output", str(out), *model]) == 0
     assert (out / "last.pt").is_file()
-    assert main(["train", "--dataset", "h36m-frames", "--data", str(data), "--epochs", "4", "--batch-size", "4",
-                 "--output", str(out), "--resume", *model]) == 0
+    assert main(["train", "--dataset", "h36m-frames", "--data", str(data), "--epochs", "4",
+                 "--batch-size", "4", "--output", str(out), "--resume", *model]) == 0
     assert "trained 4 epochs" in capsys.readouterr().out
-    assert main(["eval", "--dataset", "h36m-frames", "--data", str(data), "--checkpoint", str(out / "last.pt"),
-                 *model]) == 0
+    assert main(["eval", "--dataset", "h36m-frames", "--data", str(data),
+                 "--checkpoint", str(out / "last.pt"), *model]) == 0
     printed = capsys.readouterr().out
     assert "MPJPE" in printed and "P-MPJPE" in printed
 
@@ -31,8 +31,8 @@ def test_eval_refuses_a_checkpoint_of_another_model(shared_data: Path, tmp_path:
     path = tmp_path / "other.pt"
     torch.save(create_model("capf_baseline", dim=32, depth=1).state_dict(), path)
     code = main(["eval", "--dataset", "h36m-frames", "--data", str(shared_data / "h36m_frames"),
-                 "--checkpoint", str(path), "--model", "capf_baseline", "--model-arg", "dim=64", "--model-arg",
-                 "depth=1"])
+                 "--checkpoint", str(path), "--model", "capf_baseline",
+                 "--model-arg", "dim=64", "--model-arg", "depth=1"])
     assert code == 2
     assert "shape differs" in capsys.readouterr().err
 

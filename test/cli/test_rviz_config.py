@@ -32,12 +32,14 @@ def test_the_defaults_render_the_template_unchanged() -> None:
 
 
 def test_namespace_topics_and_frame_follow_the_arguments(tmp_path: Path) -> None:
-    settings = RvizSettings(namespace="/robot1/", image_topic="front/color/image_raw", fixed_frame="front_optical")
+    settings = RvizSettings(namespace="/robot1/", image_topic="front/color/image_raw",
+                            fixed_frame="front_optical")
     path = write_rviz_config(TEMPLATE, settings, directory=tmp_path)
     assert path.parent == tmp_path and path.suffix == ".rviz"
     assert _shown(path.read_text()) == ("/robot1/front/color/image_raw", "/robot1/markers", "front_optical")
     absolute = RvizSettings(namespace="robot1", image_topic="/camera/image_raw")
-    assert _shown(render_rviz_config(TEMPLATE.read_text(), absolute))[:2] == ("/camera/image_raw", "/robot1/markers")
+    shown = _shown(render_rviz_config(TEMPLATE.read_text(), absolute))
+    assert shown[:2] == ("/camera/image_raw", "/robot1/markers")
 
 
 @pytest.mark.parametrize("namespace, topic, resolved", [

@@ -32,7 +32,8 @@ def test_process_writes_one_stamped_skeleton_array_per_image(sample, tmp_path: P
     data = np.load(truth)
     with BagReader(out) as reader:
         assert reader.topics == {"/hpe/skeletons": "hpe_ros_msgs/msg/Skeleton3DArray",
-                                 "/hpe/markers": "visualization_msgs/msg/MarkerArray", "/tf": "tf2_msgs/msg/TFMessage"}
+                                 "/hpe/markers": "visualization_msgs/msg/MarkerArray",
+                                 "/tf": "tf2_msgs/msg/TFMessage"}
         results = [skeleton_array_to_result(m.message) for m in reader.messages(["/hpe/skeletons"])]
     assert [r.stamp_ns for r in results] == data["stamps_ns"].tolist()
     for result, joints in zip(results, data["joints_3d"], strict=True):
@@ -43,8 +44,8 @@ def test_mcap_output_is_readable_by_an_independent_reader(sample, tmp_path: Path
     mcap_reader = pytest.importorskip("mcap_ros2.reader")
     bag, truth = sample
     out = tmp_path / "out_mcap"
-    assert cli_main(["process", str(bag), str(out), "--pipeline", "replay", "--set", f"replay.path={truth}", "--set", "replay.match=stamp",
-                     "--storage", "mcap", "--quiet"]) == 0
+    assert cli_main(["process", str(bag), str(out), "--pipeline", "replay", "--set", f"replay.path={truth}",
+                     "--set", "replay.match=stamp", "--storage", "mcap", "--quiet"]) == 0
     (mcap_file,) = out.glob("*.mcap")
     data = np.load(truth)
     decoded = list(mcap_reader.read_ros2_messages(str(mcap_file), topics=["/hpe/skeletons"]))
@@ -87,7 +88,8 @@ def test_clear_errors_for_wrong_topics_and_existing_output(sample, tmp_path: Pat
 
 def test_cli_reports_configuration_errors(sample, tmp_path: Path, capsys) -> None:
     bag, _ = sample
-    assert cli_main(["process", str(bag), str(tmp_path / "o"), "--pipeline", "replay", "--set", "replay.path="]) == 2
+    argv = ["process", str(bag), str(tmp_path / "o"), "--pipeline", "replay", "--set", "replay.path="]
+    assert cli_main(argv) == 2
     assert "needs option 'path'" in capsys.readouterr().err
     assert cli_main(["process", str(bag), str(tmp_path / "o"), "--pipeline", "nope"]) == 2
     assert "unknown pipeline" in capsys.readouterr().err
@@ -97,8 +99,9 @@ def test_event_bags_are_cut_into_windows(shared_data: Path, tmp_path: Path) -> N
     poses = tmp_path / "poses.npz"
     np.savez(poses, joints_3d=np.zeros((3, 17, 3)) + [0, 0, 2])
     out = tmp_path / "out_events"
-    assert cli_main(["process", str(shared_data / "events" / "evt3_trigger"), str(out), "--pipeline", "event_replay",
-                     "--set", f"event_replay.path={poses}", "--window-ms", "100", "--quiet"]) == 0
+    assert cli_main(["process", str(shared_data / "events" / "evt3_trigger"), str(out),
+                     "--pipeline", "event_replay", "--set", f"event_replay.path={poses}",
+                     "--window-ms", "100", "--quiet"]) == 0
     with BagReader(out) as reader:
         results = [skeleton_array_to_result(m.message) for m in reader.messages(["/hpe/skeletons"])]
     stamps = [r.stamp_ns for r in results]

@@ -52,7 +52,9 @@ def test_signals_inside_the_block_arrive_when_it_ends(raising_handlers) -> None:
 
 
 @pytest.mark.parametrize("storage", STORAGES)
-def test_a_signal_during_a_write_lands_after_the_message(raising_handlers, tmp_path: Path, storage: str) -> None:
+def test_a_signal_during_a_write_lands_after_the_message(
+    raising_handlers, tmp_path: Path, storage: str
+) -> None:
     classes = RosbagsMessageClasses()
     path = tmp_path / "bag"
     with pytest.raises(Stop):
@@ -75,7 +77,9 @@ def test_a_signal_during_a_write_lands_after_the_message(raising_handlers, tmp_p
 
 @pytest.mark.fuzz
 @given(storage=st.sampled_from(STORAGES), total=st.integers(0, 30), data=st.data())
-def test_an_exception_anywhere_leaves_a_readable_prefix(tmp_path_factory, storage: str, total: int, data) -> None:
+def test_an_exception_anywhere_leaves_a_readable_prefix(
+    tmp_path_factory, storage: str, total: int, data
+) -> None:
     stop_at = data.draw(st.integers(0, total))
     topics = data.draw(st.lists(st.sampled_from(["/a", "/b", "/c"]), min_size=total, max_size=total))
     classes = RosbagsMessageClasses()

@@ -16,7 +16,8 @@ def test_packaged_config_declares_every_option_of_its_pipelines() -> None:
 
 def test_flattening_and_assignments(tmp_path: Path) -> None:
     path = tmp_path / "p.yaml"
-    path.write_text("/**:\n  ros__parameters:\n    a: 1\nnode:\n  ros__parameters:\n    x:\n      y: true\n      z: s\n")
+    path.write_text("/**:\n  ros__parameters:\n    a: 1\n"
+                    "node:\n  ros__parameters:\n    x:\n      y: true\n      z: s\n")
     assert load_node_parameters(path, "node") == {"a": 1, "x.y": True, "x.z": "s"}
     assert parse_assignments(["k=3", "b=false", "s=text", "e="]) == {"k": 3, "b": False, "s": "text", "e": ""}
     with pytest.raises(ValueError, match="NAME=VALUE"):

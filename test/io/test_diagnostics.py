@@ -33,7 +33,8 @@ def test_bad_input_warns_and_pipeline_errors_are_errors_for_one_window() -> None
 def test_diagnostic_array_message() -> None:
     stats = StreamStats()
     stats.snapshot(0.0)
-    msg = diagnostic_array(RosbagsMessageClasses(), "node: pipeline", "node", stats.snapshot(1.0), 5, {"model": "x"})
+    msg = diagnostic_array(RosbagsMessageClasses(), "node: pipeline", "node", stats.snapshot(1.0), 5,
+                           {"model": "x"})
     (status,) = msg.status
     values = {kv.key: kv.value for kv in status.values}
     assert status.level == WARN and status.message == "no input received yet"

@@ -28,8 +28,11 @@ def _pair(width: int = 1280, height: int = 720) -> tuple[Evt3Decoder, Evt3Decode
     return native, Evt3Decoder(width, height, backend="numpy")
 
 
-def _same_packet(native: Evt3Decoder, numpy_decoder: Evt3Decoder, packet, is_bigendian: bool = False) -> int | None:
-    """Decode ``packet`` with both; assert identical results (or errors); return the CD count (None: error)."""
+def _same_packet(
+    native: Evt3Decoder, numpy_decoder: Evt3Decoder, packet, is_bigendian: bool = False
+) -> int | None:
+    """Decode ``packet`` with both; assert identical results (or errors); return the CD count
+    (None: error)."""
     errors = []
     results = []
     for decoder in (native, numpy_decoder):
@@ -104,7 +107,8 @@ def test_real_bag_packet_by_packet(shared_data):
     rng = np.random.default_rng(3)
     split_native, split_numpy = _pair()
     cuts = _even_cuts(rng, len(stream), 60)
-    assert sum(_same_packet(split_native, split_numpy, stream[a:b]) for a, b in zip(cuts[:-1], cuts[1:], strict=True)) == total
+    pieces = zip(cuts[:-1], cuts[1:], strict=True)
+    assert sum(_same_packet(split_native, split_numpy, stream[a:b]) for a, b in pieces) == total
 
 
 @needs_native
@@ -173,7 +177,8 @@ def test_corrupt_streams_give_the_same_errors_and_resync():
     for index in (3, 9, 17):  # a reserved word type somewhere in these packets
         corrupt = bytearray(packets[index])
         word = int(rng.integers(0, len(corrupt) // 2))
-        corrupt[2 * word + 1] = (int(rng.choice([0x1, 0x9, 0xB, 0xC, 0xD])) << 4) | (corrupt[2 * word + 1] & 0xF)
+        reserved = int(rng.choice([0x1, 0x9, 0xB, 0xC, 0xD]))
+        corrupt[2 * word + 1] = (reserved << 4) | (corrupt[2 * word + 1] & 0xF)
         packets[index] = bytes(corrupt)
     packets[22] = packets[22][:-1]  # odd byte count
     n_errors = 0

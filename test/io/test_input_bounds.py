@@ -30,7 +30,8 @@ from hpe_ros.io.messages import camera_from_info
 def info(with_intrinsics):
     def make(**changes) -> SimpleNamespace:
         calibrated = SimpleNamespace(width=640, height=480, distortion_model="plumb_bob",
-                                     d=[0.1, -0.05, 0.0, 0.0, 0.0], k=[500.0, 0.0, 320.0, 0.0, 500.0, 240.0, 0.0, 0.0, 1.0],
+                                     d=[0.1, -0.05, 0.0, 0.0, 0.0],
+                                     k=[500.0, 0.0, 320.0, 0.0, 500.0, 240.0, 0.0, 0.0, 1.0],
                                      header=SimpleNamespace(frame_id="cam"))
         return with_intrinsics(calibrated, **changes)
 
@@ -97,7 +98,9 @@ def test_any_image_message_decodes_or_is_refused(encoding: str, height: int, wid
 @pytest.mark.fuzz
 @given(encoding=st.sampled_from(["16UC1", "32FC1", "mono16", "rgb8", "32FC2"]), height=st.integers(0, 12),
        width=st.integers(0, 12), payload=st.binary(max_size=800))
-def test_any_depth_message_gives_metres_or_is_refused(encoding: str, height: int, width: int, payload: bytes) -> None:
+def test_any_depth_message_gives_metres_or_is_refused(
+    encoding: str, height: int, width: int, payload: bytes
+) -> None:
     size = 4 if encoding.startswith("32") else 2
     data = (payload * (1 + (height * width * size) // max(len(payload), 1)))[: height * width * size]
     msg = SimpleNamespace(encoding=encoding, height=height, width=width, step=width * size,
@@ -122,7 +125,8 @@ _VALID = {"jpeg": _encoded("JPEG"), "png": _encoded("PNG")}
 
 
 @pytest.mark.fuzz
-@given(fmt=st.sampled_from(["jpeg", "png", "rgb8; jpeg compressed bgr8", "", "tiff", "16UC1; compressedDepth"]),
+@given(fmt=st.sampled_from(["jpeg", "png", "rgb8; jpeg compressed bgr8", "", "tiff",
+                           "16UC1; compressedDepth"]),
        source=st.sampled_from(["jpeg", "png"]), cut=st.integers(0, 2000),
        flips=st.lists(st.tuples(st.integers(0, 2000), st.integers(0, 255)), max_size=6))
 def test_any_compressed_image_decodes_or_is_refused(fmt: str, source: str, cut: int,
@@ -170,6 +174,7 @@ def test_any_boxes_leave_only_usable_boxes(rows: list[list[float]]) -> None:
     checked = check_boxes(np.array(rows, dtype=np.float64).reshape(-1, 5))
     boxes = checked.boxes
     assert boxes.shape[1] == 5 and len(boxes) <= MAX_BOXES and checked.refused == len(rows) - len(boxes)
-    assert np.all(np.isfinite(boxes)) and np.all(boxes[:, 2] > boxes[:, 0]) and np.all(boxes[:, 3] > boxes[:, 1])
+    assert (np.all(np.isfinite(boxes)) and np.all(boxes[:, 2] > boxes[:, 0])
+            and np.all(boxes[:, 3] > boxes[:, 1]))
     assert np.all((boxes[:, 4] >= 0) & (boxes[:, 4] <= 1))
     assert bool(checked.reason) == (checked.refused > 0)

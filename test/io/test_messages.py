@@ -89,7 +89,9 @@ def test_rclpy_and_rosbags_produce_identical_bytes() -> None:
     rclpy_serialization = pytest.importorskip("rclpy.serialization")
     pytest.importorskip("hpe_ros_msgs.msg")
     result = PoseResult(42, "cam", [_person(np.random.default_rng(2))])
-    from_rclpy = rclpy_serialization.serialize_message(result_to_skeleton_array(RclpyMessageClasses(), result))
+    from_rclpy = rclpy_serialization.serialize_message(
+        result_to_skeleton_array(RclpyMessageClasses(), result)
+    )
     bag_msg = result_to_skeleton_array(RosbagsMessageClasses(), result)
     from_rosbags = hpe_typestore().serialize_cdr(bag_msg, bag_msg.__msgtype__)
     assert bytes(from_rclpy) == bytes(from_rosbags)
@@ -97,8 +99,9 @@ def test_rclpy_and_rosbags_produce_identical_bytes() -> None:
 
 def test_smpl_body_and_faces(classes) -> None:
     rng = np.random.default_rng(3)
-    smpl = SMPLEstimate(betas=rng.normal(size=10), body_pose=rng.normal(size=(24, 3)), translation=np.array([0, 0, 3.0]),
-                        joints=rng.normal(size=(24, 3)), vertices=rng.normal(size=(50, 3)), gender="female")
+    smpl = SMPLEstimate(betas=rng.normal(size=10), body_pose=rng.normal(size=(24, 3)),
+                        translation=np.array([0, 0, 3.0]), joints=rng.normal(size=(24, 3)),
+                        vertices=rng.normal(size=(50, 3)), gender="female")
     person = PersonPose(SMPL_24, smpl.joints, np.ones(24, np.float32), metric=True, smpl=smpl)
     msg = result_to_body_array(classes, PoseResult(9, "cam", [person]))
     (body,) = msg.bodies
@@ -111,13 +114,15 @@ def test_smpl_body_and_faces(classes) -> None:
 
 
 def test_camera_info_round_trip(classes) -> None:
-    camera = CameraModel.from_intrinsics(500.0, 510.0, 320.0, 240.0, 640, 480, D=np.array([0.1, -0.2, 0.001, 0.002, 0.0]),
-                                         frame_id="optical")
+    camera = CameraModel.from_intrinsics(500.0, 510.0, 320.0, 240.0, 640, 480,
+                                         D=np.array([0.1, -0.2, 0.001, 0.002, 0.0]), frame_id="optical")
     info = camera_to_info(classes, camera, 7)
     back = camera_from_info(info)
     np.testing.assert_allclose(back.K, camera.K)
     np.testing.assert_allclose(back.D, camera.D)
-    assert (back.width, back.height, back.frame_id, back.distortion_model) == (640, 480, "optical", "plumb_bob")
+    assert (back.width, back.height, back.frame_id, back.distortion_model) == (
+        640, 480, "optical", "plumb_bob"
+    )
     assert stamp_to_ns(make_header(classes, 7, "x").stamp) == 7
 
 
