@@ -24,14 +24,16 @@ HRNET_SIZES = [(64, 48), (32, 24), (16, 12), (8, 6)]
 
 def _features(channels, sizes, batch=2, dtype=torch.float32):
     generator = torch.Generator().manual_seed(1)
-    return [torch.randn(batch, c, h, w, generator=generator, dtype=dtype) for c, (h, w) in zip(channels, sizes, strict=True)]
+    return [torch.randn(batch, c, h, w, generator=generator, dtype=dtype)
+            for c, (h, w) in zip(channels, sizes, strict=True)]
 
 
 def _keypoints(batch=2, joints=17, dtype=torch.float32):
     generator = torch.Generator().manual_seed(2)
     keypoints_2d = (torch.rand(batch, joints, 2, generator=generator, dtype=dtype) - 0.5) * 1.5
     # crop pixels, some joints outside the 192x256 crop
-    crop = torch.rand(batch, joints, 2, generator=generator, dtype=dtype) * torch.tensor([210.0, 280.0], dtype=dtype) - 8.0
+    crop = (torch.rand(batch, joints, 2, generator=generator, dtype=dtype)
+            * torch.tensor([210.0, 280.0], dtype=dtype) - 8.0)
     return keypoints_2d, crop
 
 
@@ -135,7 +137,8 @@ def test_border_taps_on_embedded_levels_equal_grid_sample_then_embedding():
     features = _features(channels, sizes, batch=2, dtype=torch.float64)
     generator = torch.Generator().manual_seed(3)
     points = (torch.rand(2, 4, 30, 2, generator=generator, dtype=torch.float64) * 2 - 1) * 1.4  # some outside
-    points[:, :, :4] = torch.tensor([[-1.0, -1.0], [1.0, 1.0], [1.0, -1.0], [-1.0, 0.3]], dtype=torch.float64)  # on the border
+    # on the border
+    points[:, :, :4] = torch.tensor([[-1.0, -1.0], [1.0, 1.0], [1.0, -1.0], [-1.0, 0.3]], dtype=torch.float64)
     blocks, head_dim = 2, 4
     weights = [torch.randn(blocks * head_dim, c, generator=generator, dtype=torch.float64) for c in channels]
     levels = embed_levels(features, weights, blocks)
@@ -183,7 +186,8 @@ def test_embedded_sampling_rejects_one_pixel_wide_maps():
         embed_levels(features, [torch.zeros(4, 2)], 1)
 
 
-@pytest.mark.parametrize(("name", "batch"), [("capf_hrnet32", 2), ("capf_hrnet32", EMBEDDED_SAMPLING_MAX_BATCH + 1),
+@pytest.mark.parametrize(("name", "batch"), [("capf_hrnet32", 2),
+                                             ("capf_hrnet32", EMBEDDED_SAMPLING_MAX_BATCH + 1),
                                              ("capf_mpi", 2)])
 def test_fast_path_equals_reference_path(name, batch):
     model = create_model(name).double().eval()
@@ -195,7 +199,8 @@ def test_fast_path_equals_reference_path(name, batch):
     channels = model.config.level_channels
     features = _features(channels, HRNET_SIZES, batch=batch, dtype=torch.float64)
     keypoints_2d, crop = _keypoints(batch=batch, dtype=torch.float64)
-    crop[0, :3] = torch.tensor([[0.0, 0.0], [192.0, 256.0], [-50.0, 400.0]], dtype=torch.float64)  # corners, outside
+    # corners, outside
+    crop[0, :3] = torch.tensor([[0.0, 0.0], [192.0, 256.0], [-50.0, 400.0]], dtype=torch.float64)
     with torch.no_grad():
         model.use_fast_path = False
         reference = model(keypoints_2d, features, crop)

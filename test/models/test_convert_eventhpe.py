@@ -69,7 +69,8 @@ _OURS_TO_OFFICIAL_PREFIX = {
 
 
 def _official_smpl_buffers(smpl: SMPLModel, tiles: int) -> dict[str, torch.Tensor]:
-    """What the official SMPL layer registers: flattened blend shapes (K, 3V), regressor (V, 24), tiled weights."""
+    """What the official SMPL layer registers: flattened blend shapes (K, 3V), regressor (V, 24),
+    tiled weights."""
     num_vertices = smpl.v_template.shape[0]
     return {
         "smpl.v_template": smpl.v_template.clone(),

@@ -66,7 +66,8 @@ def test_capf_official_layout_round_trip(tmp_path):
     load_strict(target, weights.lifter)
     keypoints_2d = torch.rand(2, 17, 2) - 0.5
     crop = torch.rand(2, 17, 2) * torch.tensor([192.0, 256.0])
-    features = [torch.randn(2, c, h, w) for c, (h, w) in zip((32, 64, 128, 256), [(64, 48), (32, 24), (16, 12), (8, 6)], strict=True)]
+    levels = zip((32, 64, 128, 256), [(64, 48), (32, 24), (16, 12), (8, 6)], strict=True)
+    features = [torch.randn(2, c, h, w) for c, (h, w) in levels]
     with torch.no_grad():
         assert torch.equal(target(keypoints_2d, features, crop), source(keypoints_2d, features, crop))
 
@@ -80,7 +81,8 @@ def test_capf_mpi_bare_data_parallel_state_dict():
 
 
 def test_capf_mismatches_are_reported():
-    state = {f"volume_net.{_official_capf_key(k)}": v for k, v in create_model("capf_hrnet32").state_dict().items()}
+    our_state = create_model("capf_hrnet32").state_dict()
+    state = {f"volume_net.{_official_capf_key(k)}": v for k, v in our_state.items()}
     weights = convert_capf_state_dict(state)
     with pytest.raises(CheckpointMismatchError, match="shape differs"):
         load_strict(create_model("capf_hrnet48"), weights.lifter)  # level 0 has 48 channels there
@@ -107,7 +109,8 @@ def test_hemlets_official_layout_round_trip(tmp_path):
     source = _randomised(create_model("hemlets_resnet50"), seed=2)
     state = {_official_hemlets_key(k): v.clone() for k, v in source.state_dict().items()}
     state["volume_reg.dis_map"] = torch.linspace(0, 1, 64).view(1, 1, 64).repeat(1, 18, 1)
-    for official in ("backbone.layer1.0.downsample.0.weight", "conv_FBI.conv_body.3.weight", "conv_tail.3.bias"):
+    for official in ("backbone.layer1.0.downsample.0.weight", "conv_FBI.conv_body.3.weight",
+                     "conv_tail.3.bias"):
         assert official in state
     path = tmp_path / "hemlets_h36m_lastest.pth"
     torch.save(state, path)

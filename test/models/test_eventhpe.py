@@ -47,7 +47,9 @@ def test_flownet_pyramid_shapes_bounds_and_dt_scaling() -> None:
     with torch.no_grad():
         out = model(events, torch.tensor([1.0, 1.0]))
         slower = model(events, torch.tensor([1.0, 2.0]))
-    assert [tuple(f.shape) for f in out.flows] == [(2, 2, 8, 6), (2, 2, 16, 12), (2, 2, 32, 24), (2, 2, 64, 48)]
+    assert [tuple(f.shape) for f in out.flows] == [
+        (2, 2, 8, 6), (2, 2, 16, 12), (2, 2, 32, 24), (2, 2, 64, 48)
+    ]
     assert out.flow is out.flows[-1]
     # tanh output scaled by the input height (64) for every level
     assert all(f.abs().max() <= 64 for f in out.flows)
@@ -69,7 +71,9 @@ def test_contiguous_rot6d_layout_and_round_trip() -> None:
     rot = contiguous_rot6d_to_matrix(torch.tensor([0.0, 1.0, 0.0, -1.0, 0.0, 0.0]))
     assert torch.allclose(rot, torch.tensor([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]))
     matrices = axis_angle_to_matrix(torch.randn(20, 3))
-    assert torch.allclose(contiguous_rot6d_to_matrix(matrix_to_contiguous_rot6d(matrices)), matrices, atol=1e-5)
+    assert torch.allclose(
+        contiguous_rot6d_to_matrix(matrix_to_contiguous_rot6d(matrices)), matrices, atol=1e-5
+    )
     # Gram-Schmidt: a non-orthogonal, non-unit input still gives a rotation
     out = contiguous_rot6d_to_matrix(torch.randn(50, 6))
     assert torch.allclose(out @ out.transpose(-1, -2), torch.eye(3).expand(50, 3, 3), atol=1e-5)
@@ -118,7 +122,8 @@ def test_shapenet_layer_shapes(smpl: SMPLModel) -> None:
     assert tuple(state["pose_head.weight"].shape) == (144, 2048)
     assert tuple(state["translation_head.weight"].shape) == (3, 2048)
     assert not any(key.startswith("smpl.") for key in state)  # the body model is not a network weight
-    assert tuple(EventShapeNet(smpl, use_flow=False).state_dict()["encoder.conv1.weight"].shape) == (64, 8, 7, 7)
+    without_flow = EventShapeNet(smpl, use_flow=False).state_dict()
+    assert tuple(without_flow["encoder.conv1.weight"].shape) == (64, 8, 7, 7)
 
 
 def test_shapenet_with_zero_heads_keeps_the_initial_state(smpl: SMPLModel) -> None:
@@ -136,7 +141,9 @@ def test_shapenet_with_zero_heads_keeps_the_initial_state(smpl: SMPLModel) -> No
     rest = smpl(pose=initial.pose, betas=initial.betas)
     assert out.rotmats.shape == (2, 3, 24, 3, 3) and out.vertices.shape == (2, 3, 300, 3)
     for step in range(3):
-        assert torch.allclose(out.rotmats[:, step], axis_angle_to_matrix(initial.pose.reshape(2, 24, 3)), atol=1e-6)
+        assert torch.allclose(
+            out.rotmats[:, step], axis_angle_to_matrix(initial.pose.reshape(2, 24, 3)), atol=1e-6
+        )
         shift = initial.translation + (step + 1) * torch.tensor([0.01, 0.0, -0.02])
         assert torch.allclose(out.translation[:, step], shift, atol=1e-6)
         assert torch.allclose(out.joints[:, step], rest.joints + shift[:, None], atol=1e-5)

@@ -29,7 +29,8 @@ def test_big_linears_are_swapped_and_give_the_same_numbers():
 
 
 def test_loading_new_weights_repacks():
-    net, other = _net(), nn.Sequential(nn.Linear(64, 640), nn.GELU(), nn.Linear(640, 8), nn.Linear(8, 1024)).eval()
+    net = _net()
+    other = nn.Sequential(nn.Linear(64, 640), nn.GELU(), nn.Linear(640, 8), nn.Linear(8, 1024)).eval()
     pack_linears(net, min_weights=6000)
     x = torch.randn(3, 64)
     with torch.inference_mode():

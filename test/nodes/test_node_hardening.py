@@ -216,6 +216,7 @@ def test_messages_lost_before_the_callback_are_counted_within_two_seconds(ros_gr
     assert lost > 0
     assert received + lost == published  # every message is either received or counted lost
     assert f"lost before callback: {lost} of {lost + received}" in values[f"input {IMAGE_TOPIC}"]
+    assert values[f"lost before callback {IMAGE_TOPIC}"] == str(lost)
     warned = [t for t, status in user.statuses if "lost before the callback" in status.message]
     assert warned and warned[0] - burst_ended < 2.0
     assert np.isfinite(float(values["input rate (Hz)"]))

@@ -96,7 +96,8 @@ def test_average_precision_hand_computed():
     # ranked: hit, miss, hit with 2 positives -> precision 1 up to recall 0.5, then 2/3
     other = TRUTH + 400.0
     people = {1: [annotation(), annotation(keypoints=other)]}
-    ranked = [KeypointDetection(TRUTH, 0.9), KeypointDetection(TRUTH + 1000.0, 0.8), KeypointDetection(other, 0.7)]
+    ranked = [KeypointDetection(TRUTH, 0.9), KeypointDetection(TRUTH + 1000.0, 0.8),
+              KeypointDetection(other, 0.7)]
     report = evaluate({1: ranked}, people)
     assert all(ap == pytest.approx((51 + 50 * 2 / 3) / 101) for ap in report.ap_per_threshold.values())
     assert evaluate({1: ranked[:1]}, {1: people[1][:1]}).ap == pytest.approx(1.0)

@@ -75,8 +75,10 @@ def test_eventhpe_frames_shape_and_rotation():
     assert frames[:, :, :5].sum() == 0  # zero padding on the narrow side: 15 px -> 6 output columns
     one = make_events([0], [0], [0], [1])
     two = make_events([0, 0], [0, 0], [0, 10], [1, 1])
-    rotated = eventhpe_frames([two, one, one], height, width,
-                              EventHPEFrameConfig(partitions_per_interval=4, out_size=height, rotate_180=True))
+    rotated = eventhpe_frames(
+        [two, one, one], height, width,
+        EventHPEFrameConfig(partitions_per_interval=4, out_size=height, rotate_180=True),
+    )
     plain = eventhpe_frames([two, one, one], height, width,
                             EventHPEFrameConfig(partitions_per_interval=4, out_size=height))
     assert plain[0, 0, 15] == 1 and rotated[0, height - 1, 15 + width - 1] == 1
@@ -87,7 +89,8 @@ def test_voxel_grid_bilinear_in_time():
     grid = voxel_grid(events, 5, 2, 3)  # t* = 0, 1, 4
     assert grid.shape == (5, 2, 3)
     assert grid[0, 0, 1] == 1 and grid[1, 0, 1] == -1 and grid[4, 1, 2] == 1 and np.abs(grid).sum() == 3
-    split = voxel_grid(make_events([0, 2, 1], [0, 0, 1], [0, 100, 400], [1, 0, 1]), 3, 2, 3)  # t* = 0.5 for x = 2
+    # t* = 0.5 for x = 2
+    split = voxel_grid(make_events([0, 2, 1], [0, 0, 1], [0, 100, 400], [1, 0, 1]), 3, 2, 3)
     np.testing.assert_allclose(split[:, 0, 2], [-0.5, -0.5, 0.0])
     rng = np.random.default_rng(2)
     many = random_events(rng, 5000, 6, 7)
@@ -124,7 +127,8 @@ def test_windower_by_time_and_count_with_gray_frames():
     assert sum(w.events.size for w in windows) + (last.events.size if last else 0) == events.size
     for w in windows:
         assert np.all(w.events["t"] < w.stamp_ns) and np.all(w.events["t"] >= w.stamp_ns - 2_500)
-    assert windows[0].gray[0, 0] == (7 if abs(windows[0].stamp_ns - 2_000) < abs(windows[0].stamp_ns - 6_000) else 9)
+    first = windows[0]
+    assert first.gray[0, 0] == (7 if abs(first.stamp_ns - 2_000) < abs(first.stamp_ns - 6_000) else 9)
     counted = EventWindower(4, 4, count=300)
     out = []
     for chunk in np.array_split(events, 9):

@@ -53,7 +53,8 @@ def test_refractory_period_is_respected():
     refractory = 3_000_000
     free = simulate_events(video, stamps, EventSimulatorConfig(contrast_pos=0.1, noise_rate_hz=50.0, seed=3))
     limited = simulate_events(
-        video, stamps, EventSimulatorConfig(contrast_pos=0.1, refractory_ns=refractory, noise_rate_hz=50.0, seed=3)
+        video, stamps,
+        EventSimulatorConfig(contrast_pos=0.1, refractory_ns=refractory, noise_rate_hz=50.0, seed=3),
     )
     assert 0 < limited.size < free.size
     pixel = limited["y"].astype(np.int64) * W + limited["x"]
@@ -63,8 +64,11 @@ def test_refractory_period_is_respected():
     assert gaps.size and gaps.min() >= refractory
     # without noise, what survives is a subset of the free events of the same pixels
     clean_free = simulate_events(video, stamps, EventSimulatorConfig(contrast_pos=0.1))
-    clean_limited = simulate_events(video, stamps, EventSimulatorConfig(contrast_pos=0.1, refractory_ns=refractory))
-    assert set(map(tuple, clean_limited[["x", "y", "t"]].tolist())) <= set(map(tuple, clean_free[["x", "y", "t"]].tolist()))
+    clean_limited = simulate_events(
+        video, stamps, EventSimulatorConfig(contrast_pos=0.1, refractory_ns=refractory)
+    )
+    assert (set(map(tuple, clean_limited[["x", "y", "t"]].tolist()))
+            <= set(map(tuple, clean_free[["x", "y", "t"]].tolist())))
 
 
 def test_seeded_determinism_and_streaming():
@@ -80,7 +84,9 @@ def test_seeded_determinism_and_streaming():
     # frames fed in two calls give the same stream as one call (without noise, which draws per call)
     quiet = EventSimulatorConfig(contrast_sigma=0.2, refractory_ns=1_000_000, seed=11)
     simulator = EventSimulator(H, W, quiet)
-    streamed = np.concatenate([simulator.simulate(video[:5], stamps[:5]), simulator.simulate(video[5:], stamps[5:])])
+    streamed = np.concatenate(
+        [simulator.simulate(video[:5], stamps[:5]), simulator.simulate(video[5:], stamps[5:])]
+    )
     np.testing.assert_array_equal(streamed, simulate_events(video, stamps, quiet))
 
 
@@ -96,7 +102,9 @@ def test_event_count_scales_with_contrast_threshold():
 
 def test_simulated_events_round_trip_through_evt3():
     video = (moving_edge() * 255).astype(np.uint8)
-    events = simulate_events(video, np.arange(video.shape[0]) * STEP_NS, EventSimulatorConfig(noise_rate_hz=30.0))
+    events = simulate_events(
+        video, np.arange(video.shape[0]) * STEP_NS, EventSimulatorConfig(noise_rate_hz=30.0)
+    )
     events["t"] = events["t"] // 1000 * 1000  # EVT 3.0 carries microseconds
     events = events[np.argsort(events["t"], kind="stable")]
     decoded = Evt3Decoder(W, H).decode(encode_evt3(events, vectorize=True))

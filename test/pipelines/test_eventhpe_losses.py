@@ -23,8 +23,8 @@ from hpe_ros.pipelines.eventhpe_losses import (
 
 
 def _smooth_image(height: int = 32, width: int = 40) -> torch.Tensor:
-    ys, xs = torch.meshgrid(torch.arange(height, dtype=torch.float32), torch.arange(width, dtype=torch.float32),
-                            indexing="ij")
+    ys, xs = torch.meshgrid(torch.arange(height, dtype=torch.float32),
+                            torch.arange(width, dtype=torch.float32), indexing="ij")
     return (128 + 60 * torch.sin(xs / 3.0) + 50 * torch.cos(ys / 4.0))[None, None]
 
 
@@ -79,7 +79,9 @@ def test_flownet_total_weights_smoothness_by_half() -> None:
     image1, image2 = _smooth_image(), _smooth_image() * 0.9
     flows = [torch.randn(1, 2, 16, 20), torch.randn(1, 2, 32, 40)]
     losses = flownet_losses(flows, image1, image2)
-    assert losses.total.item() == pytest.approx(losses.photometric.item() + 0.5 * losses.smoothness.item(), rel=1e-6)
+    assert losses.total.item() == pytest.approx(
+        losses.photometric.item() + 0.5 * losses.smoothness.item(), rel=1e-6
+    )
 
 
 INTRINSICS = torch.tensor([100.0, 100.0, 32.0, 32.0])
@@ -126,7 +128,8 @@ def test_geodesic_loss_is_the_rotation_angle() -> None:
     r1 = axis_angle_to_matrix(torch.tensor([[0.0, 0.0, 0.2]]))
     r2 = axis_angle_to_matrix(torch.tensor([[0.0, 0.0, 0.2 + angle]]))
     assert geodesic_rotation_loss(r1, r2).item() == pytest.approx(angle, rel=1e-4)
-    assert geodesic_rotation_loss(r1, r1).item() == pytest.approx(math.acos(1 - 1e-6), rel=3e-2)  # float32 clamp
+    # float32 clamp
+    assert geodesic_rotation_loss(r1, r1).item() == pytest.approx(math.acos(1 - 1e-6), rel=3e-2)
 
 
 def _output_and_targets(steps: int = 3) -> tuple[ShapeNetOutput, ShapeNetTargets]:
@@ -151,7 +154,8 @@ def _output_and_targets(steps: int = 3) -> tuple[ShapeNetOutput, ShapeNetTargets
 def test_shapenet_losses_near_zero_for_a_perfect_prediction_and_weighted() -> None:
     output, targets = _output_and_targets()
     perfect = shapenet_losses(output, targets)
-    assert perfect.translation.item() == 0.0 and perfect.joints.item() == 0.0 and perfect.joints_2d.item() == 0.0
+    assert (perfect.translation.item() == 0.0 and perfect.joints.item() == 0.0
+            and perfect.joints_2d.item() == 0.0)
     assert perfect.rotation.item() < 10 * 2e-3  # only the acos clamp remains
     output.translation = output.translation + 0.1
     output.joints = output.joints + 0.2

@@ -50,7 +50,8 @@ def _simulated_event_frames(steps: int, size: int, channels: int = 8) -> torch.T
     stamps = np.arange(len(frames), dtype=np.int64) * 5_000_000
     events = simulate_events(frames, stamps, EventSimulatorConfig(contrast_pos=0.3, contrast_neg=0.3, seed=2))
     per_step = np.array_split(events, steps)
-    return torch.from_numpy(np.stack([partition_occupancy(e, size, size, channels) for e in per_step])).float()[None]
+    occupancy = np.stack([partition_occupancy(e, size, size, channels) for e in per_step])
+    return torch.from_numpy(occupancy).float()[None]
 
 
 def _shapenet_batch(smpl: SMPLModel, steps: int = 2, size: int = 32) -> ShapeNetBatch:
@@ -61,8 +62,10 @@ def _shapenet_batch(smpl: SMPLModel, steps: int = 2, size: int = 32) -> ShapeNet
         betas=torch.zeros(1, 10),
     )
     pose = initial.pose[:, None] + 0.05 * torch.randn(1, steps, 72, generator=gen)
-    translation = initial.translation[:, None] + torch.tensor([0.02, 0.0, 0.0]) * torch.arange(1, steps + 1)[:, None]
-    joints = smpl(pose=pose.reshape(steps, 72), betas=torch.zeros(steps, 10)).joints[None] + translation[:, :, None]
+    translation = (initial.translation[:, None]
+                   + torch.tensor([0.02, 0.0, 0.0]) * torch.arange(1, steps + 1)[:, None])
+    joints = (smpl(pose=pose.reshape(steps, 72), betas=torch.zeros(steps, 10)).joints[None]
+              + translation[:, :, None])
     targets = ShapeNetTargets(pose=pose, translation=translation, joints=joints)
     events = _simulated_event_frames(steps, size)
     flows = torch.zeros(1, steps, 2, size, size)

@@ -32,7 +32,9 @@ def _standing_joints(count: int) -> np.ndarray:
     return joints
 
 
-def test_without_model_path_no_mesh_and_the_message_names_the_parameter(caplog: pytest.LogCaptureFixture) -> None:
+def test_without_model_path_no_mesh_and_the_message_names_the_parameter(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     with caplog.at_level(logging.INFO, logger="hpe_ros.mesh"):
         assert MeshOutput.from_options("blazepose", "") is None
     messages = [r.getMessage() for r in caplog.records]
@@ -40,7 +42,9 @@ def test_without_model_path_no_mesh_and_the_message_names_the_parameter(caplog: 
     assert "blazepose.smpl_model_path" in messages[0]
 
 
-def test_random_posh_gives_upright_bodies_at_the_roots(smpl_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_random_posh_gives_upright_bodies_at_the_roots(
+    smpl_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     with caplog.at_level(logging.WARNING, logger="hpe_ros.mesh"):
         mesh = MeshOutput(str(smpl_path), pipeline="topdown")
     assert any("topdown.posh_checkpoint" in r.getMessage() for r in caplog.records)
@@ -52,7 +56,8 @@ def test_random_posh_gives_upright_bodies_at_the_roots(smpl_path: Path, caplog: 
     assert faces.ndim == 2 and faces.shape[1] == 3 and faces.max() < 6890
     for body, root in zip(bodies, roots, strict=True):
         assert body.vertices.shape == (6890, 3) and body.joints.shape == (24, 3)
-        assert body.betas.shape == (10,) and body.body_pose.shape == (24, 3) and body.translation.shape == (3,)
+        assert (body.betas.shape == (10,) and body.body_pose.shape == (24, 3)
+                and body.translation.shape == (3,))
         np.testing.assert_allclose(body.joints[SMPL_PELVIS], root, atol=1e-5)
         assert body.joints[SMPL_HEAD, 1] < root[1] - 0.3  # upright in the optical frame: the head is above
         assert np.abs(body.vertices - root).max() < 1.5  # the mesh surrounds the person

@@ -16,7 +16,9 @@ from hpe_ros.pipelines.registry import create_pipeline
     ("topdown", "pose_checkpoint"), ("topdown", "lifter_checkpoint"), ("topdown", "posh_checkpoint"),
     ("blazepose", "lifter_weights"), ("eventhpe", "flownet_checkpoint"),
 ])
-def test_a_missing_model_file_names_the_option_and_the_path(tmp_path: Path, pipeline: str, option: str) -> None:
+def test_a_missing_model_file_names_the_option_and_the_path(
+    tmp_path: Path, pipeline: str, option: str
+) -> None:
     missing = tmp_path / "nowhere" / "weights.pth"
     with pytest.raises(CheckpointError) as error:
         create_pipeline(pipeline, {option: str(missing)})
@@ -26,9 +28,12 @@ def test_a_missing_model_file_names_the_option_and_the_path(tmp_path: Path, pipe
 
 
 @pytest.mark.parametrize("pipeline, option", [("blazepose", "smpl_model_path"), ("replay", "path")])
-def test_a_missing_data_file_names_the_option_and_the_path(tmp_path: Path, pipeline: str, option: str) -> None:
+def test_a_missing_data_file_names_the_option_and_the_path(
+    tmp_path: Path, pipeline: str, option: str
+) -> None:
     missing = tmp_path / "SMPL_NEUTRAL.pkl"
-    with pytest.raises(FileNotFoundError, match=rf"option {option} = .*SMPL_NEUTRAL\.pkl: not found \(set {pipeline}\."):
+    with pytest.raises(FileNotFoundError,
+                       match=rf"option {option} = .*SMPL_NEUTRAL\.pkl: not found \(set {pipeline}\."):
         create_pipeline(pipeline, {option: str(missing)})
 
 
@@ -54,6 +59,7 @@ def test_without_ignored_options_the_usual_message_stays(caplog) -> None:
 def test_a_bottom_up_checkpoint_that_no_detector_uses_is_reported(tmp_path: Path) -> None:
     checkpoint = tmp_path / "swahr.pth"
     checkpoint.write_bytes(b"")  # never read: the whole image is the box
-    with pytest.warns(UserWarning, match=r"topdown\.bottom_up_checkpoint is ignored: boxes come from whole_image"):
+    with pytest.warns(UserWarning,
+                      match=r"topdown\.bottom_up_checkpoint is ignored: boxes come from whole_image"):
         create_pipeline("topdown", {"bottom_up_checkpoint": str(checkpoint), "box_source": "whole_image",
                                     "allow_random_weights": True, "backend": "torch"})

@@ -41,7 +41,8 @@ def test_boxes_from_keypoints_uses_confident_joints_and_expands() -> None:
 
 
 def test_select_and_clip() -> None:
-    boxes = np.array([[-10, -5, 50, 40, 0.5], [10, 10, 11, 80, 0.9], [0, 0, 30, 30, 0.95], [0, 0, 30, 30, 0.1]])
+    boxes = np.array([[-10, -5, 50, 40, 0.5], [10, 10, 11, 80, 0.9], [0, 0, 30, 30, 0.95],
+                      [0, 0, 30, 30, 0.1]])
     clipped = clip_boxes(boxes, 40, 30)
     np.testing.assert_allclose(clipped[0], [0, 0, 40, 30, 0.5])
     chosen = select_boxes(boxes, min_score=0.3, max_people=2)

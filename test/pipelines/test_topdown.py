@@ -85,7 +85,8 @@ def test_capf_gets_hrnet_maps_of_the_crops(pipeline: TopDownPipeline) -> None:
     keypoints, scores, relative = pipeline.lift(people, (WIDTH, HEIGHT))
     assert keypoints.shape == (2, 17, 2) and scores.shape == (2, 17) and relative.shape == (2, 17, 3)
     np.testing.assert_allclose(relative[:, 0], 0.0, atol=1e-9)  # pelvis-relative
-    blank = Keypoints2D(people.image, people.crop, people.scores, tuple(torch.zeros_like(m) for m in people.maps), ())
+    blank_maps = tuple(torch.zeros_like(m) for m in people.maps)
+    blank = Keypoints2D(people.image, people.crop, people.scores, blank_maps, ())
     assert not np.allclose(pipeline.lift(blank, (WIDTH, HEIGHT))[2], relative)  # the maps are used
 
 
@@ -94,7 +95,8 @@ def test_lifter_flip_test_is_mirror_equivariant(pipeline: TopDownPipeline) -> No
     crop_w, crop_h = pipeline.input_size
     image_points = rng.uniform(20, 200, (2, 17, 2))
     crop_points = rng.uniform(5, 180, (2, 17, 2))
-    maps = tuple(torch.randn(2, c, crop_h // s, crop_w // s) for c, s in zip((32, 64, 128, 256), (4, 8, 16, 32), strict=True))
+    levels = zip((32, 64, 128, 256), (4, 8, 16, 32), strict=True)
+    maps = tuple(torch.randn(2, c, crop_h // s, crop_w // s) for c, s in levels)
     flipped_maps = tuple(torch.randn_like(m) for m in maps)
     scores = np.ones((2, 17), np.float32)
     people = Keypoints2D(image_points, crop_points, scores, maps, flipped_maps)
