@@ -18,13 +18,15 @@ from hpe_ros.pipelines.synthetic_people import default_camera
 FRAMES = 600  # 20 s at 30 fps: the recorder is stopped long before the player ends
 
 
-@pytest.mark.parametrize("storage, signum, code", [("sqlite3", signal.SIGINT, 130), ("mcap", signal.SIGTERM, 143)])
+@pytest.mark.parametrize("storage, signum, code",
+                         [("sqlite3", signal.SIGINT, 130), ("mcap", signal.SIGTERM, 143)])
 def test_an_interrupted_recording_holds_every_message_it_counted(ros_graph, tmp_path: Path, storage: str,
                                                                  signum: int, code: int) -> None:
     frames = [np.full((12, 16, 3), i % 256, np.uint8) for i in range(FRAMES)]
     stamps = write_image_bag(tmp_path / "in", frames, default_camera(16, 12))
     out = tmp_path / "recorded"
-    recorder = ros_graph.start("record", "record", str(out), "--topic", f"{IMAGE_TOPIC}:sensor_msgs/msg/Image",
+    recorder = ros_graph.start("record", "record", str(out),
+                               "--topic", f"{IMAGE_TOPIC}:sensor_msgs/msg/Image",
                                "--duration", "120", "--storage", storage)
     ros_graph.wait_for_line("record", "hpe-ros record: recording", 60)
     ros_graph.start("play", "play", str(tmp_path / "in"), "--topics", IMAGE_TOPIC, "--wait-subscribers", "1")

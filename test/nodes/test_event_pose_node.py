@@ -32,7 +32,9 @@ def _expected_window_stamps(messages: list) -> list[int]:
     return stamps
 
 
-def test_event_node_windows_packets_and_skips_a_corrupt_one(ros_graph, shared_data: Path, tmp_path: Path) -> None:
+def test_event_node_windows_packets_and_skips_a_corrupt_one(
+    ros_graph, shared_data: Path, tmp_path: Path
+) -> None:
     source = shared_data / "events" / "evt3_trigger"
     bag = tmp_path / "events"
     classes = RosbagsMessageClasses()

@@ -71,7 +71,8 @@ def test_overload_accounts_for_every_frame(ros_graph, tmp_path: Path) -> None:
                            "--size", "320x240", "--probe-hz", "10", "--probe-frames", "5", "--rate-hz", "120",
                            "--duration-s", "3", "--sample-s", "0.2", "--age-bound-s", "0.5")
     # every check but the backlog trend, which thirds of a 3 s run on a shared machine cannot judge
-    failed = [name for name, passed in figures["checks"].items() if not passed and not name.startswith("no backlog")]
+    failed = [name for name, passed in figures["checks"].items()
+              if not passed and not name.startswith("no backlog")]
     assert not failed, result.stdout + result.stderr + (tmp_path / "run" / "node.log").read_text()
     acc = figures["accounting"]
     assert acc["published"] >= 0.8 * 120 * 3

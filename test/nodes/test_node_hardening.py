@@ -1,4 +1,5 @@
-"""The RGB node against a demanding user: refused requests, implausible intrinsics, a wrong graph, lost messages.
+"""The RGB node against a demanding user: refused requests, implausible intrinsics, a wrong graph,
+lost messages.
 
 The node runs in its own process (``hpe-ros run``, replay pipeline); this process is the user,
 with its own rclpy context: it publishes, calls the node's services and reads ``/diagnostics``.
@@ -74,8 +75,9 @@ def user(ros_client) -> User:
 
 def _start_node(ros_graph, tmp_path: Path, *settings: str) -> Any:
     _, truth = write_sample_recording(tmp_path, num_frames=5)
-    base = [f"replay.path={truth}", f"input.image_topic={IMAGE_TOPIC}", f"input.camera_info_topic={INFO_TOPIC}",
-            "diagnostics_period_s=0.2", "input.camera_info_wait_s=0.0"]
+    base = [f"replay.path={truth}", f"input.image_topic={IMAGE_TOPIC}",
+            f"input.camera_info_topic={INFO_TOPIC}", "diagnostics_period_s=0.2",
+            "input.camera_info_wait_s=0.0"]
     process = ros_graph.start("node", "run", "--pipeline", "replay",
                               *[arg for s in (*base, *settings) for arg in ("--set", s)])
     ros_graph.wait_for_line("node", "active:", timeout_s=30)
@@ -107,7 +109,9 @@ def _publish_matched(user: User, publisher: Any, messages: list[Any], period_s: 
         user.spin_until(lambda: False, period_s)
 
 
-def test_refused_lifecycle_requests_and_parameters_leave_the_node_running(ros_graph, user, tmp_path: Path) -> None:
+def test_refused_lifecycle_requests_and_parameters_leave_the_node_running(
+    ros_graph, user, tmp_path: Path
+) -> None:
     process = _start_node(ros_graph, tmp_path, "input.qos=reliable")
     change = user.node.create_client(ChangeState, "/hpe_pose/change_state")
     get_state = user.node.create_client(GetState, "/hpe_pose/get_state")
@@ -119,7 +123,8 @@ def test_refused_lifecycle_requests_and_parameters_leave_the_node_running(ros_gr
     assert process.poll() is None, ros_graph.log("node")
     assert user.call(get_state, GetState.Request()).current_state.id == State.PRIMARY_STATE_ACTIVE
 
-    bad = Parameter(name="input.qos", value=ParameterValue(type=ParameterType.PARAMETER_STRING, string_value="fast"))
+    bad = Parameter(name="input.qos",
+                    value=ParameterValue(type=ParameterType.PARAMETER_STRING, string_value="fast"))
     (result,) = user.call(set_parameters, SetParameters.Request(parameters=[bad])).results
     assert not result.successful and "input.qos" in result.reason
 
@@ -136,8 +141,8 @@ def test_refused_lifecycle_requests_and_parameters_leave_the_node_running(ros_gr
 def test_implausible_camera_info_is_counted_and_the_images_still_processed(ros_graph, user, tmp_path: Path,
                                                                            with_intrinsics) -> None:
     _start_node(ros_graph, tmp_path, "input.qos=reliable", "input.queue_size=100")
-    changes = [{"d": [1e308, 0.0, 0.0, 0.0, 0.0]}, {"fx": 1e-300}, {"fx": 1e300}, {"skew": 1e9}, {"cx": 500.0},
-               {"distortion_model": "rational_polynomial", "d": []}]
+    changes = [{"d": [1e308, 0.0, 0.0, 0.0, 0.0]}, {"fx": 1e-300}, {"fx": 1e300}, {"skew": 1e9},
+               {"cx": 500.0}, {"distortion_model": "rational_polynomial", "d": []}]
     implausible = [_camera_info(with_intrinsics, **change) for change in changes]
     infos = user.node.create_publisher(CameraInfo, INFO_TOPIC, _reliable(100))
     images = user.node.create_publisher(Image, IMAGE_TOPIC, _reliable(100))
@@ -158,7 +163,9 @@ def test_implausible_camera_info_is_counted_and_the_images_still_processed(ros_g
     assert values["rejected camera_info"] == str(len(implausible)) and "rejected image" not in values
 
 
-def test_a_wrong_message_type_and_an_incompatible_qos_are_named_with_the_fix(ros_graph, user, tmp_path: Path) -> None:
+def test_a_wrong_message_type_and_an_incompatible_qos_are_named_with_the_fix(
+    ros_graph, user, tmp_path: Path
+) -> None:
     _start_node(ros_graph, tmp_path, "input.qos=reliable")
     best_effort = user.node.create_publisher(Image, IMAGE_TOPIC, QoSProfile(depth=5,
                                                                              reliability=ReliabilityPolicy.BEST_EFFORT))
@@ -184,7 +191,9 @@ def test_a_wrong_message_type_and_an_incompatible_qos_are_named_with_the_fix(ros
     assert log.count("set input.qos to 'sensor_data'") == 1  # warned once, not every period
 
 
-def test_messages_lost_before_the_callback_are_counted_within_two_seconds(ros_graph, user, tmp_path: Path) -> None:
+def test_messages_lost_before_the_callback_are_counted_within_two_seconds(
+    ros_graph, user, tmp_path: Path
+) -> None:
     _start_node(ros_graph, tmp_path, "input.qos=sensor_data", "input.qos_depth=1")
     publisher = user.node.create_publisher(Image, IMAGE_TOPIC, QoSProfile(depth=1,
                                                                            reliability=ReliabilityPolicy.BEST_EFFORT))
@@ -276,7 +285,8 @@ def test_fuzzed_lifecycle_requests_and_parameter_updates_never_end_the_node(ros_
                 user.call(change, ChangeState.Request(transition=Transition(label=payload)))
             else:
                 name, value = payload
-                user.call(set_parameters, SetParameters.Request(parameters=[Parameter(name=name, value=value)]))
+                request = SetParameters.Request(parameters=[Parameter(name=name, value=value)])
+                user.call(set_parameters, request)
             assert process.poll() is None, ros_graph.log("node")[-3000:]
         assert user.call(get_state, GetState.Request()).current_state.id in (
             State.PRIMARY_STATE_UNCONFIGURED, State.PRIMARY_STATE_INACTIVE, State.PRIMARY_STATE_ACTIVE)
@@ -288,8 +298,10 @@ def test_fuzzed_lifecycle_requests_and_parameter_updates_never_end_the_node(ros_
     def string(value: str) -> ParameterValue:
         return ParameterValue(type=ParameterType.PARAMETER_STRING, string_value=value)
 
-    restore = [Parameter(name="pipeline", value=string("replay")), Parameter(name="replay.path", value=string(str(truth))),
-               Parameter(name="replay.match", value=string("sequence")), Parameter(name="input.qos", value=string("reliable")),
+    restore = [Parameter(name="pipeline", value=string("replay")),
+               Parameter(name="replay.path", value=string(str(truth))),
+               Parameter(name="replay.match", value=string("sequence")),
+               Parameter(name="input.qos", value=string("reliable")),
                Parameter(name="input.max_age_s", value=ParameterValue(type=ParameterType.PARAMETER_DOUBLE))]
     user.call(set_parameters, SetParameters.Request(parameters=restore))
     state = user.call(get_state, GetState.Request()).current_state.id
@@ -307,11 +319,15 @@ def test_fuzzed_lifecycle_requests_and_parameter_updates_never_end_the_node(ros_
     assert user.spin_until(lambda: int(user.values().get("processed", 0)) >= before + 2, 10.0), user.values()
 
 
-_encodings = st.sampled_from(["rgb8", "bgr8", "mono8", "mono16", "yuv422", "bayer_rggb8", "rgba8", "16UC1", "", "x"])
+_encodings = st.sampled_from(
+    ["rgb8", "bgr8", "mono8", "mono16", "yuv422", "bayer_rggb8", "rgba8", "16UC1", "", "x"]
+)
 
 
 @pytest.mark.fuzz
-def test_fuzzed_images_through_the_node_are_each_processed_or_counted(ros_graph, user, tmp_path: Path) -> None:
+def test_fuzzed_images_through_the_node_are_each_processed_or_counted(
+    ros_graph, user, tmp_path: Path
+) -> None:
     process = _start_node(ros_graph, tmp_path, "input.qos=reliable", "input.queue_size=1000",
                           "input.qos_depth=1000")
     publisher = user.node.create_publisher(Image, IMAGE_TOPIC, _reliable(1000))
@@ -323,7 +339,8 @@ def test_fuzzed_images_through_the_node_are_each_processed_or_counted(ros_graph,
     @given(encoding=_encodings, height=st.integers(0, 20), width=st.integers(0, 20), step=st.integers(0, 80),
            data=st.binary(max_size=1500), big_endian=st.integers(0, 1))
     def publish(encoding: str, height: int, width: int, step: int, data: bytes, big_endian: int) -> None:
-        msg = Image(height=height, width=width, encoding=encoding, step=step, data=data, is_bigendian=big_endian)
+        msg = Image(height=height, width=width, encoding=encoding, step=step, data=data,
+                    is_bigendian=big_endian)
         msg.header.stamp.sec = 10 + len(sent)
         publisher.publish(msg)
         sent.append(msg)

@@ -46,15 +46,17 @@ def test_node_publishes_skeletons_markers_and_reports_bad_images(ros_graph, tmp_
     bag = tmp_path / "with_bad_image"
     good_stamps = _with_bad_image(clean_bag, bag)
 
-    ros_graph.start("node", "run", "--pipeline", "replay", "--set", f"replay.path={truth}", "--set", "replay.match=stamp",
-                    "--set", "input.qos=reliable", "--set", "input.queue_size=100", "--set", "diagnostics_period_s=0.2")
+    ros_graph.start("node", "run", "--pipeline", "replay", "--set", f"replay.path={truth}",
+                    "--set", "replay.match=stamp", "--set", "input.qos=reliable",
+                    "--set", "input.queue_size=100", "--set", "diagnostics_period_s=0.2")
     ros_graph.wait_for_line("node", "active:", timeout_s=30)
     recorded = tmp_path / "recorded"
     ros_graph.start("recorder", "record", str(recorded),
                     "--topic", "/skeletons:hpe_ros_msgs/msg/Skeleton3DArray",
                     "--topic", "/markers:visualization_msgs/msg/MarkerArray",
                     "--topic", "/diagnostics:diagnostic_msgs/msg/DiagnosticArray",
-                    "--until", f"/skeletons={len(good_stamps)}", "--until", f"/markers={len(good_stamps)}", "--duration", "60", "--wait-publishers", "20")
+                    "--until", f"/skeletons={len(good_stamps)}", "--until", f"/markers={len(good_stamps)}",
+                    "--duration", "60", "--wait-publishers", "20")
     ros_graph.wait_for_line("recorder", "recording", timeout_s=30)
     player = ros_graph.start("player", "play", str(bag), "--wait-subscribers", "1", "--rate", "1")
     assert player.wait(timeout=60) == 0, ros_graph.log("player")
@@ -82,7 +84,8 @@ def test_node_publishes_skeletons_markers_and_reports_bad_images(ros_graph, tmp_
     values = [{kv.key: kv.value for kv in d.status[0].values} for d in diagnostics]
     after_rejection = [int(v["processed"]) for v in values if v["rejected (bad input)"] == "1"]
     assert after_rejection and max(after_rejection) > BAD_FRAME  # frames after the bad one were processed
-    assert all(v["rejected (bad input)"] in ("0", "1") and v["failed (pipeline error)"] == "0" for v in values)
+    assert all(v["rejected (bad input)"] in ("0", "1") and v["failed (pipeline error)"] == "0"
+               for v in values)
     warned = [d.status[0] for d in diagnostics if "step" in d.status[0].message]
     assert warned and all(_level(s) == 1 for s in warned)  # WARN
 
@@ -108,10 +111,13 @@ def _blazepose_skeletons(ros_graph, tmp_path: Path, bag: Path, frames: int, *set
                     "--set", "input.queue_size=100", "--set", "input.qos_depth=100", *extra)
     ros_graph.wait_for_line("node", "active:", timeout_s=60)
     recorded = tmp_path / "recorded"
-    recorder = ros_graph.start("recorder", "record", str(recorded), "--topic", "/skeletons:hpe_ros_msgs/msg/Skeleton3DArray",
-                               "--until", f"/skeletons={frames}", "--duration", "60", "--wait-publishers", "30")
+    recorder = ros_graph.start("recorder", "record", str(recorded),
+                               "--topic", "/skeletons:hpe_ros_msgs/msg/Skeleton3DArray",
+                               "--until", f"/skeletons={frames}", "--duration", "60",
+                               "--wait-publishers", "30")
     ros_graph.wait_for_line("recorder", "recording", timeout_s=30)
-    player = ros_graph.start("player", "play", str(bag), "--wait-subscribers", str(wait_subscribers), "--rate", "1")
+    player = ros_graph.start("player", "play", str(bag), "--wait-subscribers", str(wait_subscribers),
+                             "--rate", "1")
     assert player.wait(timeout=60) == 0, ros_graph.log("player")
     assert recorder.wait(timeout=90) == 0, ros_graph.log("recorder") + ros_graph.log("node")
     with BagReader(recorded) as reader:
@@ -121,7 +127,8 @@ def _blazepose_skeletons(ros_graph, tmp_path: Path, bag: Path, frames: int, *set
 def test_first_image_waits_for_a_late_camera_info(ros_graph, tmp_path: Path) -> None:
     if not blazepose_available():
         pytest.skip("BlazePose (mediapipe wheel + ai-edge-litert) is not installed")
-    skimage_data = pytest.importorskip("skimage.data", reason="scikit-image (the test picture) is not installed")
+    skimage_data = pytest.importorskip("skimage.data",
+                                       reason="scikit-image (the test picture) is not installed")
     picture = skimage_data.astronaut()
     frames = 3
     source, bag = tmp_path / "in_order", tmp_path / "late_info"
@@ -143,7 +150,8 @@ def _with_depth(source: Path, target: Path, metres: float, topic: str) -> None:
             if item.topic == "/camera/image_raw":
                 millimetres = np.full((msg.height, msg.width), round(1000 * metres), dtype="<u2")
                 millimetres[::7, ::5] = 0  # holes
-                depth = classes.new("sensor_msgs/msg/Image", header=msg.header, height=msg.height, width=msg.width,
+                depth = classes.new("sensor_msgs/msg/Image", header=msg.header,
+                                    height=msg.height, width=msg.width,
                                     encoding="16UC1", is_bigendian=0, step=2 * msg.width,
                                     data=np.frombuffer(millimetres.tobytes(), dtype=np.uint8))
                 writer.write(topic, depth, item.timestamp_ns)
@@ -153,7 +161,8 @@ def _with_depth(source: Path, target: Path, metres: float, topic: str) -> None:
 def test_an_aligned_depth_image_places_the_person_at_the_measured_distance(ros_graph, tmp_path: Path) -> None:
     if not blazepose_available():
         pytest.skip("BlazePose (mediapipe wheel + ai-edge-litert) is not installed")
-    skimage_data = pytest.importorskip("skimage.data", reason="scikit-image (the test picture) is not installed")
+    skimage_data = pytest.importorskip("skimage.data",
+                                       reason="scikit-image (the test picture) is not installed")
     picture = skimage_data.astronaut()
     frames, metres, topic = 3, 1.0, "/camera/aligned_depth_to_color/image_raw"
     plain, bag = tmp_path / "plain", tmp_path / "rgbd"
@@ -163,7 +172,8 @@ def test_an_aligned_depth_image_places_the_person_at_the_measured_distance(ros_g
     # a loaded machine can deliver the first CameraInfo and depth images late; two subscribers per
     # topic never come, so the player's 30 s wait lets every subscription match before it plays
     results = _blazepose_skeletons(ros_graph, tmp_path, bag, frames, f"input.depth_topic={topic}",
-                                   "input.depth_wait_s=2.0", "input.camera_info_wait_s=2.0", wait_subscribers=2)
+                                   "input.depth_wait_s=2.0", "input.camera_info_wait_s=2.0",
+                                   wait_subscribers=2)
     assert len(results) == frames
     for result in results:
         (person,) = result.people
