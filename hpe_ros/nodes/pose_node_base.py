@@ -411,6 +411,8 @@ class PoseNodeBase(LifecycleNode):
             loss = self._loss.get(topic)
             state = f"{len(matching)} publisher(s)" + (f"; {'; '.join(problems)}" if problems else "")
             report[f"input {topic}"] = state + (f"; lost before callback: {loss.describe()}" if loss else "")
+            if loss is not None and loss.counted:
+                report[f"lost before callback {topic}"] = str(loss.lost)  # the number alone, for tools
         return report
 
     def _publish_diagnostics(self) -> None:

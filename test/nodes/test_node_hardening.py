@@ -358,3 +358,29 @@ def test_fuzzed_images_through_the_node_are_each_processed_or_counted(
 
     assert user.spin_until(all_handled, 30.0), user.values()
     assert process.poll() is None and int(user.values()["processed"]) >= 1
+
+
+def test_the_shipped_fast_dds_profile_delivers_every_raw_frame_best_effort(ros_graph, tmp_path: Path,
+                                                                           monkeypatch) -> None:
+    profile = Path(__file__).resolve().parents[2] / "config" / "fastdds_large_images.xml"
+    ros_graph.env["FASTRTPS_DEFAULT_PROFILES_FILE"] = str(profile)
+    monkeypatch.setenv("FASTRTPS_DEFAULT_PROFILES_FILE", str(profile))
+    monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    _start_node(ros_graph, tmp_path, "input.qos=sensor_data", "input.queue_size=100")
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=int(ros_graph.env["ROS_DOMAIN_ID"]))
+    node = rclpy.create_node("camera_with_profile", context=context)
+    executor = rclpy.executors.SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    try:
+        user = User(node, executor)
+        publisher = node.create_publisher(Image, IMAGE_TOPIC, QoSProfile(depth=5,
+                                                                         reliability=ReliabilityPolicy.BEST_EFFORT))
+        frames = [_image(6_000_000_000 + i, 640, 480) for i in range(20)]  # 900 KiB each
+        _publish_matched(user, publisher, frames, period_s=0.1)
+        assert user.spin_until(lambda: user.values().get("received") == str(len(frames)), 10.0), user.values()
+        assert user.values()["lost before callback"] == "0"
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        rclpy.shutdown(context=context)
