@@ -7,6 +7,8 @@ with its own rclpy context: it publishes, calls the node's services and reads ``
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -360,27 +362,34 @@ def test_fuzzed_images_through_the_node_are_each_processed_or_counted(
     assert process.poll() is None and int(user.values()["processed"]) >= 1
 
 
-def test_the_shipped_fast_dds_profile_delivers_every_raw_frame_best_effort(ros_graph, tmp_path: Path,
-                                                                           monkeypatch) -> None:
+_CAMERA_SCRIPT = """
+import sys, time, rclpy
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import Image
+rclpy.init()
+node = rclpy.create_node("camera_with_profile")
+publisher = node.create_publisher(Image, sys.argv[1], QoSProfile(depth=5, reliability=ReliabilityPolicy.BEST_EFFORT))
+while publisher.get_subscription_count() == 0:
+    time.sleep(0.05)
+time.sleep(0.5)
+for i in range(int(sys.argv[2])):
+    msg = Image(height=480, width=640, encoding="rgb8", step=1920, data=bytes(640 * 480 * 3))
+    msg.header.stamp.sec = 6 + i
+    publisher.publish(msg)
+    time.sleep(0.1)
+time.sleep(0.5)
+rclpy.shutdown()
+"""
+
+
+def test_the_shipped_fast_dds_profile_delivers_every_raw_frame_best_effort(ros_graph, user, tmp_path: Path) -> None:
+    # Fast DDS reads its profile once per process: the node and the camera run in their own, with it
     profile = Path(__file__).resolve().parents[2] / "config" / "fastdds_large_images.xml"
     ros_graph.env["FASTRTPS_DEFAULT_PROFILES_FILE"] = str(profile)
-    monkeypatch.setenv("FASTRTPS_DEFAULT_PROFILES_FILE", str(profile))
-    monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     _start_node(ros_graph, tmp_path, "input.qos=sensor_data", "input.queue_size=100")
-    context = rclpy.Context()
-    rclpy.init(context=context, domain_id=int(ros_graph.env["ROS_DOMAIN_ID"]))
-    node = rclpy.create_node("camera_with_profile", context=context)
-    executor = rclpy.executors.SingleThreadedExecutor(context=context)
-    executor.add_node(node)
-    try:
-        user = User(node, executor)
-        publisher = node.create_publisher(Image, IMAGE_TOPIC, QoSProfile(depth=5,
-                                                                         reliability=ReliabilityPolicy.BEST_EFFORT))
-        frames = [_image(6_000_000_000 + i, 640, 480) for i in range(20)]  # 900 KiB each
-        _publish_matched(user, publisher, frames, period_s=0.1)
-        assert user.spin_until(lambda: user.values().get("received") == str(len(frames)), 10.0), user.values()
-        assert user.values()["lost before callback"] == "0"
-    finally:
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.shutdown(context=context)
+    frames = 20  # 900 KiB each
+    camera = subprocess.run([sys.executable, "-c", _CAMERA_SCRIPT, IMAGE_TOPIC, str(frames)], env=ros_graph.env,
+                            capture_output=True, text=True, timeout=60)
+    assert camera.returncode == 0, camera.stderr
+    assert user.spin_until(lambda: user.values().get("received") == str(frames), 10.0), user.values()
+    assert user.values()["lost before callback"] == "0"
