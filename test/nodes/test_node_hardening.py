@@ -368,7 +368,8 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 rclpy.init()
 node = rclpy.create_node("camera_with_profile")
-publisher = node.create_publisher(Image, sys.argv[1], QoSProfile(depth=5, reliability=ReliabilityPolicy.BEST_EFFORT))
+best_effort = QoSProfile(depth=5, reliability=ReliabilityPolicy.BEST_EFFORT)
+publisher = node.create_publisher(Image, sys.argv[1], best_effort)
 while publisher.get_subscription_count() == 0:
     time.sleep(0.05)
 time.sleep(0.5)
@@ -382,14 +383,15 @@ rclpy.shutdown()
 """
 
 
-def test_the_shipped_fast_dds_profile_delivers_every_raw_frame_best_effort(ros_graph, user, tmp_path: Path) -> None:
+def test_the_shipped_fast_dds_profile_delivers_every_raw_frame_best_effort(ros_graph, user,
+                                                                           tmp_path: Path) -> None:
     # Fast DDS reads its profile once per process: the node and the camera run in their own, with it
     profile = Path(__file__).resolve().parents[2] / "config" / "fastdds_large_images.xml"
     ros_graph.env["FASTRTPS_DEFAULT_PROFILES_FILE"] = str(profile)
     _start_node(ros_graph, tmp_path, "input.qos=sensor_data", "input.queue_size=100")
     frames = 20  # 900 KiB each
-    camera = subprocess.run([sys.executable, "-c", _CAMERA_SCRIPT, IMAGE_TOPIC, str(frames)], env=ros_graph.env,
-                            capture_output=True, text=True, timeout=60)
+    camera = subprocess.run([sys.executable, "-c", _CAMERA_SCRIPT, IMAGE_TOPIC, str(frames)],
+                            env=ros_graph.env, capture_output=True, text=True, timeout=60)
     assert camera.returncode == 0, camera.stderr
     assert user.spin_until(lambda: user.values().get("received") == str(frames), 10.0), user.values()
     assert user.values()["lost before callback"] == "0"
