@@ -5,7 +5,7 @@ READY := $(VENV)/.hpe_ros_ready
 SOURCES := requirements.txt setup.py scripts/setup_venv.sh scripts/build_interfaces.sh hpe_ros/io/_evt3.c \
            $(wildcard msg/msg/*.msg) msg/CMakeLists.txt $(wildcard hpe_ros/io/interfaces/*/*.msg)
 
-.PHONY: venv demo test bench clean
+.PHONY: venv demo test lint bench clean
 
 venv: $(READY)
 
@@ -18,6 +18,9 @@ demo: venv
 
 test: venv
 	$(PYTHON) -m pytest test
+
+lint: venv
+	$(VENV)/bin/ruff check .
 
 bench: venv
 	for b in benchmarks/bench_*.py; do $(PYTHON) $$b || exit 1; done

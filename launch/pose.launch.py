@@ -7,6 +7,7 @@ autostart:=false. With rviz:=true, RViz opens config/hpe_ros.rviz rendered for t
 starts the same nodes from the same YAML.
 """
 
+from launch import LaunchContext, LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
@@ -14,7 +15,6 @@ from launch_ros.actions import LifecycleNode, Node
 from launch_ros.substitutions import FindPackageShare
 
 from hpe_ros.cli.rviz_config import RvizSettings, is_true, write_rviz_config
-from launch import LaunchContext, LaunchDescription
 
 
 def _rviz(context: LaunchContext) -> list[Node]:
