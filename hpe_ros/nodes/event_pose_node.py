@@ -19,7 +19,6 @@ from typing import Any
 from event_camera_msgs.msg import EventPacket
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rclpy.qos import QoSProfile
-from rclpy.qos_overriding_options import QoSOverridingOptions
 from sensor_msgs.msg import CameraInfo, Image
 
 from hpe_ros.io.event_stream import EventStream, window_settings_problem
@@ -70,7 +69,6 @@ class EventPoseNode(PoseNodeBase):
             flow_publisher.publish(self.classes.new("sensor_msgs/msg/Image", header=header, **fields))
 
     def create_input_subscriptions(self, qos: QoSProfile) -> list[Any]:
-        overrides = QoSOverridingOptions.with_default_policies()
         stream = self._stream
         stream.configure(float(self.param("input.window_ms")), int(self.param("input.window_events")),
                          str(self.param("input.frame_id")))  # a ValueError refuses the activation
@@ -78,9 +76,7 @@ class EventPoseNode(PoseNodeBase):
         topics = [(EventPacket, self.param("input.events_topic"), self._on_packet),
                   (CameraInfo, self.param("input.camera_info_topic"), self._on_camera_info),
                   (Image, self.param("input.gray_topic"), self._on_gray)]
-        return [self.create_subscription(kind, topic, self.counted(topic, callback), qos,
-                                         qos_overriding_options=overrides)
-                for kind, topic, callback in topics if topic]
+        return [self.subscribe_input(kind, topic, callback, qos) for kind, topic, callback in topics if topic]
 
     def parameter_problem(self, name: str, value: Any) -> str:
         if name == "input.window_ms":

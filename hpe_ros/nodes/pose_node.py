@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 from hpe_ros_msgs.msg import BoundingBox2DArray
 from rclpy.qos import QoSProfile
-from rclpy.qos_overriding_options import QoSOverridingOptions
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from hpe_ros.core.camera import CameraModel
@@ -81,60 +80,20 @@ class PoseNode(PoseNodeBase):
         transport = self.param("input.transport")
         if transport not in ("raw", "compressed"):
             raise ValueError(f"input.transport must be 'raw' or 'compressed', got {transport!r}")
-        overrides = QoSOverridingOptions.with_default_policies()
         self._camera_wait_ends = None
         self._first_image_at, self._camera_missing_warned = None, False
-        # Created first: when an image and its CameraInfo are ready in the same wait, the executor
-        # takes them in creation order, so the image finds its intrinsics.
-        info_topic = self.param("input.camera_info_topic")
-        info_sub = self.create_subscription(
-            CameraInfo,
-            info_topic,
-            self.counted(info_topic, self._on_camera_info),
-            qos,
-            qos_overriding_options=overrides,
-        )
         self._depth.clear()
-        depth_topic = self.param("input.depth_topic")  # before the image too, for the same reason
-        depth_subs = (
-            [
-                self.create_subscription(
-                    Image,
-                    depth_topic,
-                    self.counted(depth_topic, self._on_depth),
-                    qos,
-                    qos_overriding_options=overrides,
-                )
-            ]
-            if depth_topic
-            else []
-        )
-        image_topic = self.param("input.image_topic")
-        if transport == "compressed":
-            topic = f"{image_topic}/compressed"
-            image_sub = self.create_subscription(
-                CompressedImage,
-                topic,
-                self.counted(topic, self._on_image),
-                qos,
-                qos_overriding_options=overrides,
-            )
-        else:
-            image_sub = self.create_subscription(
-                Image,
-                image_topic,
-                self.counted(image_topic, self._on_image),
-                qos,
-                qos_overriding_options=overrides,
-            )
-        subscriptions = [image_sub, info_sub]
         self._boxes.clear()
-        boxes_topic = self.param("input.boxes_topic")
-        if boxes_topic:
-            subscriptions.append(self.create_subscription(BoundingBox2DArray, boxes_topic,
-                                                          self.counted(boxes_topic, self._on_boxes), qos,
-                                                          qos_overriding_options=overrides))
-        return subscriptions + depth_subs
+        image_topic = self.param("input.image_topic")
+        compressed = transport == "compressed"
+        image = (CompressedImage, f"{image_topic}/compressed") if compressed else (Image, image_topic)
+        # CameraInfo and depth first: when an image and its side inputs are ready in the same wait,
+        # the executor takes them in creation order, so the image finds them.
+        inputs = [(CameraInfo, self.param("input.camera_info_topic"), self._on_camera_info),
+                  (Image, self.param("input.depth_topic"), self._on_depth),
+                  (*image, self._on_image),
+                  (BoundingBox2DArray, self.param("input.boxes_topic"), self._on_boxes)]
+        return [self.subscribe_input(kind, topic, callback, qos) for kind, topic, callback in inputs if topic]
 
     def _on_image(self, msg: Image | CompressedImage) -> None:
         if self._first_image_at is None:

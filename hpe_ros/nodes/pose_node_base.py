@@ -24,6 +24,7 @@ from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.lifecycle.node import LifecycleNodeMixin
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.qos_overriding_options import QoSOverridingOptions
 from tf2_msgs.msg import TFMessage
 from visualization_msgs.msg import MarkerArray
 
@@ -236,6 +237,12 @@ class PoseNodeBase(LifecycleNode):
     def create_input_subscriptions(self, qos: QoSProfile) -> list[Any]:
         """Subclasses subscribe to their inputs and feed :meth:`enqueue`."""
         raise NotImplementedError
+
+    def subscribe_input(self, message_type: Any, topic: str, callback: Any, qos: QoSProfile) -> Any:
+        """A subscription to an input topic: losses before ``callback`` counted, QoS overridable
+        by the standard ``qos_overrides`` parameters."""
+        return self.create_subscription(message_type, topic, self.counted(topic, callback), qos,
+                                        qos_overriding_options=QoSOverridingOptions.with_default_policies())
 
     def counted(self, topic: str, callback: Any) -> Any:
         """A subscription callback that counts the messages lost before it on ``topic``, then calls
