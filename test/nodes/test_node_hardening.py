@@ -26,10 +26,11 @@ from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import CameraInfo, Image
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import String
 
 from hpe_ros.cli.demo import write_sample_recording
+from hpe_ros.io.images import encode_compressed
 
 pytestmark = pytest.mark.ros
 
@@ -395,3 +396,19 @@ def test_the_shipped_fast_dds_profile_delivers_every_raw_frame_best_effort(ros_g
     assert camera.returncode == 0, camera.stderr
     assert user.spin_until(lambda: user.values().get("received") == str(frames), 10.0), user.values()
     assert user.values()["lost before callback"] == "0"
+
+
+def test_compressed_input_a_corrupt_jpeg_is_counted_and_the_next_one_processed(ros_graph, user,
+                                                                                tmp_path: Path) -> None:
+    _start_node(ros_graph, tmp_path, "input.qos=reliable", "input.queue_size=100",
+                "input.transport=compressed")
+    fmt, jpeg = encode_compressed(np.full((HEIGHT, WIDTH, 3), 128, dtype=np.uint8))
+    messages = []
+    for index, data in enumerate([jpeg[: len(jpeg) // 3], jpeg]):  # cut short, then whole
+        msg = CompressedImage(format=fmt, data=data)
+        msg.header.stamp.sec = 20 + index
+        messages.append(msg)
+    publisher = user.node.create_publisher(CompressedImage, f"{IMAGE_TOPIC}/compressed", _reliable())
+    _publish_matched(user, publisher, messages)
+    assert user.spin_until(lambda: user.values().get("processed") == "1", 10.0), user.values()
+    assert user.values()["rejected image"] == "1"
