@@ -9,7 +9,6 @@ was dropped on the way, for ``/diagnostics`` and the ``process`` report.
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any, Literal
 
 from hpe_ros.core.camera import CameraModel
@@ -112,17 +111,12 @@ class EventStream:
     def _retire(self) -> None:
         if self.windower is not None:
             self.windower.discard()
-            for name, value in asdict(self.windower.counts).items():
-                setattr(self._retired, name, getattr(self._retired, name) + value)
+            self._retired += self.windower.counts
         self.windower = None
 
     def windower_counts(self) -> WindowerCounts:
         """The windowers' counts, all of them together."""
-        total = WindowerCounts(**asdict(self._retired))
-        if self.windower is not None:
-            for name, value in asdict(self.windower.counts).items():
-                setattr(total, name, getattr(total, name) + value)
-        return total
+        return self._retired + (self.windower.counts if self.windower is not None else WindowerCounts())
 
     def counts(self) -> dict[str, int]:
         """What happened to the events, as ``/diagnostics`` and ``process`` report it."""

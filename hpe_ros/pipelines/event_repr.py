@@ -22,7 +22,7 @@ EventHPE frames (Zou et al., ICCV 2021; facts read from the official JimmyZou/Ev
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 
 import numpy as np
 
@@ -231,6 +231,9 @@ class WindowerCounts:
     late: int = 0  # events older than the open window (by less than the backward bound): dropped
     resyncs: int = 0  # new window grids started after a jump in time
     discarded: int = 0  # pending events thrown away by discard()
+
+    def __add__(self, other: WindowerCounts) -> WindowerCounts:
+        return WindowerCounts(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
 
 
 class EventWindower:
