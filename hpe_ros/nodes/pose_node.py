@@ -170,7 +170,6 @@ class PoseNode(PoseNodeBase):
         return ImageFrame(image=rgb, stamp_ns=stamp_ns, frame_id=self.frame_id_for(msg.header),
                           camera=camera, boxes=self.boxes_for(stamp_ns), depth=depth)
 
-
     def input_diagnostics(self) -> dict[str, str]:
         topic = self.resolve_topic_name(self.param("input.camera_info_topic"))
         camera = self._camera

@@ -96,7 +96,6 @@ class PoseNodeBase(LifecycleNode):
         self._loss: dict[str, SequenceGaps] = {}  # per input topic
         self._input_publishers: dict[str, int] = {}  # matching publishers per input topic (graph check)
         self._graph_warnings: set[tuple[str, str]] = set()  # (topic, problem) already warned about
-        self.lifecycle_refused = 0
         self._reject_logged: dict[str, float] = {}  # input kind -> monotonic time of its last log line
         self._declare_common_parameters()
         self.declare_input_parameters()
@@ -334,7 +333,6 @@ class PoseNodeBase(LifecycleNode):
         try:
             return LifecycleNodeMixin._LifecycleNodeMixin__on_change_state(self, request, response)
         except Exception as error:
-            self.lifecycle_refused += 1
             self.stats.rejected(f"lifecycle request: {error}", "lifecycle request")
             available = ", ".join(f"{t.transition.label} ({t.transition.id})"
                                   for t in self._available_transitions())
@@ -358,18 +356,20 @@ class PoseNodeBase(LifecycleNode):
         """Refuse parameter updates the node cannot use, with the reason (the caller gets it back)."""
         from rcl_interfaces.msg import SetParametersResult
 
-        problems = [problem for parameter in parameters if (problem := self.parameter_problem(parameter.name,
-                                                                                              parameter.value))]
-        if problems:
-            reason = "; ".join(problems)
+        problems = [self.parameter_problem(parameter.name, parameter.value) for parameter in parameters]
+        reason = "; ".join(problem for problem in problems if problem)
+        if reason:
             self.stats.rejected(f"parameter update: {reason}", "parameter update")
             self.get_logger().warning(f"refused parameter update: {reason}", throttle_duration_sec=1.0)
-        return SetParametersResult(successful=not problems, reason="; ".join(problems))
+        return SetParametersResult(successful=not reason, reason=reason)
 
     def parameter_problem(self, name: str, value: Any) -> str:
         """Why ``value`` is not usable for parameter ``name`` ('' when it is)."""
-        if name == "input.qos" and value not in ("sensor_data", "reliable"):
-            return f"input.qos must be 'sensor_data' or 'reliable', got {value!r}"
+        if name == "input.qos":
+            try:
+                input_qos(value, 1)
+            except ValueError as error:
+                return str(error)
         if name in ("input.qos_depth", "input.queue_size") and not (
             isinstance(value, int) and 1 <= value <= 10_000
         ):
@@ -434,8 +434,9 @@ class PoseNodeBase(LifecycleNode):
             extra.update(self.pipeline.describe())
         extra["tracked ids"] = str(self._tracked_ids) if self.tracking is not None else "tracking off"
         extra.update(self._check_input_graph())
-        if self.lifecycle_refused:
-            extra["refused lifecycle requests"] = str(self.lifecycle_refused)
+        refused = snapshot.rejected_by_kind.get("lifecycle request", 0)
+        if refused:
+            extra["refused lifecycle requests"] = str(refused)
         extra.update(self.input_diagnostics())
         self._diagnostics_pub.publish(
             diagnostic_array(self.classes, f"{self.get_fully_qualified_name()}: pipeline", self.get_name(),
