@@ -99,6 +99,16 @@ def train_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def train_default_lifter_command(args: argparse.Namespace) -> int:
+    from hpe_ros.pipelines.default_lifter import report_dict, train_default_lifter
+
+    report = train_default_lifter(args.data, args.output, steps=args.steps, seed=args.seed,
+                                  extra_data=args.extra_data, extra_stride=args.extra_stride)
+    for key, value in report_dict(report).items():
+        print(f"{key}: {value}")
+    return 0
+
+
 def add_commands(commands: argparse._SubParsersAction) -> None:
     evaluation = commands.add_parser("eval", help="evaluate a lifter (MPJPE, P-MPJPE, N-MPJPE, PCK, AUC)")
     add_dataset_arguments(evaluation)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import signal
 import sys
@@ -211,52 +212,27 @@ def main(argv: list[str] | None = None) -> int:
                 signal.signal(number, handler)
 
 
+# command -> module and function that run it (imported only when that command runs: torch and
+# rclpy load in seconds)
+_COMMANDS = {
+    "run": ("hpe_ros.cli.run", "run_command"),
+    "process": ("hpe_ros.cli.process", "process_command"),
+    "info": ("hpe_ros.cli.info", "info_command"),
+    "play": ("hpe_ros.cli.bag_tools", "play_command"),
+    "record": ("hpe_ros.cli.bag_tools", "record_command"),
+    "eval": ("hpe_ros.cli.lifters", "eval_command"),
+    "train": ("hpe_ros.cli.lifters", "train_command"),
+    "train-default-lifter": ("hpe_ros.cli.lifters", "train_default_lifter_command"),
+    "simulate-events": ("hpe_ros.cli.simulate", "simulate_command"),
+    "export": ("hpe_ros.cli.export", "export_command"),
+    "weights": ("hpe_ros.cli.weights", "weights_command"),
+    "demo": ("hpe_ros.cli.demo", "demo_command"),
+}
+
+
 def _dispatch(args: argparse.Namespace) -> int:
-    if args.command == "run":
-        from hpe_ros.cli.run import run_command
-
-        return run_command(args)
-    if args.command == "process":
-        from hpe_ros.cli.process import process_command
-
-        return process_command(args)
-    if args.command == "info":
-        from hpe_ros.cli.info import info_command
-
-        return info_command(args)
-    if args.command in ("play", "record"):
-        from hpe_ros.cli.bag_tools import play_command, record_command
-
-        return play_command(args) if args.command == "play" else record_command(args)
-    if args.command in ("eval", "train"):
-        from hpe_ros.cli.lifters import eval_command, train_command
-
-        return eval_command(args) if args.command == "eval" else train_command(args)
-    if args.command == "train-default-lifter":
-        from hpe_ros.pipelines.default_lifter import report_dict, train_default_lifter
-
-        report = train_default_lifter(args.data, args.output, steps=args.steps, seed=args.seed,
-                                      extra_data=args.extra_data, extra_stride=args.extra_stride)
-        for key, value in report_dict(report).items():
-            print(f"{key}: {value}")
-        return 0
-    if args.command == "simulate-events":
-        from hpe_ros.cli.simulate import simulate_command
-
-        return simulate_command(args)
-    if args.command == "export":
-        from hpe_ros.cli.export import export_command
-
-        return export_command(args)
-    if args.command == "weights":
-        from hpe_ros.cli.weights import weights_command
-
-        return weights_command(args)
-    if args.command == "demo":
-        from hpe_ros.cli.demo import demo_command
-
-        return demo_command(args)
-    return 1
+    module, function = _COMMANDS[args.command]
+    return getattr(importlib.import_module(module), function)(args)
 
 
 if __name__ == "__main__":
