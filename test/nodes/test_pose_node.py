@@ -16,6 +16,8 @@ from hpe_ros.pipelines.blazepose_models import blazepose_available
 
 pytestmark = pytest.mark.ros
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
 BAD_FRAME = 10
 
 
@@ -105,7 +107,13 @@ def _without_first_camera_info(source: Path, target: Path) -> None:
 def _blazepose_skeletons(ros_graph, tmp_path: Path, bag: Path, frames: int, *settings: str,
                          wait_subscribers: int = 1) -> list:
     """The skeletons the RGB node (BlazePose, reliable input, ``settings`` as NAME=VALUE) publishes
-    for the ``frames`` images of ``bag``, as a recorder in its own process saw them."""
+    for the ``frames`` images of ``bag``, as a recorder in its own process saw them.
+
+    Every process uses the shipped Fast DDS profile: the 512x512 images and depth images are
+    larger than Fast DDS's default shared-memory segment, and over UDP a lost fragment of a
+    reliable message waits for the writer's next heartbeat (seconds), longer than the node waits
+    for a depth image (docs/reliability.md, "Choosing QoS")."""
+    ros_graph.env["FASTRTPS_DEFAULT_PROFILES_FILE"] = str(REPO_ROOT / "config" / "fastdds_large_images.xml")
     extra = [arg for setting in settings for arg in ("--set", setting)]
     ros_graph.start("node", "run", "--set", "pipeline=blazepose", "--set", "input.qos=reliable",
                     "--set", "input.queue_size=100", "--set", "input.qos_depth=100", *extra)
