@@ -35,6 +35,31 @@ def _add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
                         help="set a parameter, e.g. --set replay.path=poses.npz (repeatable)")
 
 
+def _add_process_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `process` and `process-bags`: pipeline, topics, windows, outputs."""
+    _add_pipeline_arguments(parser)
+    parser.add_argument(
+        "--image-topic", help="image topic (default: the bag's only Image/CompressedImage topic)"
+    )
+    parser.add_argument(
+        "--camera-info-topic", help="CameraInfo topic (default: the image's sibling camera_info)"
+    )
+    parser.add_argument(
+        "--events-topic", help="event topic, for event pipelines (default: the bag's only one)"
+    )
+    parser.add_argument("--window-ms", type=float, default=50.0, help="event window length (ms)")
+    parser.add_argument(
+        "--window-events", type=int, default=0, help="events per window (0: windows by time)"
+    )
+    parser.add_argument("--storage", choices=("sqlite3", "mcap"), default="sqlite3")
+    parser.add_argument("--prefix", default="/hpe", help="namespace of the output topics")
+    parser.add_argument("--tf", action="store_true", help="also write /tf joint frames")
+    parser.add_argument("--no-markers", action="store_true", help="do not write RViz markers")
+    parser.add_argument(
+        "--copy-inputs", action="store_true", help="copy the input topics into the output bag"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hpe-ros", description=__doc__, epilog=EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -56,28 +81,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     process.add_argument("in_bag", type=Path)
     process.add_argument("out_bag", type=Path)
-    _add_pipeline_arguments(process)
-    process.add_argument(
-        "--image-topic", help="image topic (default: the bag's only Image/CompressedImage topic)"
-    )
-    process.add_argument(
-        "--camera-info-topic", help="CameraInfo topic (default: the image's sibling camera_info)"
-    )
-    process.add_argument(
-        "--events-topic", help="event topic, for event pipelines (default: the bag's only one)"
-    )
-    process.add_argument("--window-ms", type=float, default=50.0, help="event window length (ms)")
-    process.add_argument(
-        "--window-events", type=int, default=0, help="events per window (0: windows by time)"
-    )
-    process.add_argument("--storage", choices=("sqlite3", "mcap"), default="sqlite3")
-    process.add_argument("--prefix", default="/hpe", help="namespace of the output topics")
-    process.add_argument("--tf", action="store_true", help="also write /tf joint frames")
-    process.add_argument("--no-markers", action="store_true", help="do not write RViz markers")
-    process.add_argument(
-        "--copy-inputs", action="store_true", help="copy the input topics into the output bag"
-    )
+    _add_process_arguments(process)
     process.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    process_many = commands.add_parser(
+        "process-bags", help="`process` for many bags: one after the other, or as tasks on a Ray cluster"
+    )
+    from hpe_ros.cli.process_bags import add_options as add_process_bags_options
+
+    add_process_bags_options(process_many)
+    _add_process_arguments(process_many)
 
     info = commands.add_parser("info", help="installation, pipelines and models; or the topics of a bag")
     info.add_argument("bag", nargs="?", type=Path)
@@ -217,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
 _COMMANDS = {
     "run": ("hpe_ros.cli.run", "run_command"),
     "process": ("hpe_ros.cli.process", "process_command"),
+    "process-bags": ("hpe_ros.cli.process_bags", "process_bags_command"),
     "info": ("hpe_ros.cli.info", "info_command"),
     "play": ("hpe_ros.cli.bag_tools", "play_command"),
     "record": ("hpe_ros.cli.bag_tools", "record_command"),
