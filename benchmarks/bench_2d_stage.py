@@ -21,9 +21,9 @@ import torch
 
 from hpe_ros.models import create_model
 from hpe_ros.models.fuse import optimize_for_inference
-from hpe_ros.pipelines.backends import OnnxRuntimeBackend
-from hpe_ros.pipelines.codecs import HeatmapCodec, SimDRCodec
-from hpe_ros.pipelines.crops import crop_people
+from hpe_ros.pipelines.backends.runtime import OnnxRuntimeBackend
+from hpe_ros.pipelines.rgb.codecs import HeatmapCodec, SimDRCodec
+from hpe_ros.pipelines.rgb.crops import crop_people
 
 
 def _frame(height: int = 720, width: int = 1280) -> np.ndarray:

@@ -5,7 +5,7 @@
 Each network is the module :mod:`hpe_ros.pipelines.export` exports (what the pipelines run, with
 BatchNorm folded where the pipeline folds it) at the pipeline's input size, random weights. torch
 runs it eagerly under ``inference_mode`` (contiguous NCHW); ONNX Runtime runs its export with
-the settings of :class:`~hpe_ros.pipelines.backends.OnnxRuntimeBackend`. The two calls alternate,
+the settings of :class:`~hpe_ros.pipelines.backends.runtime.OnnxRuntimeBackend`. The two calls alternate,
 so that load from other processes hits both alike; medians are printed with the median of the
 per-iteration ratios (torch / ONNX Runtime: above 1 means ONNX Runtime is faster).
 """
@@ -26,7 +26,7 @@ import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hpe_ros.pipelines.backends import OnnxRuntimeBackend  # noqa: E402
+from hpe_ros.pipelines.backends.runtime import OnnxRuntimeBackend  # noqa: E402
 from hpe_ros.pipelines.export import ExportOptions, build_export, export_model  # noqa: E402
 
 # The pipelines' networks at their input sizes. ALL_TARGETS is the table of docs/performance.md

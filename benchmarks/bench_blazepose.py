@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 from timing import call_times
 
-from hpe_ros.pipelines.blazepose import BlazePoseDetector
-from hpe_ros.pipelines.blazepose_legacy import LegacyBlazePoseGraph
+from hpe_ros.pipelines.rgb.blazepose import BlazePoseDetector
+from hpe_ros.pipelines.rgb.blazepose_legacy import LegacyBlazePoseGraph
 
 DEFAULT_COCO_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "coco"
 VIDEO_FRAMES = 30

@@ -1,7 +1,7 @@
 """Top-down crop time: the official cv2.warpAffine crops against the float grid_sample warp, side by side.
 
 Run: ``python benchmarks/bench_crops.py [--repeats N] [--threads T]``. For each frame size, input size
-and number of people, both methods of :func:`hpe_ros.pipelines.crops.crop_people` (normalised
+and number of people, both methods of :func:`hpe_ros.pipelines.rgb.crops.crop_people` (normalised
 batch out, the image in as uint8 RGB) are timed in the same process (best of N), with the largest
 grey-level difference between them; with CUDA, grid_sample on the GPU too (the frame's upload
 included, the batch left on the GPU).
@@ -19,7 +19,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from benchmarks.timing import best_time  # noqa: E402
-from hpe_ros.pipelines.crops import IMAGENET_STD, INPUT_SIZE_256x192, INPUT_SIZE_384x288, crop_people  # noqa: E402
+from hpe_ros.pipelines.rgb.crops import IMAGENET_STD, INPUT_SIZE_256x192, INPUT_SIZE_384x288, crop_people  # noqa: E402
 
 
 def people_boxes(count: int, width: int, height: int, rng: np.random.Generator) -> np.ndarray:

@@ -16,10 +16,11 @@ import torch
 from timing import median_time
 
 from hpe_ros.models.registry import create_model
-from hpe_ros.pipelines import default_lifter as dl
-from hpe_ros.pipelines.synthetic_people import default_camera, walking_skeleton
+from hpe_ros.pipelines.rgb import default_lifter as dl
+from hpe_ros.simulation.people import default_camera, walking_skeleton
+from hpe_ros.training import default_lifter as dlt
 
-FIRST_RELEASE_KWARGS = {**dl.DEFAULT_MODEL_KWARGS, "hidden": 256, "num_blocks": 2}
+FIRST_RELEASE_KWARGS = {**dlt.DEFAULT_MODEL_KWARGS, "hidden": 256, "num_blocks": 2}
 
 
 def main() -> None:
@@ -33,7 +34,7 @@ def main() -> None:
     scores = np.ones(pixels.shape[:2])
     print(f"default lifter, {args.threads} threads, people per second (median of {args.repeats} calls)")
     rates = {}
-    for name, kwargs in (("shipped", dl.DEFAULT_MODEL_KWARGS), ("first release", FIRST_RELEASE_KWARGS)):
+    for name, kwargs in (("shipped", dlt.DEFAULT_MODEL_KWARGS), ("first release", FIRST_RELEASE_KWARGS)):
         lifter = dl.DefaultLifter(create_model(dl.DEFAULT_MODEL_NAME, **kwargs))
         for batch in (1, 32):
             keypoints, confidence = pixels[:batch], scores[:batch]

@@ -27,9 +27,9 @@ sys.path.insert(0, str(REPO))
 from hpe_ros.models.eventhpe import SMPLInitialState  # noqa: E402
 from hpe_ros.models.rotations import matrix_to_axis_angle  # noqa: E402
 from hpe_ros.pipelines.base import EventWindow  # noqa: E402
-from hpe_ros.pipelines.event_repr import EventWindower  # noqa: E402
-from hpe_ros.pipelines.event_simulator import EventSimulatorConfig, simulate_events  # noqa: E402
-from hpe_ros.pipelines.eventhpe_pipeline import EventHPEPipeline  # noqa: E402
+from hpe_ros.pipelines.events.eventhpe import EventHPEPipeline  # noqa: E402
+from hpe_ros.pipelines.events.representations import EventWindower  # noqa: E402
+from hpe_ros.pipelines.events.simulator import EventSimulatorConfig, simulate_events  # noqa: E402
 
 WIDTH, HEIGHT = 346, 260
 WINDOW_NS = 50_000_000

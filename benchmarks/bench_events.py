@@ -25,7 +25,7 @@ from timing import best_time, median_time  # noqa: E402
 from hpe_ros.io import evt3_native  # noqa: E402
 from hpe_ros.io.bags import BagReader  # noqa: E402
 from hpe_ros.io.events import CD_EVENT_DTYPE, Evt3Decoder, encode_evt3  # noqa: E402
-from hpe_ros.pipelines.event_repr import eventhpe_frames, partition_occupancy, voxel_grid  # noqa: E402
+from hpe_ros.pipelines.events.representations import eventhpe_frames, partition_occupancy, voxel_grid  # noqa: E402
 
 
 def compare_backends(label: str, n_events: int, run, repeats: int) -> None:

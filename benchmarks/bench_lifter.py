@@ -37,8 +37,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from hpe_ros.models import create_model
 from hpe_ros.models.capf import ContextAwarePoseFormer, crop_pixels_to_grid
 from hpe_ros.models.packed_linear import pack_linears
-from hpe_ros.pipelines.backends import OnnxRuntimeBackend
-from hpe_ros.pipelines.topdown import CapfWithFlatInputs
+from hpe_ros.pipelines.backends.runtime import OnnxRuntimeBackend
+from hpe_ros.pipelines.rgb.topdown import CapfWithFlatInputs
 
 LEVEL_SIZES = [(64, 48), (32, 24), (16, 12), (8, 6)]  # HRNet maps of a 256x192 crop
 

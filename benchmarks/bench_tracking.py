@@ -16,9 +16,9 @@ import numpy as np
 
 from hpe_ros.core.camera import CameraModel
 from hpe_ros.pipelines.base import PoseResult
-from hpe_ros.pipelines.crowd_simulation import body_to_camera, observed_person
-from hpe_ros.pipelines.people_tracking import PeopleTracking, SmoothingConfig
-from hpe_ros.pipelines.synthetic_people import walking_poses
+from hpe_ros.pipelines.tracking.stage import PeopleTracking, SmoothingConfig
+from hpe_ros.simulation.crowd import body_to_camera, observed_person
+from hpe_ros.simulation.people import walking_poses
 
 FPS = 30.0
 

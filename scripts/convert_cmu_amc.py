@@ -3,7 +3,7 @@
 
 Each ``<subject>_<trial>.amc`` with its ``<subject>.asf`` beside it becomes ``<out>/<trial>.npz``
 (every ``--stride``-th frame of the 120 Hz capture: root position in metres and the 38-joint
-exponential maps of ``hpe_ros.pipelines.cmu_mocap``, float32; see ``hpe_ros.pipelines.cmu_amc``).
+exponential maps of ``hpe_ros.training.cmu_mocap``, float32; see ``hpe_ros.training.cmu_amc``).
 Keep the cache outside the repository; the trials actually used are listed in
 ``hpe_ros/data/default_lifter.md``.
 
@@ -20,7 +20,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from hpe_ros.pipelines.cmu_amc import list_trials, read_trial, save_sequence  # noqa: E402
+from hpe_ros.training.cmu_amc import list_trials, read_trial, save_sequence  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

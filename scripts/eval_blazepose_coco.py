@@ -6,7 +6,7 @@ Two protocols are run on the images of a COCO keypoint file (default: the shared
 * ``boxes``: BlazePose on a crop around every annotated person's box (the "ground-truth boxes"
   protocol of top-down methods; it measures the keypoints, not person detection);
 * ``image``: BlazePose on the whole image: the person detector on the image and its tiles finds
-  everyone (``hpe_ros.pipelines.blazepose``).
+  everyone (``hpe_ros.pipelines.rgb.blazepose``).
 
 Usage: python scripts/eval_blazepose_coco.py [--coco-dir ../shared/data/coco] [--repeats 3]
 """
@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from hpe_ros.pipelines.blazepose import BlazePoseDetector, Pose2D, to_coco17
-from hpe_ros.pipelines.coco_eval import EvaluationReport, KeypointDetection, evaluate, load_coco_keypoints
+from hpe_ros.evaluation.coco import EvaluationReport, KeypointDetection, evaluate, load_coco_keypoints
+from hpe_ros.pipelines.rgb.blazepose import BlazePoseDetector, Pose2D, to_coco17
 
 DEFAULT_COCO_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "coco"
 

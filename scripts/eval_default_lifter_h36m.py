@@ -2,7 +2,7 @@
 """The default lifter on Human3.6M's test subjects (S9, S11) from ground-truth 2D, as the field reports it.
 
 Ground-truth 3D (``data_3d_h36m.npz``, the lifting community's layout, see
-``hpe_ros.pipelines.datasets.h36m``) is seen by each subject's 4 real cameras (``cameras.json``:
+``hpe_ros.datasets.h36m``) is seen by each subject's 4 real cameras (``cameras.json``:
 intrinsics and lens distortion); the 2D input is its projection through the real lens, scores 1.
 Printed, next to each other for every lifter given:
 
@@ -14,7 +14,7 @@ Printed, next to each other for every lifter given:
   (mean, median, as a share of the depth);
 * with ``--depth-samples N``: the same for N seeded samples placed from a depth image rendered
   from their true 3D (capsule bodies, a wall behind, a stereo camera's noise and holes;
-  ``hpe_ros.pipelines.depth_rendering``) through ``hpe_ros.pipelines.people.place_people``.
+  ``hpe_ros.simulation.depth``) through ``hpe_ros.pipelines.output.people.place_people``.
 
 Human3.6M may be used to measure only; nothing here trains on it.
 
@@ -36,12 +36,12 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from hpe_ros.core.h36m_cameras import load_h36m_cameras  # noqa: E402
 from hpe_ros.core.joints import H36M_17  # noqa: E402
-from hpe_ros.pipelines.datasets.h36m import H36M_TEST_SUBJECTS, h36m_lifting_samples, load_h36m_poses_3d  # noqa: E402
-from hpe_ros.pipelines.default_lifter import lift_with_cameras, load_default_lifter  # noqa: E402
-from hpe_ros.pipelines.depth_rendering import DepthNoise, render_depth  # noqa: E402
-from hpe_ros.pipelines.metrics import evaluate_poses, h36m_action_name, joint_errors, procrustes_align  # noqa: E402
-from hpe_ros.pipelines.people import DEPTH_ROOT_CONFIDENCE, place_people  # noqa: E402
-from hpe_ros.pipelines.placement import place_skeletons  # noqa: E402
+from hpe_ros.datasets.h36m import H36M_TEST_SUBJECTS, h36m_lifting_samples, load_h36m_poses_3d  # noqa: E402
+from hpe_ros.evaluation.metrics import evaluate_poses, h36m_action_name, joint_errors, procrustes_align  # noqa: E402
+from hpe_ros.pipelines.output.people import DEPTH_ROOT_CONFIDENCE, place_people  # noqa: E402
+from hpe_ros.pipelines.output.placement import place_skeletons  # noqa: E402
+from hpe_ros.pipelines.rgb.default_lifter import lift_with_cameras, load_default_lifter  # noqa: E402
+from hpe_ros.simulation.depth import DepthNoise, render_depth  # noqa: E402
 
 DEFAULT_CAMERAS = REPO_ROOT.parent / "shared" / "data" / "h36m_frames" / "cameras.json"
 _BONES = [(child, parent) for child, parent in enumerate(H36M_17.parents) if parent >= 0]

@@ -8,7 +8,7 @@ Usage (from the repository root)::
 Reports, all seeded and deterministic except the timings:
 
 1. the default lifter on the held-out CMU test split with seeded virtual cameras
-   (``hpe_ros.pipelines.default_lifter.evaluate_lifter_on_mocap``, seed 1 and 4,096 views as in
+   (``hpe_ros.pipelines.rgb.default_lifter.evaluate_lifter_on_mocap``, seed 1 and 4,096 views as in
    ``train_default_lifter``), beside the numbers stored in the weights file;
 2. on the 4 Human3.6M frames of ``h36m_frames``, with ground-truth 2D and with BlazePose 2D
    (whole image, static mode, mapped to H36M-17): MPJPE / P-MPJPE / N-MPJPE per frame and mean,
@@ -38,18 +38,17 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from eval_h36m_frames import blazepose_keypoints  # noqa: E402  (this folder is on sys.path)
 
+from hpe_ros.datasets.h36m_frames import H36MFrames, load_h36m_frames  # noqa: E402
+from hpe_ros.evaluation.metrics import evaluate_poses  # noqa: E402
 from hpe_ros.models.checkpoints import read_checkpoint  # noqa: E402
-from hpe_ros.pipelines.datasets.h36m_frames import H36MFrames, load_h36m_frames  # noqa: E402
-from hpe_ros.pipelines.default_lifter import (  # noqa: E402
+from hpe_ros.pipelines.output.placement import place_skeletons  # noqa: E402
+from hpe_ros.pipelines.rgb.default_lifter import (  # noqa: E402
     DefaultLifter,
-    MocapFrames,
     default_lifter_path,
-    evaluate_lifter_on_mocap,
     lift_with_cameras,
     load_default_lifter,
 )
-from hpe_ros.pipelines.metrics import evaluate_poses  # noqa: E402
-from hpe_ros.pipelines.placement import place_skeletons  # noqa: E402
+from hpe_ros.training.default_lifter import MocapFrames, evaluate_lifter_on_mocap  # noqa: E402
 
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data"
 CMU_EVAL_SEED = 1  # train_default_lifter evaluates with seed + 1 (trained with seed 0)
@@ -135,7 +134,7 @@ def median_seconds(function: Callable[[], object], repeats: int) -> float:
 
 def time_stages(frames: H36MFrames, lifter: DefaultLifter, repeats: int) -> dict[str, float]:
     """Median milliseconds per image of each stage, over the frames and ``repeats`` runs each."""
-    from hpe_ros.pipelines.blazepose import BlazePoseDetector, to_h36m17  # noqa: PLC0415 (optional)
+    from hpe_ros.pipelines.rgb.blazepose import BlazePoseDetector, to_h36m17  # noqa: PLC0415 (optional)
 
     images = [frames.read_image(i) for i in range(len(frames))]
     samples = frames.samples

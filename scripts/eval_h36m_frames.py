@@ -8,10 +8,10 @@ Example (from the repository root)::
 
 Inputs: the frames of ``--data`` (mmpose's ``test_h36m_body3d.npz`` and ``cameras.json``), 2D
 keypoints from ``--source`` (``gt``: the annotated 2D joints; ``blazepose``: BlazePose on the
-frame image, its 33 landmarks mapped to H36M-17 with ``hpe_ros.pipelines.blazepose.to_h36m17``),
+frame image, its 33 landmarks mapped to H36M-17 with ``hpe_ros.pipelines.rgb.blazepose.to_h36m17``),
 and a lifter: ``default`` is the offline default lifter (``hpe_ros/data/default_lifter.pt``, its
 own input normalisation, no flip test), any other name a registered lifter with its weights from
-a training checkpoint (``hpe_ros.pipelines.lifter_training``) or a plain state dict. Prints
+a training checkpoint (``hpe_ros.training.lifter``) or a plain state dict. Prints
 MPJPE, P-MPJPE, N-MPJPE, PCK@150 mm and AUC per action, and the error of the metric placement
 (root position from the 2D keypoints and the lifted pose) next to them.
 Context-aware lifters (``capf_*``) need backbone features, which this script does not compute.
@@ -30,14 +30,14 @@ import torch
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
+from hpe_ros.datasets.h36m_frames import H36MFrames, load_h36m_frames  # noqa: E402
+from hpe_ros.datasets.samples import LiftingSamples  # noqa: E402
+from hpe_ros.evaluation.metrics import EvaluationReport, evaluate_poses  # noqa: E402
 from hpe_ros.models.checkpoints import load_strict, read_checkpoint, unwrap_state_dict  # noqa: E402
 from hpe_ros.models.registry import create_model  # noqa: E402
-from hpe_ros.pipelines.datasets.h36m_frames import H36MFrames, load_h36m_frames  # noqa: E402
-from hpe_ros.pipelines.datasets.samples import LiftingSamples  # noqa: E402
-from hpe_ros.pipelines.default_lifter import lift_with_cameras, load_default_lifter  # noqa: E402
-from hpe_ros.pipelines.lifter_training import evaluate, predict  # noqa: E402
-from hpe_ros.pipelines.metrics import EvaluationReport, evaluate_poses  # noqa: E402
-from hpe_ros.pipelines.placement import place_skeletons  # noqa: E402
+from hpe_ros.pipelines.output.placement import place_skeletons  # noqa: E402
+from hpe_ros.pipelines.rgb.default_lifter import lift_with_cameras, load_default_lifter  # noqa: E402
+from hpe_ros.training.lifter import evaluate, predict  # noqa: E402
 
 SOURCES = ("gt", "blazepose")
 DEFAULT_LIFTER = "default"  # --model value of the offline default lifter
@@ -48,7 +48,7 @@ def blazepose_keypoints(frames: H36MFrames) -> tuple[np.ndarray, np.ndarray]:
 
     A frame where BlazePose finds nobody gets NaN keypoints and zero scores.
     """
-    from hpe_ros.pipelines.blazepose import BlazePoseDetector, to_h36m17  # noqa: PLC0415 (optional)
+    from hpe_ros.pipelines.rgb.blazepose import BlazePoseDetector, to_h36m17  # noqa: PLC0415 (optional)
 
     keypoints = np.full((len(frames), 17, 2), np.nan)
     scores = np.zeros((len(frames), 17))

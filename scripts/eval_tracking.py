@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Tracking and smoothing, measured: the numbers of docs/models.md ("Tracking and smoothing").
 
-1. Ids on the simulated scenes (hpe_ros.pipelines.crowd_simulation: crossings, walking behind a
+1. Ids on the simulated scenes (hpe_ros.simulation.crowd: crossings, walking behind a
    person standing still, leaving the image and coming back, a group of six) at 30 Hz, through
    the default lifter and the placement, on two cameras (a 640x480 RGB-D colour stream and a wide
    1280x720 lens) and the simulation seeds given (by default 8-13: the tracker's constants were
@@ -28,11 +28,11 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from hpe_ros.core.camera import CameraModel  # noqa: E402
+from hpe_ros.evaluation.tracking import measure_smoothing, overall, track_scene  # noqa: E402
 from hpe_ros.pipelines.base import ImageFrame  # noqa: E402
-from hpe_ros.pipelines.crowd_simulation import KeypointNoise, crossing_scenes, simulate  # noqa: E402
-from hpe_ros.pipelines.default_lifter import load_default_lifter  # noqa: E402
-from hpe_ros.pipelines.people_tracking import PeopleTracking, SmoothingConfig  # noqa: E402
-from hpe_ros.pipelines.tracking_evaluation import measure_smoothing, overall, track_scene  # noqa: E402
+from hpe_ros.pipelines.rgb.default_lifter import load_default_lifter  # noqa: E402
+from hpe_ros.pipelines.tracking.stage import PeopleTracking, SmoothingConfig  # noqa: E402
+from hpe_ros.simulation.crowd import KeypointNoise, crossing_scenes, simulate  # noqa: E402
 
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "h36m_frames"
 CAMERAS = {
@@ -121,7 +121,7 @@ def blazepose_jitter(data: Path, frames: int = 45) -> None:
     from PIL import Image
 
     from hpe_ros.cli.demo import pinhole_for
-    from hpe_ros.pipelines.blazepose_lifting import BlazePoseLiftingPipeline
+    from hpe_ros.pipelines.rgb.blazepose_lifting import BlazePoseLiftingPipeline
 
     images = sorted(data.glob("*.jpg"))
     if not images:

@@ -22,10 +22,10 @@ import numpy as np
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from hpe_ros.pipelines.blazepose import BlazePoseDetector, to_h36m17  # noqa: E402
-from hpe_ros.pipelines.datasets.h36m_frames import load_h36m_frames  # noqa: E402
-from hpe_ros.pipelines.default_lifter import load_default_lifter  # noqa: E402
-from hpe_ros.pipelines.metrics import mpjpe, p_mpjpe, root_relative  # noqa: E402
+from hpe_ros.datasets.h36m_frames import load_h36m_frames  # noqa: E402
+from hpe_ros.evaluation.metrics import mpjpe, p_mpjpe, root_relative  # noqa: E402
+from hpe_ros.pipelines.rgb.blazepose import BlazePoseDetector, to_h36m17  # noqa: E402
+from hpe_ros.pipelines.rgb.default_lifter import load_default_lifter  # noqa: E402
 
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "h36m_frames"
 

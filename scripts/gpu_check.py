@@ -28,7 +28,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hpe_ros.pipelines.backends import (  # noqa: E402
+from hpe_ros.pipelines.backends.runtime import (  # noqa: E402
     BackendUnavailableError,
     OnnxRuntimeBackend,
     TensorRTBackend,

@@ -370,7 +370,7 @@ def processing_mean_s(history: list[dict[str, str]]) -> float:
 
 def replay_file(out: Path, fps: float = 30.0) -> Path:
     """A walking person's 3D poses for the ``replay`` pipeline (matched in sequence, wrapping)."""
-    from hpe_ros.pipelines.synthetic_people import walking_skeleton
+    from hpe_ros.simulation.people import walking_skeleton
 
     path = out / "replay_poses.npz"
     np.savez(path, joints_3d=walking_skeleton(int(10 * fps), fps=fps), joint_set="h36m_17")

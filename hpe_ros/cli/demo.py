@@ -27,7 +27,7 @@ from hpe_ros.io.images import rgb8_to_image_fields
 from hpe_ros.io.message_classes import RosbagsMessageClasses
 from hpe_ros.io.messages import camera_to_info, make_header, skeleton_array_to_result
 from hpe_ros.pipelines.base import PoseResult
-from hpe_ros.pipelines.people_tracking import TRACKING_DEFAULTS, tracking_from_options
+from hpe_ros.pipelines.tracking.stage import TRACKING_DEFAULTS, tracking_from_options
 
 FPS = 10.0
 START_NS = 1_700_000_000_000_000_000
@@ -52,7 +52,7 @@ def write_image_bag(path: Path, frames: list[np.ndarray], camera: CameraModel, f
 
 def write_sample_recording(folder: Path, num_frames: int = 30) -> tuple[Path, Path]:
     """A synthetic walking person: a bag of stick-figure images and the matching 3D ground truth."""
-    from hpe_ros.pipelines.synthetic_people import default_camera, render_stick_figure, walking_skeleton
+    from hpe_ros.simulation.people import default_camera, render_stick_figure, walking_skeleton
 
     camera = default_camera()
     joints = walking_skeleton(num_frames, fps=FPS)

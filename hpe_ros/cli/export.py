@@ -100,7 +100,7 @@ def export_command(args: argparse.Namespace) -> int:
             )
         status = 0 if check.ok else 1
     if args.engine is not None:
-        from hpe_ros.pipelines.backends import build_engine
+        from hpe_ros.pipelines.backends.runtime import build_engine
 
         source = result.path
         if args.precision == "fp16":  # TensorRT 11 builds FP16 only from an FP16 graph

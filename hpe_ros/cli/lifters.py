@@ -35,14 +35,14 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def load_samples(args: argparse.Namespace, training: bool = False):  # noqa: ANN201 - LiftingSamples
-    from hpe_ros.pipelines.datasets import h36m
+    from hpe_ros.datasets import h36m
 
     if args.dataset == "h36m-frames":
-        from hpe_ros.pipelines.datasets.h36m_frames import load_h36m_frames
+        from hpe_ros.datasets.h36m_frames import load_h36m_frames
 
         return load_h36m_frames(args.data).samples
     if args.dataset == "mpi-inf-3dhp":
-        from hpe_ros.pipelines.datasets.mpi_inf_3dhp import load_mpi_inf_3dhp_test
+        from hpe_ros.datasets.mpi_inf_3dhp import load_mpi_inf_3dhp_test
 
         return load_mpi_inf_3dhp_test(args.data)
     from hpe_ros.core.h36m_cameras import load_h36m_cameras
@@ -63,7 +63,7 @@ def build_model(args: argparse.Namespace):  # noqa: ANN201 - nn.Module
 
 def eval_command(args: argparse.Namespace) -> int:
     from hpe_ros.models.checkpoints import load_strict, read_checkpoint, unwrap_state_dict
-    from hpe_ros.pipelines.lifter_training import evaluate
+    from hpe_ros.training.lifter import evaluate
 
     model = build_model(args)
     load_strict(
@@ -71,7 +71,7 @@ def eval_command(args: argparse.Namespace) -> int:
     )
     pck_joints = None
     if args.dataset == "mpi-inf-3dhp":
-        from hpe_ros.pipelines.datasets.mpi_inf_3dhp import MPI_PCK_JOINTS
+        from hpe_ros.datasets.mpi_inf_3dhp import MPI_PCK_JOINTS
 
         pck_joints = MPI_PCK_JOINTS
     report = evaluate(model, load_samples(args), flip_test=not args.no_flip_test, pck_joints=pck_joints)
@@ -80,7 +80,7 @@ def eval_command(args: argparse.Namespace) -> int:
 
 
 def train_command(args: argparse.Namespace) -> int:
-    from hpe_ros.pipelines.lifter_training import LifterTrainingConfig, train_lifter
+    from hpe_ros.training.lifter import LifterTrainingConfig, train_lifter
 
     overrides = {"epochs": args.epochs}
     if args.batch_size:
@@ -100,7 +100,7 @@ def train_command(args: argparse.Namespace) -> int:
 
 
 def train_default_lifter_command(args: argparse.Namespace) -> int:
-    from hpe_ros.pipelines.default_lifter import report_dict, train_default_lifter
+    from hpe_ros.training.default_lifter import report_dict, train_default_lifter
 
     report = train_default_lifter(args.data, args.output, steps=args.steps, seed=args.seed,
                                   extra_data=args.extra_data, extra_stride=args.extra_stride)

@@ -9,8 +9,8 @@ from hpe_ros.cli.interruption import Interrupted, as_interrupted
 from hpe_ros.cli.settings import resolve_settings
 from hpe_ros.io.bag_processing import process_bag
 from hpe_ros.io.bags import BagError, BagReader, BagWriter
-from hpe_ros.pipelines.people_tracking import tracking_from_options
 from hpe_ros.pipelines.registry import create_pipeline, pipeline_specs
+from hpe_ros.pipelines.tracking.stage import tracking_from_options
 
 
 def _is_event_pipeline(args: argparse.Namespace) -> bool:

@@ -56,7 +56,7 @@ def add_command(commands: argparse._SubParsersAction) -> None:
 
 def simulate_command(args: argparse.Namespace) -> int:
     from hpe_ros.io.event_bags import open_frame_source, simulate_event_bag
-    from hpe_ros.pipelines.event_simulator import EventSimulatorConfig
+    from hpe_ros.pipelines.events.simulator import EventSimulatorConfig
 
     source = open_frame_source(args.source, fps=args.fps, max_frames=args.max_frames,
                                animate_frames=args.animate_frames, size=args.size)

@@ -5,7 +5,7 @@ before each image is used), or event packets (``event_camera_msgs/EventPacket``,
 ``event_array_msgs/EventArray`` and ``dvs_msgs/EventArray``) cut into windows, runs a pipeline
 on every frame and writes the same topics a live node publishes, stamped like the inputs.
 Undecodable messages are counted and skipped. Event windows follow
-:class:`~hpe_ros.pipelines.event_repr.EventWindower` (a clock jump starts a new window grid); the
+:class:`~hpe_ros.pipelines.events.representations.EventWindower` (a clock jump starts a new window grid); the
 last, partial window of the bag is processed too, and what the decoder and windower dropped
 is in :attr:`ProcessReport.event_counts`.
 """
@@ -27,7 +27,7 @@ from hpe_ros.io.message_classes import RosbagsMessageClasses
 from hpe_ros.io.messages import camera_from_info, stamp_to_ns
 from hpe_ros.io.outputs import OutputOptions, ResultMessages
 from hpe_ros.pipelines.base import EventWindow, ImageFrame, Pipeline
-from hpe_ros.pipelines.people_tracking import PeopleTracking
+from hpe_ros.pipelines.tracking.stage import PeopleTracking
 
 IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
 EVENT_TYPES = ("event_camera_msgs/msg/EventPacket", "dvs_msgs/msg/EventArray")

@@ -1,7 +1,7 @@
 """Event-camera bags made from intensity frames: frames -> simulated events -> EVT 3.0 packets -> rosbag2.
 
 :func:`simulate_event_bag` streams frames through the
-:class:`~hpe_ros.pipelines.event_simulator.EventSimulator` and writes
+:class:`~hpe_ros.pipelines.events.simulator.EventSimulator` and writes
 ``event_camera_msgs/msg/EventPacket`` messages (encoding ``evt3``), optionally with the gray
 frames as ``sensor_msgs/msg/Image`` (``mono8``) on a second topic. Frames come from
 :func:`open_frame_source`: a video file (OpenCV), a folder of images, or one image animated by a
@@ -35,7 +35,7 @@ from hpe_ros.io.bags import BagWriter
 from hpe_ros.io.events import encode_evt3
 from hpe_ros.io.message_classes import RosbagsMessageClasses
 from hpe_ros.io.messages import make_header
-from hpe_ros.pipelines.event_simulator import EventSimulator, EventSimulatorConfig
+from hpe_ros.pipelines.events.simulator import EventSimulator, EventSimulatorConfig
 
 EVT3_MAX_SIZE = 2048  # EVT 3.0 addresses have 11 bits
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".pgm", ".ppm", ".webp")

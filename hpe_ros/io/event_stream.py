@@ -1,7 +1,7 @@
 """One event topic in, event windows out: the decoder and the windower the node and ``process`` share.
 
 :class:`EventStream` decodes each message in order (:class:`~hpe_ros.io.events.EventPacketDecoder`)
-and cuts the events into windows (:class:`~hpe_ros.pipelines.event_repr.EventWindower`). A change
+and cuts the events into windows (:class:`~hpe_ros.pipelines.events.representations.EventWindower`). A change
 of sensor size ends the open window and starts a new windower; a CameraInfo of another size
 than the events is not attached to their windows (counted). :meth:`EventStream.counts` sums what
 was dropped on the way, for ``/diagnostics`` and the ``process`` report.
@@ -14,7 +14,7 @@ from typing import Any, Literal
 from hpe_ros.core.camera import CameraModel
 from hpe_ros.io.events import EventPacketDecoder
 from hpe_ros.pipelines.base import EventWindow
-from hpe_ros.pipelines.event_repr import EventWindower, GrayFrameBuffer, WindowerCounts
+from hpe_ros.pipelines.events.representations import EventWindower, GrayFrameBuffer, WindowerCounts
 
 __all__ = ["MAX_WINDOW_EVENTS", "MAX_WINDOW_MS", "EventStream", "window_settings_problem"]
 

@@ -40,7 +40,7 @@ from typing import Any, Literal
 import numpy as np
 
 from hpe_ros.io import evt3_native
-from hpe_ros.pipelines.event_repr import CD_EVENT_DTYPE, TRIGGER_EVENT_DTYPE
+from hpe_ros.pipelines.events.representations import CD_EVENT_DTYPE, TRIGGER_EVENT_DTYPE
 
 __all__ = [
     "CD_EVENT_DTYPE",

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hpe_ros.pipelines.event_repr import CD_EVENT_DTYPE, TRIGGER_EVENT_DTYPE
+from hpe_ros.pipelines.events.representations import CD_EVENT_DTYPE, TRIGGER_EVENT_DTYPE
 
 __all__ = [
     "STATE_FIELDS",

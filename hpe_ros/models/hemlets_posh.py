@@ -21,7 +21,7 @@ abstract), hence design decisions of this implementation and not facts of the pa
   axis-angle) relative to parents, joint 0 being the global orientation, plus 10 betas; the heads
   start at zero and the 6D output is an offset from the identity, so an untrained network
   predicts the rest pose and the mean shape;
-* losses (see :mod:`hpe_ros.pipelines.posh_training`): joints and vertices of the SMPL body the
+* losses (see :mod:`hpe_ros.training.posh`): joints and vertices of the SMPL body the
   parameters give, and the parameters themselves (rotation matrices, betas).
 """
 

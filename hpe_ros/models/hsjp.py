@@ -8,7 +8,7 @@ is the mean squared error used for pose heatmaps, so the backbone and a 1x1 head
 exactly as a pose network would be, and the backbone is then reused for pose estimation.
 
 No official code was published; this module builds what the paper's text describes (the
-label/shuffling codec lives in :mod:`hpe_ros.pipelines.hsjp_pretext`).
+label/shuffling codec lives in :mod:`hpe_ros.training.hsjp_pretext`).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@
   joint is flattened and two linear layers ``mlp_head_x`` / ``mlp_head_y`` classify its x and
   y coordinate into ``split_ratio`` bins per input pixel. Both share the architecture; they
   differ in training labels and in how flip-test logits are merged and scored (see
-  :class:`hpe_ros.pipelines.codecs.SimDRCodec`), so the head type is kept on the network.
+  :class:`hpe_ros.pipelines.rgb.codecs.SimDRCodec`), so the head type is kept on the network.
 
 The networks subclass :class:`HRNet` so that every parameter keeps its official name
 (``final_layer.weight``, ``mlp_head_x.weight``, ...) and official checkpoints load directly.

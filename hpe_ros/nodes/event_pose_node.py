@@ -28,7 +28,7 @@ from hpe_ros.io.messages import camera_from_info, make_header
 from hpe_ros.nodes.pose_node_base import PoseNodeBase, reliable_qos
 from hpe_ros.nodes.runner import run_nodes
 from hpe_ros.pipelines.base import EventWindow, PoseResult
-from hpe_ros.pipelines.event_repr import GrayFrameBuffer
+from hpe_ros.pipelines.events.representations import GrayFrameBuffer
 
 
 class EventPoseNode(PoseNodeBase):
@@ -62,7 +62,7 @@ class EventPoseNode(PoseNodeBase):
         super().publish(result)
         flow_publisher = self._outputs.get("flow")
         if flow_publisher is not None and result.flow is not None:
-            from hpe_ros.pipelines.eventhpe_pipeline import flow_to_rgb  # only flow pipelines get here
+            from hpe_ros.pipelines.events.eventhpe import flow_to_rgb  # only flow pipelines get here
 
             header = make_header(self.classes, result.stamp_ns, result.frame_id)
             fields = rgb8_to_image_fields(flow_to_rgb(result.flow))

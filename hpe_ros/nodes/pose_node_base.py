@@ -36,13 +36,13 @@ from hpe_ros.io.outputs import OutputOptions, ResultMessages
 from hpe_ros.nodes.hri_publishers import HriPublishers
 from hpe_ros.nodes.latest_queue import LatestQueue
 from hpe_ros.pipelines.base import EventWindow, ImageFrame, Pipeline, PoseResult
-from hpe_ros.pipelines.people_tracking import (
+from hpe_ros.pipelines.registry import create_pipeline, pipeline_specs
+from hpe_ros.pipelines.tracking.stage import (
     TRACKING_DEFAULTS,
     TRACKING_HELP,
     PeopleTracking,
     tracking_from_options,
 )
-from hpe_ros.pipelines.registry import create_pipeline, pipeline_specs
 
 REJECT_LOG_PERIOD_S = 5.0  # at most one log line per input kind in this time
 

@@ -1,1 +1,1 @@
-"""Pre/post-processing, composition of networks into pipelines, and inference backends."""
+"""Pipelines: frames in, people out (:mod:`.base` is the contract, :mod:`.registry` builds them by name)."""

@@ -3,7 +3,7 @@
 :func:`build_export` gives an :class:`ExportModel` for a target name (:data:`EXPORT_TARGETS`):
 the module as the pipelines call it, its outputs flattened to a tuple of tensors, a way to make
 inputs at any batch size, and the tolerance its export must meet. :func:`export_model` writes
-the ONNX file (through :func:`~hpe_ros.pipelines.backends.export_onnx`) and :func:`check_export`
+the ONNX file (through :func:`~hpe_ros.pipelines.backends.runtime.export_onnx`) and :func:`check_export`
 runs it on ONNX Runtime next to torch at several batch sizes.
 
 BlazePose ships as TFLite files inside the mediapipe wheel; :func:`export_tflite` tries
@@ -26,7 +26,7 @@ from hpe_ros.core.files import file_sha256
 from hpe_ros.core.joints import H36M_17
 from hpe_ros.models.fuse import optimize_for_inference
 from hpe_ros.models.registry import create_model
-from hpe_ros.pipelines.backends import (
+from hpe_ros.pipelines.backends.runtime import (
     BackendUnavailableError,
     OnnxRuntimeBackend,
     export_onnx,
@@ -200,7 +200,7 @@ def _image_size(options: ExportOptions, default: tuple[int, int], multiple: int)
 def _hrnet(width: int, head: str) -> Callable[[str, ExportOptions], ExportModel]:
     def build(name: str, options: ExportOptions) -> ExportModel:
         from hpe_ros.models.convert_hrnet import load_hrnet_checkpoint
-        from hpe_ros.pipelines.topdown import PoseNetWithFeatures
+        from hpe_ros.pipelines.rgb.topdown import PoseNetWithFeatures
 
         size = _image_size(options, (192, 256), 32)
         if head == "heatmap":
@@ -255,7 +255,7 @@ def _swahr(model_name: str) -> Callable[[str, ExportOptions], ExportModel]:
 
 def _capf(model_name: str, **kwargs: object) -> Callable[[str, ExportOptions], ExportModel]:
     def build(name: str, options: ExportOptions) -> ExportModel:
-        from hpe_ros.pipelines.topdown import CapfWithFlatInputs, load_lifter_weights
+        from hpe_ros.pipelines.rgb.topdown import CapfWithFlatInputs, load_lifter_weights
 
         width, height = _image_size(options, (192, 256), 32)
         model = create_model(model_name, **kwargs)
@@ -293,7 +293,7 @@ def _capf(model_name: str, **kwargs: object) -> Callable[[str, ExportOptions], E
 
 
 def _capf_baseline(name: str, options: ExportOptions) -> ExportModel:
-    from hpe_ros.pipelines.topdown import load_lifter_weights
+    from hpe_ros.pipelines.rgb.topdown import load_lifter_weights
 
     model = create_model("capf_baseline")
     weights = "random"
@@ -313,7 +313,7 @@ def _capf_baseline(name: str, options: ExportOptions) -> ExportModel:
 
 def _default_lifter(name: str, options: ExportOptions) -> ExportModel:
     from hpe_ros.models.checkpoints import read_checkpoint
-    from hpe_ros.pipelines.default_lifter import default_lifter_path, load_default_lifter
+    from hpe_ros.pipelines.rgb.default_lifter import default_lifter_path, load_default_lifter
 
     path = options.checkpoint or str(default_lifter_path())
     if options.random_weights and not options.checkpoint:
@@ -359,7 +359,7 @@ def _hemlets(name: str, options: ExportOptions) -> ExportModel:
 
 def _posh(name: str, options: ExportOptions) -> ExportModel:
     from hpe_ros.models.hemlets_posh import HEMletsPoSh
-    from hpe_ros.pipelines.mesh_output import load_posh
+    from hpe_ros.pipelines.output.mesh import load_posh
 
     if _need_weights(name, options, "a PoSh checkpoint (our training)"):
         model, weights = load_posh(str(options.checkpoint)), str(options.checkpoint)
@@ -564,7 +564,7 @@ def check_export(
 
 def tflite_source(name: str) -> Path:
     """The installed ``.tflite`` file of a BlazePose target."""
-    from hpe_ros.pipelines.blazepose_models import mediapipe_models_dir
+    from hpe_ros.pipelines.rgb.blazepose_models import mediapipe_models_dir
 
     if name not in TFLITE_TARGETS:
         raise ValueError(f"unknown TFLite target {name!r}; known: {', '.join(TFLITE_TARGETS)}")

@@ -135,7 +135,7 @@ def _build_event_replay(path: str, match: str, stamp_tolerance_s: float, with_id
     "-> metric placement (-> SMPL mesh with smpl_model_path)",
 )
 def _build_blazepose(**options: Any) -> Pipeline:
-    from hpe_ros.pipelines.blazepose_lifting import BlazePoseLiftingPipeline
+    from hpe_ros.pipelines.rgb.blazepose_lifting import BlazePoseLiftingPipeline
 
     return BlazePoseLiftingPipeline(**options)
 
@@ -159,7 +159,7 @@ def _build_blazepose(**options: Any) -> Pipeline:
     summary="EventHPE: event frames -> FlowNet -> ShapeNet (GRU tracking from a rest pose) -> SMPL body",
 )
 def _build_eventhpe(**options: Any) -> Pipeline:
-    from hpe_ros.pipelines.eventhpe_pipeline import EventHPEPipeline
+    from hpe_ros.pipelines.events.eventhpe import EventHPEPipeline
 
     return EventHPEPipeline(**options)
 
@@ -196,6 +196,6 @@ def _build_eventhpe(**options: Any) -> Pipeline:
     "PoseFormer on HRNet features (or a context-agnostic lifter) -> metric placement (-> SMPL mesh)",
 )
 def _build_topdown(**options: Any) -> Pipeline:
-    from hpe_ros.pipelines.topdown import TopDownPipeline
+    from hpe_ros.pipelines.rgb.topdown import TopDownPipeline
 
     return TopDownPipeline(**options)

@@ -8,7 +8,7 @@ import pytest
 from hpe_ros.cli.demo import read_results
 from hpe_ros.cli.main import main
 from hpe_ros.io.bags import BagReader
-from hpe_ros.pipelines.blazepose_models import blazepose_available
+from hpe_ros.pipelines.rgb.blazepose_models import blazepose_available
 
 if not blazepose_available():
     pytest.skip("BlazePose (mediapipe wheel + ai-edge-litert) is not installed", allow_module_level=True)

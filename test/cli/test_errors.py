@@ -13,7 +13,7 @@ import pytest
 from hpe_ros.cli.demo import write_image_bag
 from hpe_ros.cli.main import build_parser, main
 from hpe_ros.io.bags import BagError
-from hpe_ros.pipelines.synthetic_people import default_camera
+from hpe_ros.simulation.people import default_camera
 
 
 @pytest.fixture

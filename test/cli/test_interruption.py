@@ -16,7 +16,7 @@ import pytest
 from hpe_ros.cli.demo import write_image_bag
 from hpe_ros.io.bags import BagReader
 from hpe_ros.io.messages import skeleton_array_to_result, stamp_to_ns
-from hpe_ros.pipelines.synthetic_people import default_camera, walking_skeleton
+from hpe_ros.simulation.people import default_camera, walking_skeleton
 
 FRAMES = 20_000  # about 15 s of processing here: long enough to be interrupted well inside the run
 

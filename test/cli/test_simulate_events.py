@@ -14,7 +14,7 @@ from hpe_ros.io.event_bags import animate_image, open_frame_source, simulate_eve
 from hpe_ros.io.events import EventPacketDecoder
 from hpe_ros.io.images import image_to_numpy
 from hpe_ros.io.messages import stamp_to_ns
-from hpe_ros.pipelines.event_simulator import EventSimulatorConfig, simulate_events
+from hpe_ros.pipelines.events.simulator import EventSimulatorConfig, simulate_events
 
 WIDTH, HEIGHT = 40, 30
 

@@ -23,7 +23,7 @@ from hpe_ros.io.event_stream import EventStream
 from hpe_ros.io.events import CD_EVENT_DTYPE, MAX_SENSOR_SIDE, EventDecodeError, encode_evt3
 from hpe_ros.io.images import ImageDecodeError, image_to_numpy
 from hpe_ros.io.messages import camera_from_info
-from hpe_ros.pipelines.event_repr import GrayFrameBuffer
+from hpe_ros.pipelines.events.representations import GrayFrameBuffer
 
 pytestmark = pytest.mark.fuzz
 

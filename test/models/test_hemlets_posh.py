@@ -12,7 +12,7 @@ from hpe_ros.models.hemlets_posh import HEMletsPoSh
 from hpe_ros.models.registry import create_model
 from hpe_ros.models.smpl import SMPLModel
 from hpe_ros.models.smpl_synthetic import make_synthetic_smpl
-from hpe_ros.pipelines.posh_training import posh_losses, synthetic_posh_batches, train_posh
+from hpe_ros.training.posh import posh_losses, synthetic_posh_batches, train_posh
 
 
 @pytest.fixture

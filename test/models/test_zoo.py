@@ -57,7 +57,7 @@ def test_packaged_files_match_the_table(tmp_path) -> None:
     assert "differs from the installed" in check(tmp_path, [lifter]).found[0].problem
     if importlib.util.find_spec("mediapipe") is None:
         pytest.skip("mediapipe wheel not installed")
-    from hpe_ros.pipelines.blazepose_models import mediapipe_models_dir
+    from hpe_ros.pipelines.rgb.blazepose_models import mediapipe_models_dir
 
     for entry in (e for e in ZOO if e.role == "blazepose"):
         found = check(mediapipe_models_dir(), [entry]).found

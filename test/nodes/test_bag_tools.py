@@ -13,7 +13,7 @@ import pytest
 from hpe_ros.cli.demo import IMAGE_TOPIC, write_image_bag
 from hpe_ros.io.bags import BagReader
 from hpe_ros.io.messages import stamp_to_ns
-from hpe_ros.pipelines.synthetic_people import default_camera
+from hpe_ros.simulation.people import default_camera
 
 FRAMES = 600  # 20 s at 30 fps: the recorder is stopped long before the player ends
 

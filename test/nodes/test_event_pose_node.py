@@ -11,7 +11,7 @@ from hpe_ros.io.bags import BagReader, BagWriter
 from hpe_ros.io.events import EventPacketDecoder
 from hpe_ros.io.message_classes import RosbagsMessageClasses
 from hpe_ros.io.messages import skeleton_array_to_result
-from hpe_ros.pipelines.event_repr import EventWindower
+from hpe_ros.pipelines.events.representations import EventWindower
 
 pytestmark = pytest.mark.ros
 WINDOW_MS = 50.0

@@ -22,7 +22,7 @@ from tf2_msgs.msg import TFMessage
 
 from hpe_ros.cli.demo import write_sample_recording
 from hpe_ros.core.joints import H36M_17
-from hpe_ros.pipelines.synthetic_people import default_camera
+from hpe_ros.simulation.people import default_camera
 
 hri_msgs = pytest.importorskip("hri_msgs.msg", reason="hri_msgs is not built (run `make venv`)")
 pytestmark = pytest.mark.ros

@@ -12,7 +12,7 @@ from hpe_ros.core.joints import H36M_17
 from hpe_ros.io.bags import BagReader, BagWriter
 from hpe_ros.io.message_classes import RosbagsMessageClasses
 from hpe_ros.io.messages import skeleton_array_to_result, stamp_to_ns
-from hpe_ros.pipelines.blazepose_models import blazepose_available
+from hpe_ros.pipelines.rgb.blazepose_models import blazepose_available
 
 pytestmark = pytest.mark.ros
 

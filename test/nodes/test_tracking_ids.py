@@ -12,8 +12,8 @@ import pytest
 from hpe_ros.cli.demo import write_image_bag
 from hpe_ros.io.bags import BagReader
 from hpe_ros.io.messages import skeleton_array_to_result
-from hpe_ros.pipelines.crowd_simulation import Walker, body_to_camera
-from hpe_ros.pipelines.synthetic_people import default_camera, walking_poses
+from hpe_ros.simulation.crowd import Walker, body_to_camera
+from hpe_ros.simulation.people import default_camera, walking_poses
 
 pytestmark = pytest.mark.ros
 

@@ -159,7 +159,7 @@ def test_export_command_writes_and_checks_the_file(tmp_path, capsys) -> None:
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA device is here")
 def test_half_export_needs_cuda(tmp_path) -> None:
-    from hpe_ros.pipelines.backends import BackendUnavailableError
+    from hpe_ros.pipelines.backends.runtime import BackendUnavailableError
 
     model = build_export("capf_baseline", ExportOptions(random_weights=True))
     with pytest.raises(BackendUnavailableError, match="CUDA"):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from hpe_ros.models.checkpoints import CheckpointError
-from hpe_ros.pipelines.mesh_output import MeshOutput
+from hpe_ros.pipelines.output.mesh import MeshOutput
 from hpe_ros.pipelines.registry import create_pipeline
 
 

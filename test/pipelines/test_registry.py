@@ -10,9 +10,9 @@ from hpe_ros.pipelines.registry import pipeline_specs
 
 
 def _pipeline_classes() -> dict[str, type]:
-    from hpe_ros.pipelines.blazepose_lifting import BlazePoseLiftingPipeline
-    from hpe_ros.pipelines.eventhpe_pipeline import EventHPEPipeline
-    from hpe_ros.pipelines.topdown import TopDownPipeline
+    from hpe_ros.pipelines.events.eventhpe import EventHPEPipeline
+    from hpe_ros.pipelines.rgb.blazepose_lifting import BlazePoseLiftingPipeline
+    from hpe_ros.pipelines.rgb.topdown import TopDownPipeline
 
     return {"topdown": TopDownPipeline, "blazepose": BlazePoseLiftingPipeline, "eventhpe": EventHPEPipeline}
 

@@ -1,0 +1,1 @@
+"""The event path: event representations, the event simulator, EventHPE (FlowNet -> ShapeNet -> SMPL)."""

@@ -1,0 +1,1 @@
+"""What every pipeline hands on per person: metric placement (size prior or depth) and the SMPL mesh."""

@@ -1,0 +1,1 @@
+"""Identities over time: matching people to tracks, the tracking stage the nodes run, smoothing."""

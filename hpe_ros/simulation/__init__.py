@@ -1,0 +1,1 @@
+"""Synthetic people and scenes for tests, demos and evaluations: stick figures, crowds, depth images."""

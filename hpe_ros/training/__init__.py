@@ -1,0 +1,1 @@
+"""Training loops and their data: the default lifter, the papers' lifters, PoSh, HSJP, EventHPE."""

@@ -1,0 +1,146 @@
+"""BlazePose detector geometry: anchors, batch unfolding, NMS, tiles, ROIs, heatmap refinement."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+pytest.importorskip("cv2", reason="OpenCV is not installed")
+
+from hpe_ros.pipelines.rgb.blazepose_detection import (  # noqa: E402 (after the skip)
+    ANCHORS,
+    Letterbox,
+    PersonDetections,
+    PersonRoi,
+    box_overlap_of_smaller,
+    decode_detections,
+    detection_regions,
+    detector_input,
+    rois_of_detections,
+    unfold_batch,
+    weighted_nms,
+)
+
+
+def test_anchors_cover_the_three_heads_in_grid_order():
+    assert ANCHORS.shape == (2254, 2)
+    np.testing.assert_allclose(ANCHORS[0], [0.5 / 28, 0.5 / 28])
+    np.testing.assert_allclose(ANCHORS[1], ANCHORS[0])  # two anchors per cell of the stride-8 grid
+    np.testing.assert_allclose(ANCHORS[2], [1.5 / 28, 0.5 / 28])
+    np.testing.assert_allclose(ANCHORS[1568], [0.5 / 14, 0.5 / 14])
+    np.testing.assert_allclose(ANCHORS[1960:1966], np.tile([0.5 / 7, 0.5 / 7], (6, 1)))  # 3 layers x 2
+    np.testing.assert_allclose(ANCHORS[-1], [6.5 / 7, 6.5 / 7])
+
+
+def test_unfold_batch_restores_per_image_order():
+    batch = 3
+    per_image = np.arange(batch * 2254 * 2, dtype=np.float32).reshape(batch, 2254, 2)
+    heads = np.split(per_image, [1568, 1960], axis=1)
+    folded = np.concatenate([head.reshape(-1, 2) for head in heads])[None]
+    np.testing.assert_array_equal(unfold_batch(folded, batch), per_image)
+    with pytest.raises(ValueError, match="does not fit"):
+        unfold_batch(folded, 2)
+
+
+def test_decoding_adds_anchor_centres_and_thresholds_scores():
+    regressors = np.zeros((2254, 12), dtype=np.float32)
+    regressors[5] = [2, -3, 40, 20, 1, 2, 3, 4, 5, 6, 7, 8]
+    classifiers = np.full((2254, 1), -10.0, dtype=np.float32)
+    classifiers[5] = 3.0
+    found = decode_detections(regressors, classifiers, min_score=0.5)
+    assert len(found) == 1
+    centre = ANCHORS[5] * 224 + [2, -3]
+    np.testing.assert_allclose(found.boxes[0], [*(centre - [20, 10]), *(centre + [20, 10])])
+    np.testing.assert_allclose(found.keypoints[0, 1], ANCHORS[5] * 224 + [3, 4])
+    assert found.scores[0] == pytest.approx(1 / (1 + math.exp(-3)))
+
+
+def test_weighted_nms_averages_overlapping_detections_by_score():
+    boxes = np.array([[0, 0, 10, 10], [1, 0, 11, 10], [50, 50, 60, 60]], dtype=float)
+    keypoints = np.stack([np.full((4, 2), v) for v in (0.0, 4.0, 100.0)])
+    kept = weighted_nms(PersonDetections(boxes, keypoints, np.array([0.9, 0.3, 0.8])))
+    assert len(kept) == 2
+    np.testing.assert_allclose(kept.boxes[0], [0.25, 0, 10.25, 10])
+    np.testing.assert_allclose(kept.keypoints[0], 1.0)  # 0.75 * 0 + 0.25 * 4
+    np.testing.assert_allclose(kept.scores, [0.9, 0.8])  # the top detection keeps its own score
+
+
+def test_overlap_of_the_smaller_box_sees_containment():
+    outer, inner = np.array([[0, 0, 100, 100]], float), np.array([[10, 10, 30, 50]], float)
+    assert box_overlap_of_smaller(outer, inner)[0, 0] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(("width", "height"), [(640, 480), (480, 640), (1280, 720)])
+def test_tiles_cover_the_image_at_every_scale(width, height):
+    regions = detection_regions(width, height, (1.0, 0.6), overlap=0.1)
+    np.testing.assert_array_equal(regions[0], [0, 0, width, height])
+    sides = regions[1:, 2] - regions[1:, 0]
+    np.testing.assert_allclose(regions[1:, 3] - regions[1:, 1], sides)  # squares
+    for fraction in (1.0, 0.6):
+        level = regions[1:][np.isclose(sides, min(width, height) * fraction)]
+        covered = np.zeros((height, width), dtype=bool)
+        for x0, y0, x1, y1 in level.round().astype(int):
+            covered[y0:y1, x0:x1] = True
+        assert covered.all()
+        assert (
+            level[:, :2].min() >= 0
+            and (level[:, 2] <= width + 1e-9).all()
+            and (level[:, 3] <= height + 1e-9).all()
+        )
+    assert len(detection_regions(width, height, ())) == 1
+
+
+def test_letterbox_maps_input_pixels_back_to_the_region():
+    image = np.zeros((100, 200, 3), dtype=np.uint8)
+    image[40:60, 150:170] = 255
+    tensor, letterbox = detector_input(image, np.array([100.0, 0.0, 200.0, 100.0]))
+    assert tensor.shape == (224, 224, 3) and tensor.min() == -1.0
+    bright = np.argwhere(tensor[..., 0] > 0.9)
+    centre_in_image = letterbox.to_image(bright.mean(axis=0)[::-1])
+    np.testing.assert_allclose(centre_in_image, [160, 50], atol=1.0)
+    whole = Letterbox.fit(200, 100)
+    np.testing.assert_allclose(whole.to_image(np.array([0.0, 56.0])), [0, 0])  # top padding of 56 px
+
+
+def test_roi_of_an_upright_and_of_a_lying_person():
+    upright = PersonRoi.from_points(np.array([100.0, 200.0]), np.array([100.0, 120.0]))
+    assert upright.rotation == pytest.approx(0.0)
+    assert upright.size == pytest.approx(2 * 80 * 1.25)
+    lying = PersonRoi.from_points(np.array([100.0, 200.0]), np.array([180.0, 200.0]))  # head to the right
+    assert lying.rotation == pytest.approx(math.pi / 2)
+    # the crop's top (the head end) lies towards +x in the image
+    np.testing.assert_allclose(lying.to_image(np.array([0.5, 0.0])), [100 + lying.size / 2, 200], atol=1e-9)
+
+
+def test_crop_matrix_and_to_image_agree():
+    roi = PersonRoi(np.array([320.0, 240.0]), 180.0, 0.7)
+    matrix = roi.crop_matrix(256)
+    crop_points = np.array([[0.0, 0.0], [256.0, 0.0], [128.0, 128.0], [17.0, 203.0]])
+    np.testing.assert_allclose(crop_points @ matrix[:, :2].T + matrix[:, 2], roi.to_image(crop_points / 256))
+
+
+def test_rois_of_one_person_seen_at_two_scales_are_merged():
+    keypoints = np.array(
+        [
+            [[100, 200], [100, 120], [0, 0], [0, 0]],
+            [[102, 198], [101, 125], [0, 0], [0, 0]],
+            [[400, 200], [400, 150], [0, 0], [0, 0]],
+        ],
+        dtype=float,
+    )
+    rois = rois_of_detections(PersonDetections(np.zeros((3, 4)), keypoints, np.array([0.9, 0.8, 0.7])))
+    assert len(rois) == 2 and rois[0].centre[0] == 100 and rois[1].centre[0] == 400
+
+
+def test_refinement_moves_a_landmark_to_its_heatmap_peak():
+    from hpe_ros.pipelines.rgb.blazepose import refine_from_heatmaps
+
+    heatmaps = np.full((1, 64, 64, 2), -20.0, dtype=np.float32)
+    heatmaps[0, 30, 20, 0] = 20.0  # a confident peak near landmark 0
+    heatmaps[0, 10, 10, 1] = -1.0  # landmark 1: nothing above 0.5 confidence
+    landmarks = np.array([[[22 / 64, 31 / 64], [10 / 64, 10 / 64]]])
+    refined = refine_from_heatmaps(landmarks, heatmaps)
+    np.testing.assert_allclose(refined[0, 0], [20 / 64, 30 / 64], atol=1e-6)
+    np.testing.assert_array_equal(refined[0, 1], landmarks[0, 1])
