@@ -149,6 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_weights_command(commands)
 
+    from hpe_ros.cli.bench import add_command as add_bench_command
+
+    add_bench_command(commands)
+
     demo = commands.add_parser("demo", help="the main job: a sample processed end to end, outputs written")
     demo.add_argument("--input", help="image, video or webcam:N (default: scikit-image's astronaut)")
     demo.add_argument("--output", type=Path, default=Path("demo_output"), help="folder for the results")
@@ -240,6 +244,7 @@ _COMMANDS = {
     "simulate-events": ("hpe_ros.cli.simulate", "simulate_command"),
     "export": ("hpe_ros.cli.export", "export_command"),
     "weights": ("hpe_ros.cli.weights", "weights_command"),
+    "bench": ("hpe_ros.cli.bench", "bench_command"),
     "demo": ("hpe_ros.cli.demo", "demo_command"),
 }
 
