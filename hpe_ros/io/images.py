@@ -5,32 +5,41 @@ classes, plain dataclasses): ``height, width, encoding, is_bigendian, step, data
 ``format, data`` for compressed ones. ``data`` may be ``bytes``, ``array.array('B')``, a
 ``memoryview`` or a numpy ``uint8`` array; it is read in place where possible.
 
-The colour conversions reproduce what ``cv_bridge`` gets from OpenCV, pixel for pixel:
+The colour conversions are cv_bridge's (``imgmsg_to_cv2(msg, "rgb8")``), made by the first library of
+:func:`image_backends` that can make them:
 
-* ``yuv422`` (UYVY) / ``yuv422_yuy2`` (YUYV): BT.601 limited range with OpenCV's 20-bit fixed-point
-  coefficients (``COLOR_YUV2RGB_UYVY`` / ``COLOR_YUV2RGB_YUY2``).
-* ``bayer_*8``: bilinear demosaicing as ``COLOR_Bayer**2RGB``; the one-pixel frame is a copy of its
-  inner neighbour row / column, as OpenCV does.
-* 16-bit to 8-bit: ``round(v * 255 / 65535)``, cv_bridge's ``convertTo`` scaling.
+* ``cv_bridge`` itself, when a system ROS 2 provides a working one (its Python API reads little-endian
+  images whose ``step`` is a whole number of pixels; other messages go on to OpenCV);
+* OpenCV, the calls cv_bridge makes: ``cvtColor`` with ``COLOR_YUV2RGB_UYVY`` / ``_YUY2`` for the
+  yuv422 encodings, bilinear ``COLOR_Bayer**2RGB`` for ``bayer_*8`` (cv_bridge's demosaicing; image_proc's
+  debayer node defaults to VNG, but it publishes bgr8, which reaches us already demosaiced),
+  ``convertTo(CV_8U, 255/65535)`` for 16-bit, and ``imdecode(IMREAD_UNCHANGED)`` for compressed images;
+* numpy (``numpy_colour.py``) when ``cv2`` is missing: the same conversions rewritten, pixel for pixel.
 
-Only numpy is imported here; Pillow is imported on first use of the compressed-image functions.
+cv2 and Pillow are imported on first use.
 """
 
 from __future__ import annotations
 
+import functools
 import io
+import sys
 from dataclasses import dataclass
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, Literal
 
 import numpy as np
 
+from hpe_ros.io import numpy_colour
 from hpe_ros.io.input_bounds import MAX_IMAGE_SIDE
 
 __all__ = [
     "SUPPORTED_ENCODINGS",
+    "Backend",
     "ImageDecodeError",
     "compressed_to_rgb8",
     "encode_compressed",
+    "image_backends",
     "image_to_numpy",
     "image_to_rgb8",
     "rgb8_to_image_fields",
@@ -200,153 +209,138 @@ def depth_image_to_metres(msg: Any) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------
+# Libraries
+# ---------------------------------------------------------------------------------------------
+
+Backend = Literal["cv_bridge", "opencv", "numpy"]
+_PREFERENCE: tuple[Backend, ...] = ("cv_bridge", "opencv", "numpy")
+
+
+@functools.cache
+def _opencv() -> Any | None:
+    try:
+        import cv2
+    except ImportError:
+        return None
+    return cv2
+
+
+@functools.cache
+def _cv_bridge() -> Any | None:
+    """A ``CvBridge`` when a system ROS 2 provides one that converts a probe image correctly, else None."""
+    try:
+        from cv_bridge import CvBridge
+
+        bridge = CvBridge()
+        probe = SimpleNamespace(height=1, width=2, encoding="bgr8", is_bigendian=int(sys.byteorder == "big"),
+                                step=6, data=bytes([1, 2, 3, 4, 5, 6]))
+        converted = np.asarray(bridge.imgmsg_to_cv2(probe, desired_encoding="rgb8"))
+    except Exception:  # not installed, built against another numpy or OpenCV, ...: not usable here
+        return None
+    return bridge if np.array_equal(converted, [[[3, 2, 1], [6, 5, 4]]]) else None
+
+
+def image_backends() -> tuple[Backend, ...]:
+    """The conversion libraries usable here, most preferred first (numpy is always there)."""
+    usable = {"cv_bridge": _cv_bridge() is not None, "opencv": _opencv() is not None, "numpy": True}
+    return tuple(name for name in _PREFERENCE if usable[name])
+
+
+def _chosen(backend: Backend | None) -> Backend:
+    available = image_backends()
+    if backend is None:
+        return available[0]
+    if backend not in available:
+        raise ValueError(f"backend={backend!r} is not usable here; usable: {', '.join(available)}")
+    return backend
+
+
+# ---------------------------------------------------------------------------------------------
 # Conversions to RGB
 # ---------------------------------------------------------------------------------------------
 
+# cv_bridge's conversion of each encoding to rgb8, as the OpenCV code it runs (rgb8 itself is a copy).
+_OPENCV_TO_RGB: dict[str, str] = {
+    "bgr8": "COLOR_BGR2RGB",
+    "8UC3": "COLOR_BGR2RGB",
+    "rgba8": "COLOR_RGBA2RGB",
+    "bgra8": "COLOR_BGRA2RGB",
+    "mono8": "COLOR_GRAY2RGB",
+    "8UC1": "COLOR_GRAY2RGB",
+    "mono16": "COLOR_GRAY2RGB",
+    "16UC1": "COLOR_GRAY2RGB",
+    "yuv422": "COLOR_YUV2RGB_UYVY",
+    "yuv422_yuy2": "COLOR_YUV2RGB_YUY2",
+    # OpenCV names a Bayer pattern by the second row's 2nd and 3rd pixels, ROS by the top-left 2x2 cell
+    "bayer_rggb8": "COLOR_BayerBG2RGB",
+    "bayer_bggr8": "COLOR_BayerRG2RGB",
+    "bayer_gbrg8": "COLOR_BayerGR2RGB",
+    "bayer_grbg8": "COLOR_BayerGB2RGB",
+}
 
-# cv_bridge's ``convertTo(CV_8U, 255/65535)`` is round(v * 255 / 65535) = round(v / 257), never a tie
-# (257 is odd), i.e. floor((2 v + 257) / 514); tabulated once for all 65536 values.
-_SIXTEEN_TO_EIGHT = ((2 * np.arange(65536, dtype=np.uint32) + 257) // 514).astype(np.uint8)
-
-
-def _scale_16_to_8(values: np.ndarray) -> np.ndarray:
-    return np.take(_SIXTEEN_TO_EIGHT, values)
-
-
-def _gray_to_rgb(gray: np.ndarray) -> np.ndarray:
-    return gray[..., None][..., [0, 0, 0]]  # fancy indexing: a fresh contiguous (H, W, 3) copy
-
-
-# OpenCV's BT.601 limited-range YUV -> RGB coefficients, fixed point with 20 fractional bits.
-_YUV_SHIFT = 20
-_YUV_CY = 1220542
-_YUV_CUB = 2116026
-_YUV_CUG = -409993
-_YUV_CVG = -852492
-_YUV_CVR = 1673527
-_YUV_ROUND = 1 << (_YUV_SHIFT - 1)
-
-_LEVELS = np.arange(256, dtype=np.int32)
-_Y_TERM = np.maximum(_LEVELS - 16, 0) * _YUV_CY
-_R_FROM_V = _YUV_ROUND + _YUV_CVR * (_LEVELS - 128)
-_G_FROM_V = _YUV_ROUND + _YUV_CVG * (_LEVELS - 128)
-_G_FROM_U = _YUV_CUG * (_LEVELS - 128)
-_B_FROM_U = _YUV_ROUND + _YUV_CUB * (_LEVELS - 128)
-
-# byte offsets of (Y0, U, Y1, V) inside each 4-byte macro-pixel
-_YUV422_OFFSETS = {"yuv422": (1, 0, 3, 2), "yuv422_yuy2": (0, 1, 2, 3)}
+# cv_bridge refuses these (no colour information); we read them as OpenCV stores them.
+_CV_BRIDGE_REFUSES = frozenset({"8UC1", "8UC3", "16UC1"})
 
 
-_YUV_ROWS_PER_BLOCK = 128  # keeps the int32 temporaries of one block in cache (measured ~1.5x faster)
+def _opencv_rgb8(cv2: Any, pixels: np.ndarray, encoding: str) -> np.ndarray:
+    if encoding == "rgb8":
+        return np.array(pixels, dtype=np.uint8, copy=True, order="C")  # plain memcpy
+    if pixels.dtype == np.uint16:
+        pixels = cv2.convertScaleAbs(pixels, alpha=255.0 / 65535.0)  # convertTo(CV_8U, 255/65535)
+    return cv2.cvtColor(pixels, getattr(cv2, _OPENCV_TO_RGB[encoding]))
 
 
-def _yuv422_to_rgb(packed: np.ndarray, encoding: str) -> np.ndarray:
-    """(H, W, 2) packed 4:2:2 bytes -> (H, W, 3) RGB, exactly as OpenCV's YUV422toRGB8 code."""
-    height, width = packed.shape[:2]
-    quads = packed.reshape(height, width // 2, 4)
-    y0_at, u_at, y1_at, v_at = _YUV422_OFFSETS[encoding]
-    rgb = np.empty((height, width, 3), dtype=np.uint8)
-    total = np.empty((min(height, _YUV_ROWS_PER_BLOCK), width // 2), dtype=np.int32)
-    for first in range(0, height, _YUV_ROWS_PER_BLOCK):
-        block = quads[first : first + _YUV_ROWS_PER_BLOCK]
-        out = rgb[first : first + _YUV_ROWS_PER_BLOCK]
-        plane = total[: block.shape[0]]
-        u, v = block[..., u_at], block[..., v_at]
-        chroma_terms = (
-            np.take(_R_FROM_V, v),
-            np.add(np.take(_G_FROM_V, v), np.take(_G_FROM_U, u)),
-            np.take(_B_FROM_U, u),
-        )
-        luma_terms = (np.take(_Y_TERM, block[..., y0_at]), np.take(_Y_TERM, block[..., y1_at]))
-        # one (rows, W/2) plane at a time: long contiguous inner loops, no broadcasting over tiny axes
-        for channel, chroma in enumerate(chroma_terms):
-            for parity, luma in enumerate(luma_terms):
-                np.add(luma, chroma, out=plane)
-                plane >>= _YUV_SHIFT
-                np.clip(plane, 0, 255, out=plane)
-                out[:, parity::2, channel] = plane
-    return rgb
-
-
-_CHANNEL_INDEX = {"r": 0, "g": 1, "b": 2}
-
-
-def _bayer_to_rgb(raw: np.ndarray, pattern: str) -> np.ndarray:
-    """Bilinear demosaic of an (H, W) uint8 mosaic; ``pattern`` names the top-left 2x2 cell.
-
-    Interior pixels: the missing green is the rounded mean of the 4 edge neighbours, the missing
-    red/blue of a red/blue site the rounded mean of the 4 diagonal ones, and a green site takes the
-    rounded mean of its 2 horizontal / 2 vertical neighbours. Border pixels copy their inner
-    neighbour (rows after columns), which is OpenCV's behaviour.
-    """
-    height, width = raw.shape
-    rgb = np.zeros((height, width, 3), dtype=np.uint8)
-    if height < 3 or width < 3:
-        return rgb  # no interior pixel: OpenCV leaves such images black, so do we
-
-    def rounded_mean(*neighbours: np.ndarray) -> np.ndarray:
-        total = np.add(neighbours[0], neighbours[1], dtype=np.uint16)
-        for extra in neighbours[2:]:
-            total += extra
-        total += len(neighbours) // 2
-        total >>= len(neighbours).bit_length() - 1  # 2 -> >>1, 4 -> >>2
-        return total
-
-    for parity_y in (0, 1):
-        for parity_x in (0, 1):
-            # interior sites of this parity: rows y0, y0+2, ... <= height-2 (same for columns)
-            y0, x0 = 2 - parity_y, 2 - parity_x
-            rows, cols = len(range(y0, height - 1, 2)), len(range(x0, width - 1, 2))
-            if rows == 0 or cols == 0:
-                continue
-
-            def at(dy: int, dx: int, y0: int = y0, x0: int = x0, rows: int = rows, cols: int = cols):
-                return raw[y0 + dy : y0 + dy + 2 * rows - 1 : 2, x0 + dx : x0 + dx + 2 * cols - 1 : 2]
-
-            colour = pattern[2 * parity_y + parity_x]
-            target = rgb[y0 : height - 1 : 2, x0 : width - 1 : 2]
-            target[..., _CHANNEL_INDEX[colour]] = at(0, 0)
-            if colour == "g":
-                row_neighbour = pattern[2 * parity_y + (1 - parity_x)]
-                column_neighbour = pattern[2 * (1 - parity_y) + parity_x]
-                target[..., _CHANNEL_INDEX[row_neighbour]] = rounded_mean(at(0, -1), at(0, 1))
-                target[..., _CHANNEL_INDEX[column_neighbour]] = rounded_mean(at(-1, 0), at(1, 0))
-            else:
-                opposite = "b" if colour == "r" else "r"
-                target[..., 1] = rounded_mean(at(-1, 0), at(1, 0), at(0, -1), at(0, 1))
-                diagonals = (at(-1, -1), at(-1, 1), at(1, -1), at(1, 1))
-                target[..., _CHANNEL_INDEX[opposite]] = rounded_mean(*diagonals)
-
-    rgb[1:-1, 0] = rgb[1:-1, 1]
-    rgb[1:-1, -1] = rgb[1:-1, -2]
-    rgb[0] = rgb[1]
-    rgb[-1] = rgb[-2]
-    return rgb
-
-
-def image_to_rgb8(msg: Any) -> np.ndarray:
-    """An Image message as a fresh ``(H, W, 3)`` uint8 RGB array, for every supported encoding.
-
-    mono/8UC1 are replicated to three channels; 16-bit values are scaled by 255/65535 (rounded, as
-    cv_bridge does); 8UC3 is read as BGR (OpenCV's order); alpha is dropped; yuv422 and bayer are
-    converted as OpenCV does (see the module docstring).
-    """
-    pixels = image_to_numpy(msg)
-    encoding = msg.encoding
+def _numpy_rgb8(pixels: np.ndarray, encoding: str) -> np.ndarray:
     if encoding in _TO_RGB_ORDER:
         order = _TO_RGB_ORDER[encoding]
         if order == (0, 1, 2) and pixels.shape[2] == 3:
             return np.array(pixels, dtype=np.uint8, copy=True, order="C")  # plain memcpy
         return pixels[..., list(order)]  # fancy indexing copies into a fresh contiguous array
     if encoding in ("mono8", "8UC1"):
-        return _gray_to_rgb(pixels)
+        return numpy_colour.gray_to_rgb(pixels)
     if encoding in ("mono16", "16UC1"):
-        return _gray_to_rgb(_scale_16_to_8(pixels))
+        return numpy_colour.gray_to_rgb(numpy_colour.scale_16_to_8(pixels))
     if encoding.startswith("yuv422"):
-        return _yuv422_to_rgb(np.ascontiguousarray(pixels), encoding)
+        return numpy_colour.yuv422_to_rgb(pixels, encoding)
     if encoding.startswith("bayer_"):
-        return _bayer_to_rgb(pixels, encoding[len("bayer_") : -1])
+        return numpy_colour.bayer_to_rgb(pixels, encoding[len("bayer_") : -1])
     raise AssertionError(f"unhandled encoding {encoding!r}")  # every _LAYOUTS key is handled above
+
+
+def _cv_bridge_rgb8(bridge: Any, msg: Any, encoding: str) -> np.ndarray | None:
+    """cv_bridge's own conversion, or None for a message its Python API cannot read."""
+    layout = _LAYOUTS[encoding]
+    native_order = bool(int(_field(msg, "is_bigendian"))) == (sys.byteorder == "big")
+    if encoding in _CV_BRIDGE_REFUSES or not native_order or int(msg.step) % layout.bytes_per_pixel:
+        return None
+    try:
+        rgb = np.asarray(bridge.imgmsg_to_cv2(msg, desired_encoding="rgb8"))
+    except (TypeError, ValueError, RuntimeError, AttributeError):  # CvBridgeError is a TypeError
+        return None
+    if rgb.shape != (int(msg.height), int(msg.width), 3) or rgb.dtype != np.uint8:
+        return None
+    return rgb
+
+
+def image_to_rgb8(msg: Any, backend: Backend | None = None) -> np.ndarray:
+    """An Image message as a fresh ``(H, W, 3)`` uint8 RGB array, for every supported encoding.
+
+    mono/8UC1 are replicated to three channels; 16-bit values are scaled by 255/65535 (rounded, as
+    cv_bridge does); 8UC3 is read as BGR (OpenCV's order); alpha is dropped; yuv422 and bayer are
+    converted as cv_bridge does (see the module docstring). ``backend`` picks the library (default:
+    the first of :func:`image_backends`); every backend gives the same pixels.
+    """
+    pixels = image_to_numpy(msg)  # validates the message first, whichever library converts it
+    encoding = msg.encoding
+    chosen = _chosen(backend)
+    if chosen == "cv_bridge":
+        rgb = _cv_bridge_rgb8(_cv_bridge(), msg, encoding)
+        if rgb is not None:
+            return rgb
+        chosen = "opencv" if _opencv() is not None else "numpy"
+    if chosen == "opencv":
+        return _opencv_rgb8(_opencv(), pixels, encoding)
+    return _numpy_rgb8(pixels, encoding)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -356,16 +350,6 @@ def image_to_rgb8(msg: Any) -> np.ndarray:
 _FIELD_ENCODINGS = ("rgb8", "bgr8", "rgba8", "bgra8", "mono8", "mono16") + tuple(
     name for name in SUPPORTED_ENCODINGS if name.startswith("bayer_")
 )
-
-
-def _rgb_to_gray(rgb: np.ndarray) -> np.ndarray:
-    """OpenCV's ``COLOR_RGB2GRAY`` for uint8: (4899 R + 9617 G + 1868 B + 8192) >> 14."""
-    weighted = rgb[..., 0].astype(np.uint32) * 4899
-    weighted += rgb[..., 1].astype(np.uint32) * 9617
-    weighted += rgb[..., 2].astype(np.uint32) * 1868
-    weighted += 8192
-    weighted >>= 14
-    return weighted.astype(np.uint8)
 
 
 def _check_rgb(rgb: np.ndarray) -> np.ndarray:
@@ -380,7 +364,8 @@ def rgb8_to_image_fields(rgb: np.ndarray, encoding: str = "rgb8") -> dict[str, A
 
     Returns ``height, width, encoding, is_bigendian, step, data`` with ``data`` a flat uint8 numpy
     array, which both rosbags (needs ndarray) and rclpy (converts to array) accept. Encodings:
-    rgb8, bgr8, rgba8, bgra8 (alpha 255), mono8 (OpenCV's RGB2GRAY weights), mono16 (mono8 * 257)
+    rgb8, bgr8, rgba8, bgra8 (alpha 255), mono8 (OpenCV 4's RGB2GRAY weights; OpenCV 5
+    rounds 0.1 % of pixels the other way), mono16 (mono8 * 257)
     and the bayer_*8 mosaics (each site keeps its own colour).
     """
     rgb = _check_rgb(rgb)
@@ -392,16 +377,16 @@ def rgb8_to_image_fields(rgb: np.ndarray, encoding: str = "rgb8") -> dict[str, A
         if pixels.shape[2] == 4:
             pixels[..., 3] = 255
     elif encoding == "mono8":
-        pixels = _rgb_to_gray(rgb)
+        pixels = numpy_colour.rgb_to_gray(rgb)
     elif encoding == "mono16":
-        pixels = _rgb_to_gray(rgb).astype("<u2") * np.uint16(257)
+        pixels = numpy_colour.rgb_to_gray(rgb).astype("<u2") * np.uint16(257)
         pixels = pixels.astype("<u2")
     elif encoding.startswith("bayer_"):
         pattern = encoding[len("bayer_") : -1]
         pixels = np.empty((height, width), dtype=np.uint8)
         for parity_y in (0, 1):
             for parity_x in (0, 1):
-                channel = _CHANNEL_INDEX[pattern[2 * parity_y + parity_x]]
+                channel = numpy_colour.CHANNEL_INDEX[pattern[2 * parity_y + parity_x]]
                 pixels[parity_y::2, parity_x::2] = rgb[parity_y::2, parity_x::2, channel]
     else:
         choices = ", ".join(_FIELD_ENCODINGS)
@@ -454,11 +439,31 @@ def _codec_from_format(fmt: str, payload: np.ndarray) -> str:
     raise ImageDecodeError(f"format={fmt!r} names no supported codec (jpeg, png)")
 
 
-def compressed_to_rgb8(msg: Any) -> np.ndarray:
+# A complete JPEG ends with an end-of-image marker, which entropy-coded data cannot contain (a 0xFF
+# there is followed by 0x00 or a restart marker). Looked for in the tail, where encoders put it,
+# because OpenCV 4's decoder pads a truncated image with grey instead of failing.
+_JPEG_END = b"\xff\xd9"
+_JPEG_TAIL = 4096
+
+
+def _check_complete(codec: str, payload: np.ndarray, fmt: str) -> None:
+    if codec == "jpeg" and _JPEG_END not in payload[-_JPEG_TAIL:].tobytes():
+        raise ImageDecodeError(
+            f"data ({payload.size} bytes, format={fmt!r}) is not a valid jpeg: no end-of-image marker "
+            "(truncated)"
+        )
+
+
+def compressed_to_rgb8(msg: Any, backend: Backend | None = None) -> np.ndarray:
     """A CompressedImage (jpeg or png) as a fresh ``(H, W, 3)`` uint8 RGB array.
 
     Grey images are replicated to three channels, 16-bit PNGs scaled as in :func:`image_to_rgb8`,
-    alpha is dropped. A corrupt, truncated or mislabelled payload raises ImageDecodeError.
+    alpha is dropped, EXIF orientation is ignored (as cv_bridge's ``IMREAD_UNCHANGED``). A corrupt,
+    truncated or mislabelled payload raises ImageDecodeError. Pillow reads the header (the size
+    bound is checked before anything is decoded); the pixels are decoded by OpenCV unless
+    ``backend="numpy"`` or cv2 is missing, then by Pillow (the same pixels: both run libjpeg-turbo and
+    zlib). cv_bridge's ``compressed_imgmsg_to_cv2`` is not used: it labels every decoded image bgr8,
+    which fails for grey, 16-bit and BGRA ones.
     """
     fmt = str(_field(msg, "format"))
     payload = _as_byte_array(_field(msg, "data"))
@@ -469,6 +474,8 @@ def compressed_to_rgb8(msg: Any) -> np.ndarray:
         raise ImageDecodeError(
             f"format={fmt!r} says {codec} but the data does not start with a {codec} signature"
         )
+    _check_complete(codec, payload, fmt)
+    cv2 = _opencv() if _chosen(backend) != "numpy" else None
     pil = _import_pillow()
     try:
         with pil.open(io.BytesIO(payload), formats=[_PIL_FORMAT[codec]]) as image:
@@ -477,28 +484,37 @@ def compressed_to_rgb8(msg: Any) -> np.ndarray:
                     f"the {codec} is {image.size[0]}x{image.size[1]}; each side must be at "
                     f"most {MAX_IMAGE_SIDE} pixels"
                 )
-            image.load()
-            return _pil_to_rgb8(image)
+            if cv2 is None:
+                image.load()
+                return numpy_colour.pil_to_rgb8(image)
     except ImageDecodeError:
         raise
     except (OSError, ValueError, SyntaxError, EOFError, pil.DecompressionBombError) as error:
         raise ImageDecodeError(
             f"data ({payload.size} bytes, format={fmt!r}) is not a valid {codec}: {error}"
         ) from error
+    return _opencv_decode(cv2, payload, codec, fmt)
 
 
-def _pil_to_rgb8(image: Any) -> np.ndarray:
-    mode = image.mode
-    if mode in ("I;16", "I;16B", "I;16L", "I"):
-        values = np.asarray(image)
-        if values.dtype != np.uint16:
-            values = np.clip(values, 0, 65535).astype(np.uint16)
-        return _gray_to_rgb(_scale_16_to_8(values))
-    if mode == "L":
-        return _gray_to_rgb(np.asarray(image))
-    if mode != "RGB":
-        image = image.convert("RGB")
-    return np.array(image, dtype=np.uint8, copy=True)
+# imdecode(IMREAD_UNCHANGED) gives (H, W) grey or BGR / BGRA, 8 or 16 bits
+_DECODED_TO_RGB = {1: "COLOR_GRAY2RGB", 3: "COLOR_BGR2RGB", 4: "COLOR_BGRA2RGB"}
+
+
+def _opencv_decode(cv2: Any, payload: np.ndarray, codec: str, fmt: str) -> np.ndarray:
+    try:
+        decoded = cv2.imdecode(payload, cv2.IMREAD_UNCHANGED)  # cv_bridge's call
+    except cv2.error as error:
+        decoded, reason = None, str(error).strip().splitlines()[-1]
+    else:
+        reason = "OpenCV could not decode it"
+    channels = None if decoded is None else (1 if decoded.ndim == 2 else decoded.shape[2])
+    if channels not in _DECODED_TO_RGB or decoded.dtype not in (np.uint8, np.uint16):
+        raise ImageDecodeError(
+            f"data ({payload.size} bytes, format={fmt!r}) is not a valid {codec}: {reason}"
+        )
+    if decoded.dtype == np.uint16:
+        decoded = cv2.convertScaleAbs(decoded, alpha=255.0 / 65535.0)
+    return cv2.cvtColor(decoded, getattr(cv2, _DECODED_TO_RGB[channels]))
 
 
 def encode_compressed(rgb: np.ndarray, fmt: str = "jpeg", quality: int = 90) -> tuple[str, bytes]:
@@ -524,4 +540,3 @@ def encode_compressed(rgb: np.ndarray, fmt: str = "jpeg", quality: int = 90) -> 
     else:
         image.save(buffer, format="PNG")
     return f"{source_encoding}; {fmt} compressed {target}", buffer.getvalue()
-
