@@ -48,12 +48,13 @@ def _colour_msgs(classes: MessageClasses, rgba: np.ndarray) -> list[Any]:
 
 def _point_msgs(classes: MessageClasses, xyz: np.ndarray) -> list[Any]:
     cls = classes.get("geometry_msgs/msg/Point")
-    return [cls(x=float(x), y=float(y), z=float(z)) for x, y, z in np.asarray(xyz, dtype=np.float64)]
+    return [cls(x=x, y=y, z=z) for x, y, z in np.asarray(xyz, dtype=np.float64).reshape(-1, 3).tolist()]
 
 
 def _marker(classes: MessageClasses, header: Any, ns: str, marker_id: int, marker_type: int,
-            scale: float, points: np.ndarray, colours: np.ndarray, lifetime_s: float,
+            scale: float, points: np.ndarray | list[Any], colours: np.ndarray, lifetime_s: float,
             rgba: tuple[float, float, float, float] = (1.0, 1.0, 1.0, 1.0)) -> Any:
+    """``points``: (N, 3) positions, or their ``geometry_msgs/Point`` messages already built."""
     return classes.new(
         "visualization_msgs/msg/Marker",
         header=header,
@@ -67,7 +68,7 @@ def _marker(classes: MessageClasses, header: Any, ns: str, marker_id: int, marke
         scale=classes.new("geometry_msgs/msg/Vector3", x=scale, y=scale, z=scale),
         color=classes.new("std_msgs/msg/ColorRGBA", r=rgba[0], g=rgba[1], b=rgba[2], a=rgba[3]),
         lifetime=_duration(classes, lifetime_s),
-        points=_point_msgs(classes, points),
+        points=points if isinstance(points, list) else _point_msgs(classes, points),
         colors=_colour_msgs(classes, colours),
     )
 
@@ -102,8 +103,12 @@ def skeleton_markers(classes: MessageClasses, result: PoseResult, prefix: str = 
 def mesh_marker(classes: MessageClasses, vertices: np.ndarray, faces: np.ndarray, header: Any, ns: str,
                 marker_id: int = 0, rgba: tuple[float, float, float, float] = (0.6, 0.7, 0.9, 0.8),
                 lifetime_s: float = 0.3) -> Any:
-    """A body mesh as one TRIANGLE_LIST marker (three points per face, one colour)."""
-    corners = np.asarray(vertices, dtype=np.float64)[np.asarray(faces).ravel()]
+    """A body mesh as one TRIANGLE_LIST marker (three points per face, one colour).
+
+    Each vertex's point message is built once and shared by its faces: a message per corner
+    (three times as many) made this the costliest output of a SMPL body (``hpe-ros bench``)."""
+    vertex_points = _point_msgs(classes, vertices)
+    corners = [vertex_points[index] for index in np.asarray(faces).ravel().tolist()]
     return _marker(
         classes, header, ns, marker_id, TRIANGLE_LIST, 1.0, corners, np.zeros((0, 4)), lifetime_s, rgba
     )

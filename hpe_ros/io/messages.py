@@ -67,7 +67,7 @@ def _points(
     classes: MessageClasses, xyz: np.ndarray, type_name: str = "geometry_msgs/msg/Point"
 ) -> list[Any]:
     cls = classes.get(type_name)
-    return [cls(x=float(x), y=float(y), z=float(z)) for x, y, z in np.asarray(xyz, dtype=np.float64)]
+    return [cls(x=x, y=y, z=z) for x, y, z in np.asarray(xyz, dtype=np.float64).reshape(-1, 3).tolist()]
 
 
 def person_to_skeleton(classes: MessageClasses, person: PersonPose, header: Any) -> Any:

@@ -56,3 +56,18 @@ def test_mesh_marker_is_a_triangle_list_of_face_corners() -> None:
     assert marker.type == TRIANGLE_LIST and len(marker.points) == 6
     assert [marker.points[3].x, marker.points[3].y, marker.points[3].z] == list(vertices[2])
     assert mesh_markers(RosbagsMessageClasses(), PoseResult(1, "cam", [person]), None).markers == []
+
+
+def test_mesh_marker_corners_survive_serialisation() -> None:
+    # corners of faces that share a vertex share its point message; the bytes hold every corner
+    classes = RosbagsMessageClasses()
+    vertices = np.random.default_rng(1).normal(size=(6, 3))
+    faces = np.array([[0, 1, 2], [2, 3, 4], [4, 5, 0]])
+    smpl = SMPLEstimate(np.zeros(10), np.zeros((24, 3)), np.zeros(3), np.zeros((24, 3)), vertices=vertices)
+    person = PersonPose(H36M_17, np.zeros((17, 3)), np.ones(17, np.float32), True, smpl=smpl)
+    markers = mesh_markers(classes, PoseResult(1, "cam", [person]), faces)
+    typestore = classes.typestore
+    data = typestore.serialize_cdr(markers, "visualization_msgs/msg/MarkerArray")
+    (marker,) = typestore.deserialize_cdr(data, "visualization_msgs/msg/MarkerArray").markers
+    corners = np.array([[p.x, p.y, p.z] for p in marker.points])
+    np.testing.assert_array_equal(corners, vertices[faces.ravel()])
