@@ -1,0 +1,334 @@
+"""Context-Aware PoseFormer's evaluation protocols: ``capf_h36m`` and ``capf_mpi_inf_3dhp``.
+
+The official test procedure (:mod:`~hpe_ros.evaluation.protocols.capf_steps`): 2 m root boxes,
+192x256 crops, screen-normalised and crop keypoints, flip test, HRNet features, the lifter, and the
+metrics of the official scripts: Human3.6M MPJPE and P-MPJPE averaged per action (both trials of an
+action pooled, frame-weighted) and then over the actions; MPI-INF-3DHP PCK (< 150 mm) and AUC
+(thresholds 0, 5, ..., 150 mm) over its 14 scored joints, MPJPE over all 17, with the predicted root
+set to 0 (``mpii_compute_3d_pck.m`` / ``mpii_evaluate_errors.m``).
+
+Human3.6M runs on the frames of mmpose's layout (``--h36m-frames``: ``test_h36m_body3d.npz`` with
+camera-frame 3D and the dataset's 2D, ``cameras.json``, the frames): the ground-truth-2D variant of
+the protocol. The official CPN-2D evaluation needs the 2D detections for the same frames, which
+that layout does not carry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from hpe_ros.evaluation.protocols import (
+    EvalInputs,
+    ProtocolResult,
+    Published,
+    Row,
+    Table,
+    declare_input,
+    register_protocol,
+)
+from hpe_ros.evaluation.protocols.capf_steps import (
+    CROP_SIZE,
+    JPEG_QUALITY,
+    Intrinsics,
+    crop_frame,
+    crop_matrix,
+    flip_inputs,
+    normalize_image,
+    root_box,
+    root_relative_target,
+    screen_normalize,
+    to_crop,
+    unflip_output,
+)
+
+H36M_FRAMES = declare_input(
+    "h36m_frames", "folder with test_h36m_body3d.npz, cameras.json and the frames (mmpose's layout)"
+)
+MPI_TEST = declare_input(
+    "mpi_inf_3dhp", "MPI-INF-3DHP test set folder (TS1..TS6, each annot_data.mat and imageSequence/)"
+)
+CAPF_CHECKPOINT = declare_input(
+    "capf_checkpoint",
+    "the authors' CA-PF checkpoint with its backbone (best_epoch_hrnet_32.bin, "
+    "HRNet_32_64_no_refine_24_3214.pth, ...)",
+)
+
+#: the official MPI-INF-3DHP test intrinsics: studio camera 8 for TS1-4, the outdoor camera for TS5-6
+MPI_TEST_INTRINSICS = {
+    "studio": Intrinsics(1500.172, 1500.837, 1017.387, 1043.032),
+    "outdoor": Intrinsics(1683.98345952, 1672.59370772, 939.85754016, 560.140743168),
+}
+MPI_OUTDOOR = ("TS5", "TS6")
+
+
+@dataclass(frozen=True)
+class CapfSample:
+    """One test frame: image, 2D keypoints (pixels), camera-frame joints (mm), intrinsics, group."""
+
+    image_path: str
+    keypoints: np.ndarray  # (J, 2) image pixels
+    joints_mm: np.ndarray  # (J, 3) camera frame
+    intrinsics: Intrinsics
+    image_size: tuple[int, int]  # width, height
+    group: str  # Human3.6M action, MPI-INF-3DHP sequence
+    activity: str = ""  # MPI-INF-3DHP activity
+
+
+@dataclass(frozen=True)
+class CapfInputs:
+    """The network inputs of a batch (the first N rows; with flip test the mirrored N after)."""
+
+    crops_bgr: np.ndarray  # (N, H, W, 3) uint8
+    images: np.ndarray  # (N, 3, H, W) float32, normalised
+    screen: np.ndarray  # (N, J, 2) float32
+    crop: np.ndarray  # (N, J, 2) float32
+
+
+def prepare(samples: Sequence[CapfSample], root: int, jpeg_quality: int | None = None,
+            read: Callable[[str], np.ndarray] | None = None) -> CapfInputs:
+    """Crops and keypoints of ``samples`` as the official pre-processing makes them."""
+    read = read or _read_bgr
+    crops, screens, crop_points = [], [], []
+    for sample in samples:
+        center, scale = root_box(sample.joints_mm[root], sample.intrinsics)
+        matrix = crop_matrix(center, scale)
+        crops.append(crop_frame(read(sample.image_path), matrix, CROP_SIZE, jpeg_quality))
+        crop_points.append(to_crop(sample.keypoints, matrix))
+        screens.append(screen_normalize(sample.keypoints, *sample.image_size))
+    stacked = np.stack(crops)
+    return CapfInputs(stacked, normalize_image(stacked), np.stack(screens).astype(np.float32),
+                      np.stack(crop_points))
+
+
+def _read_bgr(path: str) -> np.ndarray:
+    image = cv2.imread(path, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+    if image is None:
+        raise FileNotFoundError(f"cannot read the frame {path}")
+    return image
+
+
+def lift(lifter, backbone, inputs: CapfInputs, permutation: np.ndarray, flip_test: bool,
+         device: str = "cpu") -> np.ndarray:  # noqa: ANN001 - torch modules, imported lazily
+    """(N, J, 3) float64 estimates in metres; with ``flip_test`` the mean with the mirrored estimate."""
+    import torch
+
+    def run(images: np.ndarray, screen: np.ndarray, crop: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            maps = backbone.forward_features(torch.from_numpy(images).to(device)).maps
+            out = lifter(torch.from_numpy(screen).to(device), list(maps), torch.from_numpy(crop).to(device))
+        return out.double().cpu().numpy()
+
+    plain = run(inputs.images, inputs.screen, inputs.crop)
+    if not flip_test:
+        return plain
+    mirrored = run(*flip_inputs(inputs.images, inputs.screen, inputs.crop, permutation))
+    return (plain + unflip_output(mirrored, permutation)) / 2
+
+
+def build_models(kind: str, backbone_name: str, checkpoint: Path | None, allow_random: bool):  # noqa: ANN201
+    """(lifter, HRNet backbone) in eval mode: the authors' weights, or seeded random ones."""
+    import torch
+
+    from hpe_ros.models.checkpoints import load_strict
+    from hpe_ros.models.convert_hrnet import load_hrnet_checkpoint
+    from hpe_ros.models.convert_lifters import load_capf_checkpoint
+    from hpe_ros.models.registry import create_model
+
+    width = {"hrnet_32": 32, "hrnet_48": 48}.get(backbone_name)
+    if width is None:
+        raise ValueError(f"CA-PF backbone {backbone_name!r}: hrnet_32 or hrnet_48 (no CPN network here)")
+    if checkpoint is None and not allow_random:
+        raise ValueError(f"needs {CAPF_CHECKPOINT.option} ({CAPF_CHECKPOINT.help}), "
+                         "or --random-weights to check the protocol alone")
+    torch.manual_seed(0)
+    lifter = create_model(f"capf_hrnet{width}") if kind == "h36m" else create_model(
+        "capf_mpi", backbone=backbone_name)
+    backbone = create_model(f"hrnet_w{width}")
+    if checkpoint is not None:
+        weights = load_capf_checkpoint(checkpoint)
+        load_strict(lifter, weights.lifter)
+        load_hrnet_checkpoint(backbone, weights.backbone)
+    return lifter.eval(), backbone.eval()
+
+
+def predict(samples: Sequence[CapfSample], kind: str, inputs: EvalInputs, root: int,
+            permutation: np.ndarray, jpeg_quality: int | None) -> np.ndarray:
+    """Estimates (N, J, 3) in metres for all ``samples``, batch by batch."""
+    backbone_name = inputs.options.get("capf_backbone", "hrnet_32")
+    lifter, backbone = build_models(kind, backbone_name, inputs.get(CAPF_CHECKPOINT),
+                                    inputs.allow_random_weights)
+    lifter.to(inputs.device)
+    backbone.to(inputs.device)
+    flip_test = inputs.options.get("flip_test", "true").lower() not in ("0", "false", "no")
+    out = []
+    for start in range(0, len(samples), inputs.batch_size):
+        batch = prepare(samples[start : start + inputs.batch_size], root, jpeg_quality)
+        out.append(lift(lifter, backbone, batch, permutation, flip_test, inputs.device))
+    return np.concatenate(out)
+
+
+# ---- Human3.6M -------------------------------------------------------------------------------
+
+
+def h36m_frame_samples(folder: Path) -> list[CapfSample]:
+    """The frames of mmpose's layout with the dataset's 2D keypoints (the ground-truth-2D variant)."""
+    from hpe_ros.datasets.h36m_frames import load_h36m_frames
+    from hpe_ros.evaluation.metrics import h36m_action_name
+
+    frames = load_h36m_frames(folder)
+    samples = frames.samples
+    out = []
+    for i in range(len(frames)):
+        camera = frames.cameras[i].camera
+        out.append(CapfSample(
+            str(samples.image_paths[i]), samples.keypoints_2d[i], samples.joints_3d[i] * 1000.0,
+            Intrinsics(camera.fx, camera.fy, camera.cx, camera.cy), (camera.width, camera.height),
+            h36m_action_name(str(samples.actions[i])),
+        ))
+    return out
+
+
+def h36m_tables(predicted: np.ndarray, samples: Sequence[CapfSample]) -> tuple[Table, ...]:
+    """MPJPE and P-MPJPE (mm), per action and their mean over the actions, as the official script."""
+    from hpe_ros.core.joints import H36M_17
+    from hpe_ros.evaluation.metrics import evaluate_poses
+
+    target = root_relative_target(np.stack([s.joints_mm for s in samples]) / 1000.0, H36M_17.root)
+    report = evaluate_poses(predicted, target, actions=[s.group for s in samples], root_index=H36M_17.root)
+    mean = report.action_mean or report.overall
+    actions = list(report.per_action)
+    label = f"measured ({len(samples)} frames)"
+    summary = Table(H36M_SUMMARY, ("MPJPE", "P-MPJPE"),
+                    (Row(label, {"MPJPE": mean.mpjpe_mm, "P-MPJPE": mean.p_mpjpe_mm}),))
+    per_action = Table(
+        "Human3.6M per action (mm)", (*actions, "Avg"),
+        (Row("MPJPE", {**{a: m.mpjpe_mm for a, m in report.per_action.items()}, "Avg": mean.mpjpe_mm}),
+         Row("P-MPJPE", {**{a: m.p_mpjpe_mm for a, m in report.per_action.items()}, "Avg": mean.p_mpjpe_mm})),
+    )
+    return summary, per_action
+
+
+H36M_SUMMARY = "Human3.6M, protocols #1 / #2 (mm)"
+
+
+@register_protocol(
+    "capf_h36m",
+    paper="Context-Aware PoseFormer (Zhao et al., NeurIPS 2023)",
+    dataset="Human3.6M",
+    inputs=(H36M_FRAMES,),
+    published=(
+        Published(H36M_SUMMARY, "CA-PF HRNet-32 (CPN-style 2D)", {"MPJPE": 41.3},
+                  "official README", checkpoint="best_epoch.bin (HRNet-32)"),
+    ),
+)
+def capf_h36m(inputs: EvalInputs) -> ProtocolResult:
+    """CA-PF on Human3.6M frames: official 2 m root crops, flip test, MPJPE / P-MPJPE per action."""
+    from hpe_ros.core.joints import H36M_17
+
+    samples = h36m_frame_samples(inputs.path(H36M_FRAMES))[: inputs.limit]
+    predicted = predict(samples, "h36m", inputs, H36M_17.root, H36M_17.flip_permutation, None)
+    notes = [
+        f"{len(samples)} frames, the dataset's 2D keypoints (the published number uses CPN "
+        "detections on all S9/S11 frames)",
+        f"backbone {inputs.options.get('capf_backbone', 'hrnet_32')}",
+    ]
+    return ProtocolResult(h36m_tables(predicted, samples), tuple(notes))
+
+
+# ---- MPI-INF-3DHP ----------------------------------------------------------------------------
+
+
+def mpi_samples(folder: Path, sequences: Sequence[str] | None = None) -> list[CapfSample]:
+    """The valid frames of the test sequences (``univ_annot3``, ``annot2``), in file order."""
+    from hpe_ros.datasets.mpi_inf_3dhp import (
+        MPI_TEST_IMAGE_SIZE,
+        MPI_TEST_SEQUENCES,
+        load_mpi_inf_3dhp_sequence,
+    )
+
+    out = []
+    for sequence in sequences or MPI_TEST_SEQUENCES:
+        path = folder / sequence / "annot_data.mat"
+        if not path.is_file():
+            continue
+        loaded = load_mpi_inf_3dhp_sequence(path, sequence)
+        intrinsics = MPI_TEST_INTRINSICS["outdoor" if sequence in MPI_OUTDOOR else "studio"]
+        size = MPI_TEST_IMAGE_SIZE[sequence]
+        out += [
+            CapfSample(str(loaded.image_paths[i]), loaded.keypoints_2d[i], loaded.joints_3d[i] * 1000.0,
+                       intrinsics, size, sequence, str(loaded.actions[i]))
+            for i in range(len(loaded))
+        ]
+    if not out:
+        raise FileNotFoundError(f"no TS*/annot_data.mat under {folder}")
+    return out
+
+
+MPI_SUMMARY = "MPI-INF-3DHP (PCK %, AUC %, MPJPE mm)"
+
+
+def mpi_tables(predicted: np.ndarray, samples: Sequence[CapfSample]) -> tuple[Table, ...]:
+    """PCK / AUC over the 14 scored joints and MPJPE over 17: all frames, per sequence, per activity."""
+    from hpe_ros.datasets.mpi_inf_3dhp import MPI_PCK_JOINTS, MPI_ROOT_INDEX
+    from hpe_ros.evaluation.metrics import evaluate_poses
+
+    target = root_relative_target(np.stack([s.joints_mm for s in samples]) / 1000.0, MPI_ROOT_INDEX)
+    predicted = np.array(predicted, np.float64)
+    predicted[:, MPI_ROOT_INDEX] = 0.0  # the official script zeroes the predicted root
+
+    def rows(groups: Sequence[str]) -> list[Row]:
+        report = evaluate_poses(predicted, target, actions=groups, root_index=MPI_ROOT_INDEX,
+                                center_target=False, pck_joints=MPI_PCK_JOINTS, merge_trials=False)
+        return [Row(name, {"PCK": m.pck_percent, "AUC": m.auc_percent, "MPJPE": m.mpjpe_mm})
+                for name, m in report.per_action.items()]
+
+    columns = ("PCK", "AUC", "MPJPE")
+    overall = rows(["All"] * len(samples))
+    return (
+        Table(MPI_SUMMARY, columns, (Row(f"measured ({len(samples)} frames)", overall[0].values),)),
+        Table("MPI-INF-3DHP per sequence", columns, tuple(rows([s.group for s in samples]))),
+        Table("MPI-INF-3DHP per activity", columns, tuple(rows([s.activity for s in samples]))),
+    )
+
+
+@register_protocol(
+    "capf_mpi_inf_3dhp",
+    paper="Context-Aware PoseFormer (Zhao et al., NeurIPS 2023)",
+    dataset="MPI-INF-3DHP",
+    inputs=(MPI_TEST,),
+)
+def capf_mpi_inf_3dhp(inputs: EvalInputs) -> ProtocolResult:
+    """CA-PF on MPI-INF-3DHP: official crops (JPEG round trip), ground-truth 2D, flip test, PCK / AUC."""
+    from hpe_ros.datasets.mpi_inf_3dhp import MPI_INF_3DHP_17, MPI_ROOT_INDEX
+
+    samples = mpi_samples(inputs.path(MPI_TEST))[: inputs.limit]
+    predicted = predict(samples, "mpi", inputs, MPI_ROOT_INDEX, MPI_INF_3DHP_17.flip_permutation,
+                        JPEG_QUALITY)
+    notes = [f"{len(samples)} valid frames, ground-truth 2D (as the official MPI-INF-3DHP model)",
+             "published MPI-INF-3DHP numbers: not in the official README; see the paper's table"]
+    return ProtocolResult(mpi_tables(predicted, samples), tuple(notes))
+
+
+__all__ = [
+    "CAPF_CHECKPOINT",
+    "H36M_FRAMES",
+    "MPI_TEST",
+    "MPI_TEST_INTRINSICS",
+    "CapfInputs",
+    "CapfSample",
+    "build_models",
+    "capf_h36m",
+    "capf_mpi_inf_3dhp",
+    "h36m_frame_samples",
+    "h36m_tables",
+    "lift",
+    "mpi_samples",
+    "mpi_tables",
+    "predict",
+    "prepare",
+]
