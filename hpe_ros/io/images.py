@@ -286,6 +286,8 @@ def _opencv_rgb8(cv2: Any, pixels: np.ndarray, encoding: str) -> np.ndarray:
     if encoding == "rgb8":
         return np.array(pixels, dtype=np.uint8, copy=True, order="C")  # plain memcpy
     if pixels.dtype == np.uint16:
+        if pixels.strides[0] % pixels.itemsize:
+            pixels = np.ascontiguousarray(pixels)  # cv2 misreads rows that start between two uint16
         pixels = cv2.convertScaleAbs(pixels, alpha=255.0 / 65535.0)  # convertTo(CV_8U, 255/65535)
     return cv2.cvtColor(pixels, getattr(cv2, _OPENCV_TO_RGB[encoding]))
 
@@ -295,7 +297,8 @@ def _numpy_rgb8(pixels: np.ndarray, encoding: str) -> np.ndarray:
         order = _TO_RGB_ORDER[encoding]
         if order == (0, 1, 2) and pixels.shape[2] == 3:
             return np.array(pixels, dtype=np.uint8, copy=True, order="C")  # plain memcpy
-        return pixels[..., list(order)]  # fancy indexing copies into a fresh contiguous array
+        # fancy indexing copies, but keeps the axis order of a padded view: make it C-contiguous
+        return np.ascontiguousarray(pixels[..., list(order)])
     if encoding in ("mono8", "8UC1"):
         return numpy_colour.gray_to_rgb(pixels)
     if encoding in ("mono16", "16UC1"):

@@ -31,7 +31,7 @@ def scale_16_to_8(values: np.ndarray) -> np.ndarray:
 
 def gray_to_rgb(gray: np.ndarray) -> np.ndarray:
     """``COLOR_GRAY2RGB``: (H, W) -> a fresh contiguous (H, W, 3) copy."""
-    return gray[..., None][..., [0, 0, 0]]
+    return np.ascontiguousarray(gray[..., None][..., [0, 0, 0]])
 
 
 def rgb_to_gray(rgb: np.ndarray) -> np.ndarray:

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hpe_ros.io.images import (
     SUPPORTED_ENCODINGS,
@@ -15,6 +17,7 @@ from hpe_ros.io.images import (
     compressed_to_rgb8,
     depth_image_to_metres,
     encode_compressed,
+    image_backends,
     image_to_numpy,
     image_to_rgb8,
     rgb8_to_image_fields,
@@ -557,3 +560,247 @@ def test_depth_refuses_colour_and_short_data() -> None:
     short.data = short.data[:-1]
     with pytest.raises(ImageDecodeError, match="data length"):
         depth_image_to_metres(short)
+
+
+# ------------------------------------------------------------------ libraries: cv_bridge, OpenCV, numpy
+
+BACKENDS = image_backends()
+
+
+def test_numpy_is_always_there_and_opencv_is_preferred_to_it():
+    assert BACKENDS[-1] == "numpy"
+    pytest.importorskip("cv2")
+    assert BACKENDS.index("opencv") < BACKENDS.index("numpy")
+
+
+def test_an_unusable_backend_is_refused_by_name():
+    missing = [name for name in ("cv_bridge", "opencv") if name not in BACKENDS]
+    if not missing:
+        pytest.skip("every backend is usable here")
+    msg = make_image(np.zeros((2, 2, 3), np.uint8), "rgb8")
+    with pytest.raises(ValueError, match=f"backend='{missing[0]}' is not usable here"):
+        image_to_rgb8(msg, backend=missing[0])
+
+
+def _packed(rgb: np.ndarray, encoding: str) -> np.ndarray:
+    """The bytes of ``rgb`` laid out in ``encoding``, written out per encoding (not by the module)."""
+    alpha = np.full(rgb.shape[:2] + (1,), 77, np.uint8)
+    return {
+        "rgb8": rgb,
+        "bgr8": rgb[..., ::-1],
+        "8UC3": rgb[..., ::-1],
+        "rgba8": np.concatenate([rgb, alpha], axis=2),
+        "bgra8": np.concatenate([rgb[..., ::-1], alpha], axis=2),
+    }[encoding]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("encoding", ["rgb8", "bgr8", "8UC3", "rgba8", "bgra8"])
+def test_colour_encodings_give_back_the_image(rng, backend, encoding):
+    rgb = rng.integers(0, 256, (9, 14, 3), dtype=np.uint8)
+    out = image_to_rgb8(make_image(np.ascontiguousarray(_packed(rgb, encoding)), encoding, pad=5), backend)
+    assert out.flags.c_contiguous and out.flags.writeable
+    np.testing.assert_array_equal(out, rgb)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("encoding", ["mono8", "8UC1"])
+def test_grey_encodings_give_back_the_grey_in_every_channel(rng, backend, encoding):
+    gray = rng.integers(0, 256, (7, 10), dtype=np.uint8)
+    out = image_to_rgb8(make_image(gray, encoding, pad=3), backend)
+    np.testing.assert_array_equal(out, np.stack([gray] * 3, axis=2))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("encoding", ["mono16", "16UC1"])
+@pytest.mark.parametrize("big_endian", [False, True])
+def test_16bit_levels_near_a_multiple_of_257_give_that_8bit_level(rng, backend, encoding, big_endian):
+    # v = 257 g + d with |d| <= 128 is nearest to 257 g: it must read as g (and no other level does)
+    gray = rng.integers(0, 256, (6, 9)).astype(np.int64)
+    offset = rng.integers(-128, 129, gray.shape)
+    values = np.clip(257 * gray + offset, 0, 65535).astype(np.uint16)
+    out = image_to_rgb8(make_image(values, encoding, pad=3, big_endian=big_endian), backend)
+    np.testing.assert_array_equal(out, np.stack([gray] * 3, axis=2).astype(np.uint8))
+
+
+def _bt601_forward(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The textbook RGB -> limited-range YCbCr (BT.601), in floating point."""
+    red, green, blue = (rgb[..., channel].astype(np.float64) for channel in range(3))
+    luma = 16 + 0.257 * red + 0.504 * green + 0.098 * blue
+    u = 128 - 0.148 * red - 0.291 * green + 0.439 * blue
+    v = 128 + 0.439 * red - 0.368 * green - 0.071 * blue
+    return luma, u, v
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("encoding", ["yuv422", "yuv422_yuy2"])
+def test_yuv422_of_an_image_gives_it_back(backend, encoding):
+    # pairs of equal pixels share their chroma exactly, so only rounding separates the round trip
+    colours = np.random.default_rng(3).integers(20, 236, (6, 5, 3))
+    rgb = np.repeat(colours, 2, axis=1).astype(np.uint8)
+    luma, u, v = (np.clip(np.rint(plane), 0, 255).astype(np.uint8) for plane in _bt601_forward(rgb))
+    u, v = u[:, 0::2], v[:, 0::2]
+    y0, y1 = luma[:, 0::2], luma[:, 1::2]
+    order = (u, y0, v, y1) if encoding == "yuv422" else (y0, u, y1, v)
+    packed = np.stack(order, axis=-1).reshape(6, 10, 2)
+    out = image_to_rgb8(make_image(packed, encoding, pad=4), backend)
+    assert np.abs(out.astype(int) - rgb).max() <= 2
+
+
+def _ramps(height: int, width: int) -> np.ndarray:
+    """Integer linear ramps per channel: bilinear demosaicing restores them exactly inside the frame."""
+    y, x = np.mgrid[0:height, 0:width]
+    return np.stack([10 + 3 * x + 2 * y, 200 - 2 * x + y, 40 + x + 4 * y], axis=-1).astype(np.uint8)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("encoding", BAYER_PATTERNS)
+def test_bayer_mosaic_of_linear_ramps_is_demosaiced_exactly(backend, encoding):
+    rgb = _ramps(12, 17)
+    pattern = encoding[len("bayer_") : -1]
+    raw = np.empty(rgb.shape[:2], np.uint8)
+    for row in (0, 1):
+        for column in (0, 1):
+            channel = "rgb".index(pattern[2 * row + column])
+            raw[row::2, column::2] = rgb[row::2, column::2, channel]
+    out = image_to_rgb8(make_image(raw, encoding, pad=3), backend)
+    np.testing.assert_array_equal(out[1:-1, 1:-1], rgb[1:-1, 1:-1])
+    np.testing.assert_array_equal(out[0], out[1])  # the frame copies its inner neighbour
+    np.testing.assert_array_equal(out[:, -1], out[:, -2])
+
+
+def _random_message(
+    encoding: str, height: int, width: int, pad: int, big_endian: bool, seed: int
+) -> FakeImage:
+    channels = {"rgba8": 4, "bgra8": 4, "rgb8": 3, "bgr8": 3, "8UC3": 3, "yuv422": 2, "yuv422_yuy2": 2}
+    dtype = np.uint16 if encoding in ("mono16", "16UC1") else np.uint8
+    shape = (height, width, channels[encoding]) if encoding in channels else (height, width)
+    pixels = np.random.default_rng(seed).integers(0, np.iinfo(dtype).max, shape, dtype=dtype, endpoint=True)
+    return make_image(pixels, encoding, pad=pad, big_endian=big_endian)
+
+
+def _assert_backends_agree(msg: FakeImage) -> None:
+    results = [image_to_rgb8(msg, backend) for backend in BACKENDS]
+    for backend, result in zip(BACKENDS[1:], results[1:], strict=True):
+        np.testing.assert_array_equal(result, results[0], err_msg=f"{BACKENDS[0]} vs {backend}")
+
+
+@pytest.mark.parametrize("encoding", SUPPORTED_ENCODINGS)
+@pytest.mark.parametrize("pad", [0, 1, 3])  # odd pads start 16-bit rows between two values
+@pytest.mark.parametrize("big_endian", [False, True])
+def test_every_backend_gives_the_same_pixels_for_every_row_layout(encoding, pad, big_endian):
+    _assert_backends_agree(_random_message(encoding, 31, 46, pad, big_endian, seed=pad))
+
+
+@pytest.mark.fuzz
+@given(
+    encoding=st.sampled_from(SUPPORTED_ENCODINGS),
+    height=st.integers(1, 24),
+    half_width=st.integers(1, 12),
+    pad=st.integers(0, 9),
+    big_endian=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_every_backend_gives_the_same_pixels(encoding, height, half_width, pad, big_endian, seed):
+    width = 2 * half_width - (seed % 2 if not encoding.startswith("yuv") else 0)
+    _assert_backends_agree(_random_message(encoding, height, width, pad, big_endian, seed))
+
+
+def _png_with_pillow(array: np.ndarray, palette: bool = False) -> bytes:
+    pil_image = pytest.importorskip("PIL.Image")
+    image = pil_image.fromarray(array)
+    if palette:  # an adaptive palette of as many colours as the image has: exact, no dithering
+        colours = len(np.unique(array.reshape(-1, 3), axis=0))
+        image = image.convert("P", palette=pil_image.Palette.ADAPTIVE, colors=colours)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_png_colour_types_all_give_rgb(rng, backend):
+    rgb = rng.integers(0, 256, (5, 8, 3), dtype=np.uint8)
+    gray = rng.integers(0, 256, (5, 8), dtype=np.uint8)
+    alpha = rng.integers(0, 256, (5, 8, 1), dtype=np.uint8)
+    few_colours = np.array([[0, 0, 0], [255, 10, 20], [30, 200, 40]], np.uint8)[rng.integers(0, 3, (5, 8))]
+    cases = {
+        "RGB": (_png_with_pillow(rgb), rgb),
+        "RGBA": (_png_with_pillow(np.concatenate([rgb, alpha], axis=2)), rgb),
+        "L": (_png_with_pillow(gray), np.stack([gray] * 3, axis=2)),
+        "LA": (_png_with_pillow(np.concatenate([gray[..., None], alpha], axis=2)), np.stack([gray] * 3, 2)),
+        "P": (_png_with_pillow(few_colours, palette=True), few_colours),
+    }
+    for mode, (data, expected) in cases.items():
+        out = compressed_to_rgb8(FakeCompressed("png", data), backend)
+        np.testing.assert_array_equal(out, expected, err_msg=mode)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_sixteen_bit_grey_png_from_opencv_is_scaled_like_raw_16bit(rng, backend):
+    cv2 = pytest.importorskip("cv2")
+    gray = rng.integers(0, 256, (4, 6)).astype(np.int64)
+    values = np.clip(257 * gray + rng.integers(-128, 129, gray.shape), 0, 65535).astype(np.uint16)
+    ok, data = cv2.imencode(".png", values)
+    assert ok
+    out = compressed_to_rgb8(FakeCompressed("16UC1; png compressed mono16", data.tobytes()), backend)
+    np.testing.assert_array_equal(out, np.stack([gray] * 3, axis=2).astype(np.uint8))
+
+
+def test_sixteen_bit_colour_png_opencv_scales_pillow_drops_the_low_byte(rng):
+    # A documented difference: Pillow reads 16-bit RGB PNGs as 8-bit by keeping the high byte; OpenCV
+    # keeps 16 bits and we scale them as cv_bridge does, so the fallback may be one level off.
+    cv2 = pytest.importorskip("cv2")
+    values = rng.integers(0, 65536, (4, 6, 3), dtype=np.uint16)
+    data = cv2.imencode(".png", values[..., ::-1].copy())[1].tobytes()  # imencode takes BGR
+    scaled = np.floor(values / 257.0 + 0.5).astype(np.uint8)
+    np.testing.assert_array_equal(compressed_to_rgb8(FakeCompressed("png", data), "opencv"), scaled)
+    high_byte = (values >> 8).astype(np.uint8)
+    np.testing.assert_array_equal(compressed_to_rgb8(FakeCompressed("png", data), "numpy"), high_byte)
+    assert np.abs(scaled.astype(int) - high_byte).max() <= 1
+
+
+def test_jpeg_from_either_encoder_decodes_to_the_same_pixels_with_every_backend():
+    cv2 = pytest.importorskip("cv2")
+    rgb = _ramps(24, 40)
+    pillow_fmt, pillow_jpeg = encode_compressed(rgb, "jpeg", quality=92)
+    opencv_jpeg = cv2.imencode(".jpg", rgb[..., ::-1].copy(), [cv2.IMWRITE_JPEG_QUALITY, 92])[1].tobytes()
+    for data in (pillow_jpeg, opencv_jpeg):
+        results = [compressed_to_rgb8(FakeCompressed(pillow_fmt, data), backend) for backend in BACKENDS]
+        assert np.abs(results[0].astype(int) - rgb).mean() < 3
+        for result in results[1:]:
+            np.testing.assert_array_equal(result, results[0])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_jpeg_without_its_end_marker_is_refused_by_every_backend(backend):
+    _, data = encode_compressed(_ramps(16, 16), "jpeg")
+    assert data.endswith(b"\xff\xd9")
+    with pytest.raises(ImageDecodeError, match="not a valid jpeg"):
+        compressed_to_rgb8(FakeCompressed("jpeg", data[:-2]), backend)
+    padded = data + bytes(16)  # some drivers pad after the end marker: still a complete image
+    assert compressed_to_rgb8(FakeCompressed("jpeg", padded), backend).shape == (16, 16, 3)
+
+
+def test_opencv_leaves_exif_orientation_alone_like_cv_bridge():
+    # an EXIF "rotate 90" tag must not turn the image: cv_bridge decodes with IMREAD_UNCHANGED
+    pil_image = pytest.importorskip("PIL.Image")
+    rgb = _ramps(8, 16)
+    exif = pil_image.Exif()
+    exif[0x0112] = 6  # Orientation: rotate 90 CW to display
+    buffer = io.BytesIO()
+    pil_image.fromarray(rgb).save(buffer, format="JPEG", quality=95, exif=exif.tobytes())
+    for backend in BACKENDS:
+        assert compressed_to_rgb8(FakeCompressed("jpeg", buffer.getvalue()), backend).shape == (8, 16, 3)
+
+
+def test_cv_bridge_backend_matches_opencv_for_every_encoding(rng):
+    if "cv_bridge" not in BACKENDS:
+        pytest.skip("no working cv_bridge (it comes with a system ROS 2)")
+    for encoding in SUPPORTED_ENCODINGS:
+        channels = {"rgba8": 4, "bgra8": 4, "rgb8": 3, "bgr8": 3, "8UC3": 3, "yuv422": 2, "yuv422_yuy2": 2}
+        dtype = np.uint16 if encoding in ("mono16", "16UC1") else np.uint8
+        shape = (10, 12, channels[encoding]) if encoding in channels else (10, 12)
+        pixels = rng.integers(0, np.iinfo(dtype).max, shape, dtype=dtype, endpoint=True)
+        whole_pixel_pad = 2 * pixels.itemsize * (shape[2] if len(shape) == 3 else 1)
+        msg = make_image(pixels, encoding, pad=whole_pixel_pad)
+        np.testing.assert_array_equal(image_to_rgb8(msg, "cv_bridge"), image_to_rgb8(msg, "opencv"))
