@@ -1,4 +1,4 @@
-"""HEMlets' test-time pre- and post-processing (protocol ``hemlets_official``), as the official code does it.
+"""HEMlets' test-time pre- and post-processing, as the official code does it (protocol ``hemlets_h36m``).
 
 Facts read from the official inference code (redrock303/HEMlets, ``inference/``):
 
@@ -30,8 +30,6 @@ import numpy as np
 
 from hpe_ros.core.joints import H36M_17
 from hpe_ros.models.hemlets import IMAGE_MEAN, IMAGE_STD, INPUT_SIZE
-
-PROTOCOL_NAME = "hemlets_official"
 
 #: HEMlets' 18 joints: the 17 Human3.6M joints, then the thorax (mean of the shoulders)
 NUM_JOINTS = 18
