@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import array
 import io
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -804,3 +805,88 @@ def test_cv_bridge_backend_matches_opencv_for_every_encoding(rng):
         whole_pixel_pad = 2 * pixels.itemsize * (shape[2] if len(shape) == 3 else 1)
         msg = make_image(pixels, encoding, pad=whole_pixel_pad)
         np.testing.assert_array_equal(image_to_rgb8(msg, "cv_bridge"), image_to_rgb8(msg, "opencv"))
+
+
+def _forget_backends() -> None:
+    from hpe_ros.io import images
+
+    images._opencv.cache_clear()
+    images._cv_bridge.cache_clear()
+
+
+@pytest.fixture
+def fresh_backends(monkeypatch):
+    """Lets a test change which modules import; the detected libraries are forgotten before and after."""
+    _forget_backends()
+    yield monkeypatch
+    monkeypatch.undo()
+    _forget_backends()
+
+
+def test_without_cv2_numpy_and_pillow_do_everything(rng, fresh_backends):
+    pytest.importorskip("cv2")
+    messages = [_random_message(encoding, 9, 12, 1, False, seed=5) for encoding in SUPPORTED_ENCODINGS]
+    by_opencv = [image_to_rgb8(msg, "opencv") for msg in messages]
+    fmt, data = encode_compressed(rng.integers(0, 256, (6, 8, 3), dtype=np.uint8), "jpeg")
+    jpeg_by_opencv = compressed_to_rgb8(FakeCompressed(fmt, data), "opencv")
+    fresh_backends.setitem(sys.modules, "cv2", None)  # `import cv2` now raises ImportError
+    _forget_backends()
+    assert image_backends() == ("numpy",)
+    for msg, expected in zip(messages, by_opencv, strict=True):
+        np.testing.assert_array_equal(image_to_rgb8(msg), expected, err_msg=msg.encoding)
+    np.testing.assert_array_equal(compressed_to_rgb8(FakeCompressed(fmt, data)), jpeg_by_opencv)
+
+
+class _StandInBridge:
+    """cv_bridge's Python API as documented (imgmsg_to_cv2(msg, desired_encoding)), for the routing
+    tests here, where no ROS 2 provides the real one; it converts with OpenCV and records each call."""
+
+    calls: list[str] = []
+    refuse: frozenset[str] = frozenset()
+
+    def imgmsg_to_cv2(self, img_msg, desired_encoding="passthrough"):
+        assert desired_encoding == "rgb8"
+        if img_msg.encoding in self.refuse:
+            raise TypeError(f"[{img_msg.encoding}] unsupported")  # cv_bridge.CvBridgeError is a TypeError
+        type(self).calls.append(img_msg.encoding)
+        return image_to_rgb8(img_msg, "opencv")
+
+
+def _install_stand_in(monkeypatch, bridge: type) -> None:
+    import types
+
+    module = types.ModuleType("cv_bridge")
+    module.CvBridge = bridge
+    monkeypatch.setitem(sys.modules, "cv_bridge", module)
+
+
+def test_cv_bridge_converts_what_its_python_api_reads_and_opencv_the_rest(rng, fresh_backends):
+    pytest.importorskip("cv2")
+    _StandInBridge.calls, _StandInBridge.refuse = [], frozenset({"yuv422_yuy2"})
+    _install_stand_in(fresh_backends, _StandInBridge)
+    _forget_backends()
+    assert image_backends()[0] == "cv_bridge"
+    _StandInBridge.calls.clear()  # the probe
+    colour = rng.integers(0, 256, (4, 6, 3), dtype=np.uint8)
+    cases = {  # message -> does cv_bridge convert it?
+        "bgr8 whole-pixel step": (make_image(colour, "bgr8", pad=3), True),
+        "bgr8 step between pixels": (make_image(colour, "bgr8", pad=2), False),
+        "8UC3 (refused by cv_bridge)": (make_image(colour, "8UC3"), False),
+        "big-endian mono16": (make_image(rng.integers(0, 65536, (4, 6), dtype=np.uint16), "mono16",
+                                         big_endian=True), False),
+        "yuv422_yuy2 (CvBridgeError)": (make_image(colour[..., :2].copy(), "yuv422_yuy2"), False),
+    }
+    for name, (msg, by_bridge) in cases.items():
+        before = len(_StandInBridge.calls)
+        np.testing.assert_array_equal(image_to_rgb8(msg), image_to_rgb8(msg, "opencv"), err_msg=name)
+        assert (len(_StandInBridge.calls) > before) == by_bridge, name
+
+
+def test_a_cv_bridge_that_converts_wrongly_is_not_used(fresh_backends):
+    class SwapsNothing(_StandInBridge):
+        def imgmsg_to_cv2(self, img_msg, desired_encoding="passthrough"):
+            return image_to_numpy(img_msg).copy()  # bgr8 returned unconverted, as a broken build might
+
+    _install_stand_in(fresh_backends, SwapsNothing)
+    _forget_backends()
+    assert "cv_bridge" not in image_backends()
