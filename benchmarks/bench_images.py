@@ -1,8 +1,10 @@
-"""Decode time of hpe_ros.io.images for 1920x1080 frames, per encoding, against a naive numpy baseline.
+"""Decode time of hpe_ros.io.images per encoding: numpy fallback vs OpenCV (and cv_bridge where ROS 2 has it).
 
-Run: ``python benchmarks/bench_images.py [--repeats N] [--width W --height H]``. Both paths are timed in
-the same process on the same frame (best of N alternating runs), so the ratio holds on a busy machine.
-The baselines are the obvious one-liners (fancy indexing, float formulas, masks over the whole frame).
+Run: ``python benchmarks/bench_images.py [--repeats N] [--sizes 640x480,1920x1080] [--cv-threads T]``.
+Every backend is timed in the same process on the same frame (best of N alternating runs), so the ratios
+hold on a busy machine. OpenCV runs on ``--cv-threads`` threads (default 1, like numpy). ``naive`` is the
+obvious numpy one-liner (fancy indexing, float formulas, masks over the whole frame), for scale. The
+compressed rows decode a camera-like scene; their numpy column is Pillow, the fallback's decoder.
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from hpe_ros.io.images import (  # noqa: E402
+    SUPPORTED_ENCODINGS,
     compressed_to_rgb8,
     encode_compressed,
+    image_backends,
     image_to_rgb8,
-    rgb8_to_image_fields,
 )
 
 
@@ -96,50 +99,78 @@ def naive_bayer_rggb(msg: Message) -> np.ndarray:
     return np.clip(np.round(np.stack([red, green, blue], axis=-1)), 0, 255).astype(np.uint8)
 
 
+NAIVE: dict[str, Callable[[Message], np.ndarray]] = {
+    "rgb8": lambda m: naive_rgb_like(m, [0, 1, 2], 3),
+    "bgr8": lambda m: naive_rgb_like(m, [2, 1, 0], 3),
+    "rgba8": lambda m: naive_rgb_like(m, [0, 1, 2], 4),
+    "mono8": lambda m: naive_rgb_like(m, [0, 0, 0], 1),
+    "mono16": naive_mono16,
+    "yuv422": naive_uyvy,
+    "bayer_rggb8": naive_bayer_rggb,
+}
+
+
+def frames(width: int, height: int, rng: np.random.Generator) -> dict[str, Message]:
+    """One message per supported encoding (random content: conversions do not depend on it)."""
+    channels = {"rgba8": 4, "bgra8": 4, "rgb8": 3, "bgr8": 3, "8UC3": 3, "yuv422": 2, "yuv422_yuy2": 2}
+    messages = {}
+    for encoding in SUPPORTED_ENCODINGS:
+        dtype = np.dtype("<u2") if encoding in ("mono16", "16UC1") else np.dtype(np.uint8)
+        shape = (height, width, channels.get(encoding, 1))
+        pixels = rng.integers(0, np.iinfo(dtype).max, shape, dtype=dtype.newbyteorder("="), endpoint=True)
+        data = pixels.astype(dtype).tobytes()
+        messages[encoding] = Message(height, width, encoding, len(data) // height, data)
+    return messages
+
+
+def print_table(
+    width: int, height: int, repeats: int, backends: tuple[str, ...], rng: np.random.Generator
+) -> None:
+    print(f"\n{width}x{height}, best of {repeats} runs (ms); 33.3 ms = one frame at 30 Hz")
+    columns = "".join(f"{name:>10}" for name in (*backends, "naive"))
+    print(f"{'encoding':<14}{columns}{'numpy/opencv':>14}")
+    for encoding, msg in frames(width, height, rng).items():
+        calls: list[Callable[[], object]] = [
+            lambda msg=msg, backend=backend: image_to_rgb8(msg, backend) for backend in backends
+        ]
+        if encoding in NAIVE:
+            calls.append(lambda msg=msg, naive=NAIVE[encoding]: naive(msg))
+        times = best_ms(calls, repeats)
+        cells = [f"{value:10.2f}" for value in times] + ([] if encoding in NAIVE else [f"{'-':>10}"])
+        ratio = times[backends.index("numpy")] / times[backends.index("opencv")]
+        print(f"{encoding:<14}" + "".join(cells) + f"{ratio:13.1f}x")
+    # camera-like content for the codecs (pure noise is a JPEG/PNG worst case no camera produces)
+    rows, cols = np.mgrid[0:height, 0:width]
+    scene = np.stack([cols * 255 // width, rows * 255 // height, (rows + cols) % 256], axis=-1)
+    scene = (scene + rng.integers(0, 8, scene.shape)).clip(0, 255).astype(np.uint8)
+    codecs = [("jpeg", scene), ("png", scene), ("jpeg mono8", scene[..., 1].copy())]
+    for name, image in codecs:
+        fmt, data = encode_compressed(image, name.split()[0])
+        compressed = Compressed(fmt, data)
+        decoders = [lambda backend=backend, compressed=compressed: compressed_to_rgb8(compressed, backend)
+                    for backend in backends if backend != "cv_bridge"]
+        times = best_ms(decoders, max(3, repeats // 2))
+        cells = ([f"{'-':>10}"] if "cv_bridge" in backends else []) + [f"{value:10.2f}" for value in times]
+        ratio = times[-1] / times[-2]
+        print(f"{name:<14}" + "".join(cells) + f"{'-':>10}{ratio:13.1f}x   ({len(data) / 1e6:.2f} MB)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--width", type=int, default=1920)
-    parser.add_argument("--height", type=int, default=1080)
+    parser.add_argument("--sizes", default="640x480,1920x1080", help="comma-separated WIDTHxHEIGHT")
     parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--cv-threads", type=int, default=1, help="cv2.setNumThreads (0: OpenCV's default)")
     args = parser.parse_args()
+    import cv2
+
+    if args.cv_threads > 0:
+        cv2.setNumThreads(args.cv_threads)
+    backends = image_backends()
+    print(f"OpenCV {cv2.__version__} on {cv2.getNumThreads()} thread(s); backends: {', '.join(backends)}")
     rng = np.random.default_rng(0)
-    rgb = rng.integers(0, 256, (args.height, args.width, 3), dtype=np.uint8)
-
-    def raw_message(encoding: str) -> Message:
-        fields = rgb8_to_image_fields(rgb, encoding)
-        return Message(**{**fields, "data": fields["data"].tobytes()})
-
-    packed = rng.integers(0, 256, (args.height, args.width, 2), dtype=np.uint8)
-    frames = {name: raw_message(name) for name in ("rgb8", "bgr8", "rgba8", "mono8", "mono16", "bayer_rggb8")}
-    frames["yuv422"] = Message(args.height, args.width, "yuv422", args.width * 2, packed.tobytes())
-    baselines: dict[str, Callable[[Message], np.ndarray]] = {
-        "rgb8": lambda m: naive_rgb_like(m, [0, 1, 2], 3),
-        "bgr8": lambda m: naive_rgb_like(m, [2, 1, 0], 3),
-        "rgba8": lambda m: naive_rgb_like(m, [0, 1, 2], 4),
-        "mono8": lambda m: naive_rgb_like(m, [0, 0, 0], 1),
-        "mono16": naive_mono16,
-        "yuv422": naive_uyvy,
-        "bayer_rggb8": naive_bayer_rggb,
-    }
-    print(f"frame {args.width}x{args.height}, best of {args.repeats} runs (ms); 33.3 ms = one frame at 30 Hz")
-    print(f"{'encoding':<14}{'ours':>9}{'naive':>9}{'speed-up':>10}")
-    for encoding, msg in frames.items():
-        baseline = baselines[encoding]
-        ours, naive = best_ms(
-            [lambda msg=msg: image_to_rgb8(msg), lambda msg=msg, baseline=baseline: baseline(msg)],
-            args.repeats,
-        )
-        print(f"{encoding:<14}{ours:9.2f}{naive:9.2f}{naive / ours:9.1f}x")
-    # camera-like content for the codecs (pure noise is a JPEG/PNG worst case no camera produces)
-    rows, cols = np.mgrid[0 : args.height, 0 : args.width]
-    scene = np.stack([cols * 255 // args.width, rows * 255 // args.height, (rows + cols) % 256], axis=-1)
-    scene = (scene + rng.integers(0, 8, scene.shape)).clip(0, 255).astype(np.uint8)
-    for codec in ("jpeg", "png"):
-        fmt, data = encode_compressed(scene, codec)
-        compressed = Compressed(fmt, data)
-        decode = lambda compressed=compressed: compressed_to_rgb8(compressed)  # noqa: E731
-        (ours,) = best_ms([decode], max(3, args.repeats // 3))
-        print(f"{codec:<14}{ours:9.2f}{'-':>9}{'-':>10}   ({len(data) / 1e6:.1f} MB payload, Pillow)")
+    for size in args.sizes.split(","):
+        width, height = (int(side) for side in size.lower().split("x"))
+        print_table(width, height, args.repeats, backends, rng)
 
 
 if __name__ == "__main__":

@@ -297,8 +297,7 @@ def _numpy_rgb8(pixels: np.ndarray, encoding: str) -> np.ndarray:
         order = _TO_RGB_ORDER[encoding]
         if order == (0, 1, 2) and pixels.shape[2] == 3:
             return np.array(pixels, dtype=np.uint8, copy=True, order="C")  # plain memcpy
-        # fancy indexing copies, but keeps the axis order of a padded view: make it C-contiguous
-        return np.ascontiguousarray(pixels[..., list(order)])
+        return numpy_colour.pick_channels(pixels, order)
     if encoding in ("mono8", "8UC1"):
         return numpy_colour.gray_to_rgb(pixels)
     if encoding in ("mono16", "16UC1"):
