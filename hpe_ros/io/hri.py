@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 from hpe_ros.core.joints import COCO_17, convert_joints
 from hpe_ros.io.message_classes import MessageClasses
@@ -182,21 +183,8 @@ def body_frame(person: PersonPose) -> BodyFrame | None:
 
 
 def quaternion_from_matrix(rotation: np.ndarray) -> np.ndarray:
-    """(4,) x, y, z, w of a proper rotation matrix, w >= 0."""
-    m = np.asarray(rotation, dtype=np.float64)
-    trace = np.trace(m)
-    if trace > 0:
-        s = 2.0 * np.sqrt(1.0 + trace)
-        q = np.array([(m[2, 1] - m[1, 2]) / s, (m[0, 2] - m[2, 0]) / s, (m[1, 0] - m[0, 1]) / s, s / 4])
-    else:
-        i = int(np.argmax(np.diag(m)))
-        j, k = (i + 1) % 3, (i + 2) % 3
-        s = 2.0 * np.sqrt(1.0 + m[i, i] - m[j, j] - m[k, k])
-        q = np.empty(4)
-        q[i], q[j], q[k] = s / 4, (m[j, i] + m[i, j]) / s, (m[k, i] + m[i, k]) / s
-        q[3] = (m[k, j] - m[j, k]) / s
-    q /= np.linalg.norm(q)
-    return -q if q[3] < 0 else q
+    """(4,) x, y, z, w of a proper rotation matrix, w >= 0 (scipy's canonical quaternion)."""
+    return Rotation.from_matrix(np.asarray(rotation, dtype=np.float64)).as_quat(canonical=True)
 
 
 def link_positions(person: PersonPose) -> dict[str, np.ndarray]:
