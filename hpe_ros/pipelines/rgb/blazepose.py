@@ -41,7 +41,6 @@ from hpe_ros.pipelines.rgb.blazepose_detection import (
     detector_input,
     rois_of_detections,
     to_image_pixels,
-    unfold_batch,
     weighted_nms,
 )
 from hpe_ros.pipelines.rgb.blazepose_models import DETECTION_MODEL, LANDMARK_MODELS, mediapipe_models_dir
@@ -272,10 +271,7 @@ class BlazePoseDetector:
         if len(regions) == 0:
             return []
         inputs = [detector_input(image_rgb, region) for region in regions]
-        regressors, classifiers = (
-            unfold_batch(output, len(inputs))
-            for output in self._detector(np.stack([tensor for tensor, _ in inputs]))
-        )
+        regressors, classifiers = self._detector(np.stack([tensor for tensor, _ in inputs]))
         found = concatenate(
             [
                 to_image_pixels(

@@ -29,6 +29,7 @@ _ANCHORS_PER_LAYER = 2  # aspect ratio 1 plus the interpolated scale
 _SCORE_CLIP = 100.0
 NMS_IOU = 0.3
 ROI_SCALE = 1.25
+FULL_TILE_OVERLAP = 1.0 / 3.0  # least overlap of the tiles that replace the whole image
 
 
 def ssd_anchor_centres(input_size: int = INPUT_SIZE, strides: tuple[int, ...] = _STRIDES) -> np.ndarray:
@@ -49,24 +50,6 @@ def ssd_anchor_centres(input_size: int = INPUT_SIZE, strides: tuple[int, ...] = 
 
 
 ANCHORS = ssd_anchor_centres()
-# Anchors per image of each output head (strides 8, 16 and the three 32s together). With a
-# batch of N the network's reshape folds the batch into the anchor axis head by head: its outputs
-# are (1, N x 2254, C) ordered [head 0 of every image, head 1 of every image, ...].
-_HEAD_ANCHORS = (1568, 392, 294)
-
-
-def unfold_batch(output: np.ndarray, batch: int) -> np.ndarray:
-    """(1, N x 2254, C) detector output -> (N, 2254, C) in anchor order."""
-    flat = output.reshape(-1, output.shape[-1])
-    parts, start = [], 0
-    for count in _HEAD_ANCHORS:
-        parts.append(flat[start : start + batch * count].reshape(batch, count, -1))
-        start += batch * count
-    if start != len(flat):
-        raise ValueError(f"detector output of {len(flat)} anchors does not fit a batch of {batch}")
-    return np.concatenate(parts, axis=1)
-
-
 @dataclass(frozen=True)
 class Letterbox:
     """How an (H, W) image sits in the square detector input: ``pixel = input * scale - offset``."""
@@ -117,12 +100,16 @@ def detection_regions(
 
     A tile side is a fraction of ``min(W, H)``; its squares cover the image overlapping by at
     least ``overlap`` of a side, so that people too small for the whole-image pass (the detector
-    sees 224 x 224 pixels) are seen at a larger scale.
+    sees 224 x 224 pixels) are seen at a larger scale. A tiling of side 1 replaces the whole
+    image: its squares overlap by at least a third of a side (:data:`FULL_TILE_OVERLAP`), so
+    everyone narrower than that lies whole in one of them, seen larger than in the letterboxed
+    image (for a square image it is the whole image, which was otherwise looked at twice).
     """
-    regions = [np.array([0.0, 0.0, width, height])]
+    full_tiles = any(math.isclose(fraction, 1.0) for fraction in tile_sides)
+    regions = [] if full_tiles else [np.array([0.0, 0.0, width, height])]
     for fraction in tile_sides:
         side = min(width, height) * fraction
-        step = (1.0 - overlap) * side
+        step = (1.0 - (max(overlap, FULL_TILE_OVERLAP) if math.isclose(fraction, 1.0) else overlap)) * side
         columns = max(1, math.ceil((width - side) / step - 1e-9) + 1)
         rows = max(1, math.ceil((height - side) / step - 1e-9) + 1)
         xs = np.linspace(0, width - side, columns)

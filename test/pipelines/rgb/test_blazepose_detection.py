@@ -1,4 +1,4 @@
-"""BlazePose detector geometry: anchors, batch unfolding, NMS, tiles, ROIs, heatmap refinement."""
+"""BlazePose detector geometry: anchors, decoding, NMS, tiles, ROIs, heatmap refinement."""
 
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ from hpe_ros.pipelines.rgb.blazepose_detection import (  # noqa: E402 (after the
     detection_regions,
     detector_input,
     rois_of_detections,
-    unfold_batch,
     weighted_nms,
 )
 
@@ -32,16 +31,6 @@ def test_anchors_cover_the_three_heads_in_grid_order():
     np.testing.assert_allclose(ANCHORS[1568], [0.5 / 14, 0.5 / 14])
     np.testing.assert_allclose(ANCHORS[1960:1966], np.tile([0.5 / 7, 0.5 / 7], (6, 1)))  # 3 layers x 2
     np.testing.assert_allclose(ANCHORS[-1], [6.5 / 7, 6.5 / 7])
-
-
-def test_unfold_batch_restores_per_image_order():
-    batch = 3
-    per_image = np.arange(batch * 2254 * 2, dtype=np.float32).reshape(batch, 2254, 2)
-    heads = np.split(per_image, [1568, 1960], axis=1)
-    folded = np.concatenate([head.reshape(-1, 2) for head in heads])[None]
-    np.testing.assert_array_equal(unfold_batch(folded, batch), per_image)
-    with pytest.raises(ValueError, match="does not fit"):
-        unfold_batch(folded, 2)
 
 
 def test_decoding_adds_anchor_centres_and_thresholds_scores():
@@ -72,14 +61,13 @@ def test_overlap_of_the_smaller_box_sees_containment():
     assert box_overlap_of_smaller(outer, inner)[0, 0] == pytest.approx(1.0)
 
 
-@pytest.mark.parametrize(("width", "height"), [(640, 480), (480, 640), (1280, 720)])
+@pytest.mark.parametrize(("width", "height"), [(640, 480), (480, 640), (1280, 720), (500, 500)])
 def test_tiles_cover_the_image_at_every_scale(width, height):
     regions = detection_regions(width, height, (1.0, 0.6), overlap=0.1)
-    np.testing.assert_array_equal(regions[0], [0, 0, width, height])
-    sides = regions[1:, 2] - regions[1:, 0]
-    np.testing.assert_allclose(regions[1:, 3] - regions[1:, 1], sides)  # squares
+    sides = regions[:, 2] - regions[:, 0]
+    np.testing.assert_allclose(regions[:, 3] - regions[:, 1], sides)  # squares: no whole-image pass
     for fraction in (1.0, 0.6):
-        level = regions[1:][np.isclose(sides, min(width, height) * fraction)]
+        level = regions[np.isclose(sides, min(width, height) * fraction)]
         covered = np.zeros((height, width), dtype=bool)
         for x0, y0, x1, y1 in level.round().astype(int):
             covered[y0:y1, x0:x1] = True
@@ -89,7 +77,19 @@ def test_tiles_cover_the_image_at_every_scale(width, height):
             and (level[:, 2] <= width + 1e-9).all()
             and (level[:, 3] <= height + 1e-9).all()
         )
-    assert len(detection_regions(width, height, ())) == 1
+    full = regions[np.isclose(sides, min(width, height))]
+    steps = np.diff(np.sort(full[:, 0 if width >= height else 1]))  # along the longer side
+    assert (steps <= 2 / 3 * min(width, height) + 1e-9).all()  # side-1 tiles overlap by a third
+    aspect = max(width, height) / min(width, height)
+    assert len(full) == (1 if aspect == 1 else 2 if aspect < 5 / 3 else 3)
+
+
+def test_the_whole_image_is_a_region_without_tiles_of_side_one():
+    whole = [0, 0, 640, 480]
+    np.testing.assert_array_equal(detection_regions(640, 480, ()), [whole])
+    regions = detection_regions(640, 480, (0.6,), overlap=0.1)
+    np.testing.assert_array_equal(regions[0], whole)
+    assert len(regions) == 7  # whole image + 3 x 2 tiles of 288 pixels
 
 
 def test_letterbox_maps_input_pixels_back_to_the_region():
