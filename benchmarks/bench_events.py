@@ -2,9 +2,12 @@
 
 Prints, in one run: decode Mev/s on the shared evt3 bag's payload repeated to >= 10M events (as one
 stream and packet by packet; compiled and numpy decoders side by side, median of the repeats, with
-their ratio), on a dense vectorised stream made with ``encode_evt3``, the speed of
-a per-word Python reference loop on a slice (and the ratio), and accumulation Mev/s for EventHPE
-frames and voxel grids.
+their ratio); the node's path on the same stream cut into packets of several sizes (the bag's own
+~7 KB among them), packet by packet as the node gets them, beside decoding it as one long stream:
+``Evt3Decoder.decode``, ``EventPacketDecoder.decode`` (what the node calls: counts, ROS time) and
+``EventStream.push`` (decoding and 50 ms windows); a dense vectorised stream made with
+``encode_evt3``, the speed of a per-word Python reference loop on a slice (and the ratio), and
+accumulation Mev/s for EventHPE frames and voxel grids.
 
     python benchmarks/bench_events.py [--min-events 10000000] [--repeats 5]
 """
@@ -13,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -24,8 +29,13 @@ from timing import best_time, median_time  # noqa: E402
 
 from hpe_ros.io import evt3_native  # noqa: E402
 from hpe_ros.io.bags import BagReader  # noqa: E402
-from hpe_ros.io.events import CD_EVENT_DTYPE, Evt3Decoder, encode_evt3  # noqa: E402
-from hpe_ros.pipelines.events.representations import eventhpe_frames, partition_occupancy, voxel_grid  # noqa: E402
+from hpe_ros.io.event_stream import EventStream  # noqa: E402
+from hpe_ros.io.events import CD_EVENT_DTYPE, EventPacketDecoder, Evt3Decoder, encode_evt3  # noqa: E402
+from hpe_ros.pipelines.events.representations import (  # noqa: E402
+    eventhpe_frames,
+    partition_occupancy,
+    voxel_grid,
+)
 
 
 def compare_backends(label: str, n_events: int, run, repeats: int) -> None:
@@ -79,6 +89,64 @@ def dense_stream(n_events: int, width: int = 1280, height: int = 720) -> np.ndar
     return events
 
 
+def packet_messages(template: Any, payload: bytes, packet_bytes: int) -> list[Any]:
+    """``payload`` cut into EventPacket messages of ``packet_bytes`` (even), stamped as a driver
+    would: ROS time = sensor time of the packet's last event + a fixed offset."""
+    decoder = Evt3Decoder(template.width, template.height)
+    messages, stamp_ns = [], 1_700_000_000 * 10**9
+    for start in range(0, len(payload), packet_bytes):
+        chunk = payload[start:start + packet_bytes]
+        events = decoder.decode(chunk).cd
+        if events.size:
+            stamp_ns = 1_700_000_000 * 10**9 + int(events["t"][-1])
+        header = replace(template.header, stamp=replace(template.header.stamp, sec=stamp_ns // 10**9,
+                                                        nanosec=stamp_ns % 10**9))
+        messages.append(replace(template, header=header, events=np.frombuffer(chunk, np.uint8)))
+    return messages
+
+
+def node_path(bag_messages: list[Any], stream: bytes, copies: int, repeats: int) -> None:
+    """Mev/s packet by packet (decoder, node decoding, node decoding + 50 ms windows) beside one stream.
+
+    The packets of one copy of the bag are fed ``copies`` times in a row (the stream goes on: the
+    sensor clock wraps, ROS time re-anchors once per copy); each packet's bytes are in the cache,
+    as in the node, where the packet was just deserialised."""
+    n_events = Evt3Decoder(1280, 720).decode(stream).cd.size
+    long_rate = n_events / median_time(lambda: Evt3Decoder(1280, 720).decode(stream), repeats) / 1e6
+    print(f"node path, default backend ({'compiled' if evt3_native.available() else 'numpy'}), "
+          f"{n_events / 1e6:.1f}M events; one long stream: {long_rate:.1f} Mev/s; packet by packet "
+          "(and x of the long stream):")
+    print(f"  {'packets':>19} {'Evt3Decoder':>17} {'EventPacketDecoder':>19} {'EventStream.push':>19}")
+    payload = stream[:len(stream) // copies]
+    cuts = [("bag's own", bag_messages)]
+    for size in (2048, 32768, 131072):
+        cuts.append((f"{size // 1024} KB", packet_messages(bag_messages[0], payload, size)))
+    for label, messages in cuts:
+
+        def decoder_only(messages=messages) -> None:
+            decoder = Evt3Decoder(1280, 720)
+            for _ in range(copies):
+                for message in messages:
+                    decoder.decode(message.events)
+
+        def node_decoding(messages=messages) -> None:
+            decoder = EventPacketDecoder()
+            for _ in range(copies):
+                for message in messages:
+                    decoder.decode(message)
+
+        def node_windows(messages=messages) -> None:
+            events = EventStream(window_ms=50.0)
+            for _ in range(copies):
+                for message in messages:
+                    events.push(message)
+
+        runs = (decoder_only, node_decoding, node_windows)
+        rates = [n_events / median_time(run, repeats) / 1e6 for run in runs]
+        cells = "".join(f" {rate:8.1f} (x{rate / long_rate:4.2f})" for rate in rates)
+        print(f"  {label:>9} {n_events // copies // len(messages):>6} ev{cells} Mev/s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -90,7 +158,8 @@ def main() -> None:
     if not args.bag.exists():
         sys.exit(f"bag {args.bag} not found (needs ../shared/data)")
     with BagReader(args.bag) as reader:
-        packets = [np.asarray(m.message.events).tobytes() for m in reader.messages()]
+        messages = [m.message for m in reader.messages()]
+    packets = [np.asarray(m.events).tobytes() for m in messages]
     payload = b"".join(packets)
     per_copy = Evt3Decoder(1280, 720).decode(payload).cd.size
     copies = -(-args.min_events // per_copy)
@@ -111,6 +180,8 @@ def main() -> None:
             decoder.decode(packet)
 
     compare_backends(f"per packet (~{per_copy // len(packets)} ev)", per_copy, per_packet, args.repeats)
+
+    node_path(messages, stream, copies, args.repeats)
 
     dense = dense_stream(args.min_events)
     dense_bytes = encode_evt3(dense, vectorize=True)

@@ -13,6 +13,7 @@
  *     (when > 0), are counted in cd_total but not written.
  *   - EXT_TRIGGER is written once time is known.
  *   - Reserved word types stop decoding with EVT3_RESERVED_WORD at that word.
+ *   - Every written time is sensor time (ns) + job->t_offset_ns (the caller's clock offset).
  * The caller owns every buffer; when one may overflow, decoding stops before the word that
  * needs more room, with all progress and state saved in the job, and can be resumed.
  *
@@ -58,6 +59,7 @@ typedef struct {
     /* progress, read and written: next word, records written, CD events seen (kept or not) */
     int64_t position, cd_count, trigger_count, cd_total;
     evt3_state state;
+    int64_t t_offset_ns; /* added to every written time */
 } evt3_job;
 
 static inline void put_cd(uint8_t *record, uint16_t x, uint16_t y, int64_t t_ns, int8_t p) {
@@ -109,7 +111,7 @@ static inline int highest_bit64(uint64_t mask) {
  */
 #define EVT3_BLOCK 64
 static int decode_block(const uint8_t *raw, uint8_t *cd_out, int64_t width_limit, int64_t height_limit,
-                        int64_t *k_io, int64_t *total_io, int64_t *y_io, int64_t *t_us_io) {
+                        int64_t t_offset_ns, int64_t *k_io, int64_t *total_io, int64_t *y_io, int64_t *t_us_io) {
     uint16_t w[EVT3_BLOCK];
     uint64_t mx = 0, my = 0, ml = 0, mh = 0, other = 0;
     memcpy(w, raw, sizeof w); /* the caller only uses this on little-endian hosts */
@@ -168,7 +170,7 @@ static int decode_block(const uint8_t *raw, uint8_t *cd_out, int64_t width_limit
         const int64_t low = lows ? (int64_t)(w[highest_bit64(lows)] & 0xFFF) : low0;
         const int64_t high_here = highs ? (int64_t)(w[highest_bit64(highs)] & 0xFFF) : high0;
         const int64_t x = w[bit] & 0x7FF;
-        put_cd(cd_out + EVT3_CD_RECORD * k, (uint16_t)x, (uint16_t)y, (wraps_us | (high_here << 12) | low) * 1000,
+        put_cd(cd_out + EVT3_CD_RECORD * k, (uint16_t)x, (uint16_t)y, (wraps_us | (high_here << 12) | low) * 1000 + t_offset_ns,
                (int8_t)((w[bit] >> 11) & 1));
         k += (y < height_limit) & (x < width_limit);
         total++;
@@ -191,6 +193,7 @@ static int NAME(evt3_job *job) {                                                
     const int64_t n = job->n_words;                                                             \
     const int64_t width_limit = job->width > 0 ? job->width : INT64_MAX;                        \
     const int64_t height_limit = job->height > 0 ? job->height : INT64_MAX;                     \
+    const int64_t offset = job->t_offset_ns;                                                    \
     evt3_state s = job->state;                                                                  \
     int64_t i = job->position, k = job->cd_count, tk = job->trigger_count, total = job->cd_total; \
     int64_t t_ns = time_ns(s.wraps, s.time_high, s.time_low);                                   \
@@ -205,7 +208,7 @@ static int NAME(evt3_job *job) {                                                
         const int64_t stop = block_end - i > EVT3_BLOCK ? i + EVT3_BLOCK : block_end;           \
         if (USE_BLOCKS && stop - i == EVT3_BLOCK && s.time_valid && s.y_valid && s.high_known) { \
             int64_t y = s.y, t_us = (s.wraps << 24) | (s.time_high << 12) | s.time_low;         \
-            if (decode_block(raw + 2 * i, job->cd, width_limit, height_limit, &k, &total, &y, &t_us)) { \
+            if (decode_block(raw + 2 * i, job->cd, width_limit, height_limit, offset, &k, &total, &y, &t_us)) { \
                 s.y = y;                                                                        \
                 s.wraps = t_us >> 24;                                                           \
                 s.time_high = (t_us >> 12) & 0xFFF;                                             \
@@ -226,7 +229,7 @@ static int NAME(evt3_job *job) {                                                
                 break;                                                                          \
             case 0x2: { /* ADDR_X */                                                            \
                 const int64_t x = w & 0x7FF;                                                    \
-                put_cd(job->cd + EVT3_CD_RECORD * k, (uint16_t)x, (uint16_t)s.y, t_ns,          \
+                put_cd(job->cd + EVT3_CD_RECORD * k, (uint16_t)x, (uint16_t)s.y, t_ns + offset,          \
                        (int8_t)((w >> 11) & 1));                                                \
                 k += row_ok & (x < width_limit);                                                \
                 total++;                                                                        \
@@ -244,7 +247,7 @@ static int NAME(evt3_job *job) {                                                
                 const int64_t ok = row_ok & s.base_valid;                                       \
                 while (mask) {                                                                  \
                     const int64_t x = s.base_x + lowest_bit(mask);                           \
-                    put_cd(job->cd + EVT3_CD_RECORD * k, (uint16_t)x, (uint16_t)s.y, t_ns,      \
+                    put_cd(job->cd + EVT3_CD_RECORD * k, (uint16_t)x, (uint16_t)s.y, t_ns + offset,      \
                            (int8_t)s.polarity);                                                 \
                     k += ok & (x < width_limit);                                                \
                     total++;                                                                    \
@@ -273,7 +276,8 @@ static int NAME(evt3_job *job) {                                                
                     if (tk >= job->trigger_capacity) { status = EVT3_NEED_TRIGGER_ROOM; goto out; } \
                     uint8_t *record = job->triggers + EVT3_TRIGGER_RECORD * tk;                 \
                     const uint8_t edge = w & 1, channel = (w >> 8) & 0xF;                       \
-                    memcpy(record, &t_ns, 8);                                                   \
+                    const int64_t t_trigger = t_ns + offset;                                    \
+                    memcpy(record, &t_trigger, 8);                                              \
                     memcpy(record + 8, &edge, 1);                                               \
                     memcpy(record + 9, &channel, 1);                                            \
                     tk++;                                                                       \

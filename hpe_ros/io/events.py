@@ -203,14 +203,34 @@ class Evt3Decoder:
             )
         self.width = int(width)
         self.height = int(height)
-        self.state = Evt3State()
         self.uses_native = backend != "numpy" and evt3_native.available()
+        # the compiled path keeps the state in its C job (read back only when asked for)
+        self._native = evt3_native.NativeEvt3Stream() if self.uses_native else None
+        self._state = Evt3State()
+
+    @property
+    def state(self) -> Evt3State:
+        """What the decoder knows between packets (row, vector base, time, wraps)."""
+        if self._native is None:
+            return self._state
+        values = self._native.state
+        return Evt3State(*(bool(value) if name in _STATE_FLAGS else value
+                           for name, value in zip(evt3_native.STATE_FIELDS, values, strict=True)))
+
+    @state.setter
+    def state(self, state: Evt3State) -> None:
+        if self._native is None:
+            self._state = state
+        else:
+            self._native.state = tuple(int(getattr(state, name)) for name in evt3_native.STATE_FIELDS)
 
     def reset(self) -> None:
         self.state = Evt3State()
 
-    def decode(self, packet: Any, is_bigendian: bool = False) -> DecodedEvents:
-        """Decode one packet; raises :class:`EventDecodeError` (and resyncs) when it is corrupt."""
+    def decode(self, packet: Any, is_bigendian: bool = False, offset_ns: int = 0) -> DecodedEvents:
+        """Decode one packet; raises :class:`EventDecodeError` (and resyncs) when it is corrupt.
+
+        Event times are sensor time + ``offset_ns`` (added while decoding: no second pass)."""
         try:
             raw = _as_bytes_array(packet)
         except EventDecodeError:
@@ -219,20 +239,20 @@ class Evt3Decoder:
         if raw.size % 2:
             self.state = self.state.resynced()
             raise EventDecodeError(f"evt3 packet has an odd byte count ({raw.size}); it is not 16-bit words")
-        if self.uses_native:
-            return self._decode_native(raw, is_bigendian)
-        state = self.state
+        if self._native is not None:
+            return self._decode_native(raw, is_bigendian, offset_ns)
+        state = self._state
         parts = []
         try:
             # Long buffers go in cache-sized chunks; the state carries across them as across packets.
             for start in range(0, max(raw.size, 1), 2 * _CHUNK_WORDS):
                 part, state = _decode_evt3(raw[start:start + 2 * _CHUNK_WORDS], state, is_bigendian,
-                                           self.width, self.height)
+                                           self.width, self.height, offset_ns)
                 parts.append(part)
         except EventDecodeError:
-            self.state = self.state.resynced()
+            self._state = self._state.resynced()
             raise
-        self.state = state
+        self._state = state
         if len(parts) == 1:
             return parts[0]
         return DecodedEvents(
@@ -241,22 +261,13 @@ class Evt3Decoder:
             dropped=sum(p.dropped for p in parts),
         )
 
-    def _decode_native(self, raw: np.ndarray, is_bigendian: bool) -> DecodedEvents:
-        state = self.state
-        result = evt3_native.decode_evt3(
-            raw,
-            tuple(getattr(state, name) for name in evt3_native.STATE_FIELDS),
-            is_bigendian,
-            self.width,
-            self.height,
-        )
+    def _decode_native(self, raw: np.ndarray, is_bigendian: bool, offset_ns: int) -> DecodedEvents:
+        result = self._native.decode(raw, bool(is_bigendian), self.width, self.height, offset_ns)
         if result.reserved_word >= 0:
-            self.state = state.resynced()
+            self.state = self.state.resynced()  # the stream's state is the one before the packet
             # the numpy path reports the first chunk with reserved words: so does this one
             start = 2 * (result.reserved_word // _CHUNK_WORDS * _CHUNK_WORDS)
             raise _reserved_types_error(raw[start:start + 2 * _CHUNK_WORDS], is_bigendian)
-        self.state = Evt3State(*(bool(value) if name in _STATE_FLAGS else value
-                                 for name, value in zip(evt3_native.STATE_FIELDS, result.state, strict=True)))
         return DecodedEvents(result.cd, result.triggers, dropped=result.cd_total - result.cd.size)
 
 
@@ -277,7 +288,7 @@ def _first_after(positions: np.ndarray, index: int) -> int:
 
 
 def _decode_evt3(
-    raw: np.ndarray, state: Evt3State, is_bigendian: bool, width: int, height: int
+    raw: np.ndarray, state: Evt3State, is_bigendian: bool, width: int, height: int, offset_ns: int = 0
 ) -> tuple[DecodedEvents, Evt3State]:
     if raw.size % 2:
         raise EventDecodeError(f"evt3 packet has an odd byte count ({raw.size}); it is not 16-bit words")
@@ -399,7 +410,7 @@ def _decode_evt3(
     cd = np.empty(x.size, CD_EVENT_DTYPE)
     cd["x"] = x
     cd["y"] = y
-    cd["t"] = t * 1000
+    cd["t"] = t * 1000 + offset_ns
     cd["p"] = p
 
     # --- external triggers
@@ -408,7 +419,7 @@ def _decode_evt3(
         pos_trig = pos_trig[pos_trig > time_from]
         twords = words[pos_trig]
         triggers = np.empty(pos_trig.size, TRIGGER_EVENT_DTYPE)
-        triggers["t"] = row_and_time(pos_trig)[1] * 1000
+        triggers["t"] = row_and_time(pos_trig)[1] * 1000 + offset_ns
         triggers["p"] = twords & np.uint16(1)
         triggers["id"] = (twords >> np.uint16(8)) & np.uint16(0xF)
     else:
@@ -568,19 +579,30 @@ class EventPacketDecoder:
             return decode_mono(msg.events, base, bool(msg.is_bigendian), width, height)
         _check_time_base(stamp_ns, "evt3 packet stamp")
         self.evt3.width, self.evt3.height = width, height
-        decoded = self.evt3.decode(msg.events, bool(msg.is_bigendian))
         if self.time_reference == "sensor":
+            return self.evt3.decode(msg.events, bool(msg.is_bigendian))
+        offset = self.evt3_offset_ns
+        # once the offset is known the decoder adds it: the events come out on the ROS clock
+        decoded = self.evt3.decode(msg.events, bool(msg.is_bigendian), offset or 0)
+        cd, triggers = decoded.cd, decoded.triggers
+        if not (cd.size or triggers.size):
             return decoded
-        firsts = [a["t"][0] for a in (decoded.cd, decoded.triggers) if a.size]
-        if not firsts:
-            return decoded if self.evt3_offset_ns is None else decoded.shifted(self.evt3_offset_ns)
-        first = int(min(firsts))
-        if self.evt3_offset_ns is None:
+        first = min(int(cd["t"][0]) if cd.size else MAX_ABS_TIME_NS,
+                    int(triggers["t"][0]) if triggers.size else MAX_ABS_TIME_NS)
+        if offset is None:
             self.evt3_offset_ns = stamp_ns - first
-        elif abs(stamp_ns - (first + self.evt3_offset_ns)) > EVT3_REANCHOR_NS:
-            self.evt3_offset_ns = stamp_ns - first
+        elif abs(stamp_ns - first) > EVT3_REANCHOR_NS:
+            self.evt3_offset_ns = offset + stamp_ns - first
             self.counts.reanchored += 1
-        return decoded.shifted(self.evt3_offset_ns)
+        else:
+            return decoded
+        # (re-)anchored: the decoder's arrays are new for this packet, shift them in place
+        step = self.evt3_offset_ns - (offset or 0)
+        if cd.size:
+            cd["t"] += step
+        if triggers.size:
+            triggers["t"] += step
+        return decoded
 
 
 def decode_packet(msg: Any, decoder: EventPacketDecoder) -> DecodedEvents:

@@ -211,3 +211,65 @@ def test_numpy_backend_is_always_there():
     assert not decoder.uses_native
     with pytest.raises(ValueError, match="backend"):
         Evt3Decoder(backend="fast")
+
+
+@pytest.mark.parametrize("backend", ["native", "numpy"])
+def test_offset_is_added_to_every_time_while_decoding(backend):
+    if backend == "native" and not evt3_native.available():
+        pytest.skip(f"no compiled decoder: {evt3_native.unavailable_reason}")
+    rng = np.random.default_rng(17)
+    events = _random_events(rng, 2000, 1000, 2_000_000)
+    data = encode_evt3(events, _random_triggers(rng, events, 12), vectorize=True)
+    plain = Evt3Decoder(1280, 720, backend=backend).decode(data)
+    offset = 1_700_000_000 * 10**9 + 123
+    shifted = Evt3Decoder(1280, 720, backend=backend).decode(data, offset_ns=offset)
+    np.testing.assert_array_equal(shifted.cd["t"], plain.cd["t"] + offset)
+    np.testing.assert_array_equal(shifted.triggers["t"], plain.triggers["t"] + offset)
+    np.testing.assert_array_equal(shifted.cd[["x", "y", "p"]], plain.cd[["x", "y", "p"]])
+    assert plain.cd.size == events.size and plain.triggers.size == 12
+
+
+@needs_native
+def test_packets_own_their_events_when_the_scratch_buffer_is_reused():
+    # packets up to SCRATCH_WORDS words are decoded into one reused buffer and copied out
+    rng = np.random.default_rng(19)
+    events = _random_events(rng, 30_000, 0, 6_000_000)
+    data = encode_evt3(events, _random_triggers(rng, events, 300), vectorize=False)
+    n_words = len(data) // 2
+    assert n_words > 2 * evt3_native.SCRATCH_WORDS
+    big = 2 * (evt3_native.SCRATCH_WORDS + 1000)  # bytes: one packet past the scratch buffer
+    cuts = [0, 5000, 5000 + big, 5000 + big + 3000, 5000 + big + 9000, len(data)]
+    native, numpy_decoder = _pair()
+    kept = []
+    for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+        decoded = native.decode(data[a:b])
+        reference = numpy_decoder.decode(data[a:b])
+        np.testing.assert_array_equal(decoded.cd, reference.cd)
+        np.testing.assert_array_equal(decoded.triggers, reference.triggers)
+        assert decoded.cd.flags.writeable and decoded.triggers.flags.writeable
+        kept.append((decoded, reference))
+    # later packets did not overwrite the events handed out for earlier ones
+    for decoded, reference in kept:
+        np.testing.assert_array_equal(decoded.cd, reference.cd)
+        np.testing.assert_array_equal(decoded.triggers, reference.triggers)
+    arrays = [d.cd for d, _ in kept] + [d.triggers for d, _ in kept if d.triggers.size]
+    assert not any(np.shares_memory(x, y) for i, x in enumerate(arrays) for y in arrays[i + 1:])
+    assert sum(d.cd.size for d, _ in kept) == events.size
+    assert sum(d.triggers.size for d, _ in kept) == 300
+
+
+@needs_native
+def test_the_stream_state_stays_in_the_compiled_job_and_can_be_set():
+    rng = np.random.default_rng(23)
+    events = _random_events(rng, 3000, 0, 1_000_000)
+    data = encode_evt3(events, vectorize=True)
+    half = len(data) // 4 * 2
+    native, numpy_decoder = _pair()
+    _same_packet(native, numpy_decoder, data[:half])
+    state = native.state
+    assert isinstance(state, Evt3State) and state.time_valid
+    fresh = Evt3Decoder(1280, 720, backend="native")
+    fresh.state = state  # continues where the other stopped
+    np.testing.assert_array_equal(fresh.decode(data[half:]).cd, numpy_decoder.decode(data[half:]).cd)
+    fresh.reset()
+    assert fresh.state == Evt3State()
