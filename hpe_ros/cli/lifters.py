@@ -80,6 +80,8 @@ def eval_command(args: argparse.Namespace) -> int:
 
 
 def train_command(args: argparse.Namespace) -> int:
+    """Also under ``torchrun --nproc_per_node N -m hpe_ros.cli.main train ...`` (DistributedDataParallel)."""
+    from hpe_ros.training.distributed import distributed_session
     from hpe_ros.training.lifter import LifterTrainingConfig, train_lifter
 
     overrides = {"epochs": args.epochs}
@@ -93,9 +95,13 @@ def train_command(args: argparse.Namespace) -> int:
     if args.validation_data:
         validation = load_samples(argparse.Namespace(**{**vars(args), "data": args.validation_data,
                                                         "subjects": None}))
-    state = train_lifter(build_model(args), train, config, validation, checkpoint_dir=args.output,
-                         resume=args.resume, log=print)
-    print(f"trained {state.epoch} epochs; checkpoints in {args.output}")
+    with distributed_session(args.device) as distributed:
+        state = train_lifter(build_model(args).to(distributed.device), train, config, validation,
+                             checkpoint_dir=args.output, resume=args.resume, log=print,
+                             distributed=distributed)
+        if distributed.is_main:
+            processes = f" in {distributed.world_size} processes" if distributed.is_distributed else ""
+            print(f"trained {state.epoch} epochs{processes}; checkpoints in {args.output}")
     return 0
 
 
@@ -133,3 +139,6 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     training.add_argument("--learning-rate", type=float)
     training.add_argument("--output", type=Path, required=True, help="folder for last.pt and best.pt")
     training.add_argument("--resume", action="store_true", help="continue from OUTPUT/last.pt")
+    training.add_argument("--device", default="cpu",
+                          help="cpu | cuda (under torchrun: cuda:LOCAL_RANK per process with NCCL; "
+                               "gloo on the CPU)")

@@ -8,6 +8,11 @@ horizontal flip of the whole batch with probability 0.5 while training, flip-tes
 evaluation, and the checkpoint with the lowest action-averaged validation MPJPE kept as the best.
 The official run sets 9999 epochs, i.e. it trains until stopped.
 
+Under ``torchrun`` (:mod:`hpe_ros.training.distributed`) every process draws the same shuffled
+global batch and takes its slice; DDP averages the gradients, so N processes take the single
+process's steps (a last batch smaller than N is skipped there). Rank 0 validates and writes the
+checkpoints; ``resume`` continues from ``last.pt`` on every rank.
+
 Lifters are called as ``model(keypoints_2d)`` (coordinates only) or, with a context provider,
 ``model(keypoints_2d, features, keypoints_crop)``; ``keypoints_2d`` are screen-normalised
 (:func:`hpe_ros.datasets.normalize_screen`), the output is (B, J, 3) metres relative
@@ -31,6 +36,19 @@ from hpe_ros.core.joints import flip_joints
 from hpe_ros.datasets.samples import LiftingSamples
 from hpe_ros.evaluation.metrics import EvaluationReport, evaluate_poses
 from hpe_ros.models.checkpoints import CheckpointError, load_strict, read_checkpoint
+from hpe_ros.training.distributed import (
+    SINGLE_PROCESS,
+    DistributedContext,
+    all_finite,
+    broadcast_from_main,
+    can_shard,
+    save_checkpoint,
+    shard_slice,
+    shard_weight,
+    sum_across,
+    unwrap_model,
+    wrap_model,
+)
 
 CHECKPOINT_LAST = "last.pt"
 CHECKPOINT_BEST = "best.pt"
@@ -193,22 +211,36 @@ def learning_rate_at(config: LifterTrainingConfig, epoch: int) -> float:
     return config.learning_rate * config.lr_decay**epoch
 
 
+def shard_batch(batch: LifterBatch, distributed: DistributedContext) -> LifterBatch:
+    """This process's slice of a global batch."""
+    part = shard_slice(len(batch.indices), distributed)
+    return LifterBatch(batch.keypoints_2d[part], batch.target_3d[part], batch.indices[part], batch.flipped)
+
+
 def training_step(
     model: nn.Module,
     batch: LifterBatch,
     optimizer: torch.optim.Optimizer,
     config: LifterTrainingConfig,
     context: ContextProvider | None = None,
+    distributed: DistributedContext = SINGLE_PROCESS,
 ) -> float:
-    """One optimisation step; returns the loss (metres). A NaN loss is skipped, as officially."""
+    """One optimisation step; returns the loss (metres). A NaN loss is skipped, as officially.
+
+    With several processes ``batch`` is the global batch and ``model`` the DDP-wrapped one: this
+    process trains on its slice and returns that slice's loss (NaN when any process's was)."""
     model.train()
     optimizer.zero_grad(set_to_none=True)
+    size = len(batch.indices)
+    if distributed.is_distributed:
+        batch = shard_batch(batch, distributed)
     loss = mpjpe_loss(lift(model, batch, context), batch.target_3d)
-    if torch.isfinite(loss):
-        loss.backward()
-        if config.grad_clip > 0:
-            nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        optimizer.step()
+    if not all_finite(loss, distributed):
+        return math.nan
+    (loss * shard_weight(size, distributed)).backward()
+    if config.grad_clip > 0:
+        nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+    optimizer.step()
     return float(loss.detach())
 
 
@@ -220,8 +252,10 @@ def train_epoch(
     epoch: int = 0,
     context: ContextProvider | None = None,
     arrays: tuple[np.ndarray, np.ndarray] | None = None,
+    distributed: DistributedContext = SINGLE_PROCESS,
 ) -> float:
-    """One pass over shuffled ``samples`` at the epoch's learning rate; the sample-weighted mean loss."""
+    """One pass over shuffled ``samples`` at the epoch's learning rate; the sample-weighted mean loss
+    (over all processes)."""
     for group in optimizer.param_groups:
         group["lr"] = learning_rate_at(config, epoch)
     rng = np.random.default_rng([config.seed, epoch])  # reproducible and resumable per epoch
@@ -236,10 +270,15 @@ def train_epoch(
         arrays=arrays,
     )
     for batch in batches:
-        loss = training_step(model, batch, optimizer, config, context)
+        if not can_shard(len(batch.indices), distributed):
+            continue
+        loss = training_step(model, batch, optimizer, config, context, distributed)
         if math.isfinite(loss):
-            total += loss * len(batch.indices)
-            count += len(batch.indices)
+            size = len(batch.indices)
+            part = shard_slice(size, distributed) if distributed.is_distributed else slice(0, size)
+            total += loss * (part.stop - part.start)
+            count += part.stop - part.start
+    total, count = sum_across([total, count], distributed)
     return total / max(count, 1)
 
 
@@ -307,21 +346,20 @@ def save_training_checkpoint(
     optimizer: torch.optim.Optimizer,
     state: TrainingState,
     config: LifterTrainingConfig,
+    distributed: DistributedContext = SINGLE_PROCESS,
 ) -> None:
-    """Model, optimiser state, progress and settings in one file (readable with weights_only)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Model, optimiser state, progress and settings in one file (readable with weights_only).
+
+    Written atomically by the main process; the others wait for it."""
     payload = {
-        "model": model.state_dict(),
+        "model": unwrap_model(model).state_dict(),
         "optimizer": optimizer.state_dict(),
         "epoch": state.epoch,
         "best_mpjpe_mm": state.best_mpjpe_mm,
         "history": state.history,
         "config": asdict(config),
     }
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    torch.save(payload, temporary)
-    os.replace(temporary, path)  # never leave a half-written checkpoint behind
+    save_checkpoint(path, payload, distributed)
 
 
 def load_training_checkpoint(
@@ -352,11 +390,14 @@ def train_lifter(
     checkpoint_dir: str | os.PathLike[str] | None = None,
     resume: bool = False,
     log: Callable[[str], None] | None = None,
+    distributed: DistributedContext = SINGLE_PROCESS,
 ) -> TrainingState:
     """Train for ``config.epochs`` epochs (continuing from ``checkpoint_dir/last.pt`` with ``resume``).
 
     After every epoch: validation (when given), ``last.pt`` and, on a new lowest validation
-    MPJPE, ``best.pt`` in ``checkpoint_dir``.
+    MPJPE, ``best.pt`` in ``checkpoint_dir``. ``distributed`` (from
+    :func:`~hpe_ros.training.distributed.init_distributed`): this process's place under torchrun;
+    only the main process validates, writes and logs.
     """
     optimizer = make_optimizer(model, config)
     state = TrainingState()
@@ -366,23 +407,24 @@ def train_lifter(
             raise FileNotFoundError(f"nothing to resume: no {CHECKPOINT_LAST} in {checkpoint_dir}")
         state = load_training_checkpoint(directory / CHECKPOINT_LAST, model, optimizer)
     arrays = _samples_arrays(train_samples)
+    trained = wrap_model(model, distributed)  # after loading: DDP starts from rank 0's parameters
     for epoch in range(state.epoch, config.epochs):
-        loss = train_epoch(model, train_samples, optimizer, config, epoch, context, arrays)
+        loss = train_epoch(trained, train_samples, optimizer, config, epoch, context, arrays, distributed)
         record = {"epoch": float(epoch + 1), "loss_mm": 1000.0 * loss, "lr": learning_rate_at(config, epoch)}
         improved = False
-        if validation_samples is not None:
+        if validation_samples is not None and distributed.is_main:
             report = evaluate(model, validation_samples, context, config.flip_test, config.eval_batch_size)
             record["val_mpjpe_mm"] = headline_mpjpe_mm(report)
             record["val_p_mpjpe_mm"] = (report.action_mean or report.overall).p_mpjpe_mm
             improved = record["val_mpjpe_mm"] < state.best_mpjpe_mm
-            if improved:
-                state.best_mpjpe_mm = record["val_mpjpe_mm"]
+        record, improved = broadcast_from_main((record, improved), distributed)
+        if improved:
+            state.best_mpjpe_mm = record["val_mpjpe_mm"]
         state.epoch = epoch + 1
         state.history.append(record)
         if directory is not None:
-            save_training_checkpoint(directory / CHECKPOINT_LAST, model, optimizer, state, config)
-            if improved:
-                save_training_checkpoint(directory / CHECKPOINT_BEST, model, optimizer, state, config)
-        if log is not None:
+            for name in (CHECKPOINT_LAST, CHECKPOINT_BEST) if improved else (CHECKPOINT_LAST,):
+                save_training_checkpoint(directory / name, model, optimizer, state, config, distributed)
+        if log is not None and distributed.is_main:
             log(", ".join(f"{k} {v:.4g}" for k, v in record.items()))
     return state
