@@ -31,7 +31,7 @@ PIPELINE_STAGES_FORBIDDEN = {
     "events": {"rgb", "tracking"},
     "rgb": {"events", "tracking"},
 }
-ROS_PREFIXES = ("rclpy", "launch", "cv_bridge")
+ROS_PREFIXES = ("rclpy", "launch", "launch_ros")  # cv_bridge is plain image conversion: io may use it
 
 
 def _modules() -> Iterator[tuple[str, Path]]:
