@@ -162,6 +162,7 @@ def image_to_numpy(msg: Any) -> np.ndarray:
     data): copy it before changing it.
     """
     encoding, layout, height, width, step, raw = _validated_layout(msg)
+    dtype: np.dtype[Any]
     if layout.bytes_per_channel == 1:
         dtype = np.dtype(np.uint8)
     else:
@@ -193,6 +194,7 @@ def depth_image_to_metres(msg: Any) -> np.ndarray:
     (0, NaN, far)."""
     encoding, layout, height, width, step, raw = _validated_layout(msg, _DEPTH_LAYOUTS)
     big_endian = bool(int(_field(msg, "is_bigendian")))
+    dtype: np.dtype[Any]
     if encoding == "32FC1":
         dtype = np.dtype(">f4" if big_endian else "<f4")
         scale = 1.0
@@ -372,6 +374,7 @@ def rgb8_to_image_fields(rgb: np.ndarray, encoding: str = "rgb8") -> dict[str, A
     """
     rgb = _check_rgb(rgb)
     height, width = rgb.shape[:2]
+    pixels: np.ndarray
     if encoding in ("rgb8", "bgr8", "rgba8", "bgra8"):
         order = list(_TO_RGB_ORDER[encoding])
         pixels = np.empty((height, width, 4 if encoding.endswith("a8") else 3), dtype=np.uint8)
@@ -480,7 +483,7 @@ def compressed_to_rgb8(msg: Any, backend: Backend | None = None) -> np.ndarray:
     cv2 = _opencv() if _chosen(backend) != "numpy" else None
     pil = _import_pillow()
     try:
-        with pil.open(io.BytesIO(payload), formats=[_PIL_FORMAT[codec]]) as image:
+        with pil.open(io.BytesIO(payload.data), formats=[_PIL_FORMAT[codec]]) as image:
             if max(image.size) > MAX_IMAGE_SIDE:
                 raise ImageDecodeError(
                     f"the {codec} is {image.size[0]}x{image.size[1]}; each side must be at "
