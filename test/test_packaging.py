@@ -13,10 +13,12 @@ SOURCES = sorted((REPO / "hpe_ros").rglob("*.py")) + sorted((REPO / "launch").gl
 
 # third-party modules -> their rosdep keys
 ROSDEP_KEYS = {"numpy": "python3-numpy", "yaml": "python3-yaml", "scipy": "python3-scipy",
-               "PIL": "python3-pil", "tqdm": "python3-tqdm", "cv2": "python3-opencv"}
+               "PIL": "python3-pil", "tqdm": "python3-tqdm", "cv2": "python3-opencv",
+               "cv_bridge": "cv_bridge"}
 # installed by pip (no rosdep key, or optional): package.xml names them in a comment
 PIP_ONLY = {"torch", "rosbags", "mediapipe", "ai_edge_litert", "onnxruntime", "tensorrt", "matplotlib",
-            "skimage", "h5py", "motmetrics", "pycocotools", "tflite2onnx"}
+            "skimage", "h5py", "motmetrics", "pycocotools", "tflite2onnx", "ray", "joblib",
+            "munkres"}
 # read from bags only, through rosbags' definitions; never imported, never published
 BAG_ONLY = {"dvs_msgs", "event_array_msgs"}
 TYPE_NAME = re.compile(r"^([a-z][a-z0-9_]*)/(?:msg|srv|action)/[A-Z][A-Za-z0-9]*$")
