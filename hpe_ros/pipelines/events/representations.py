@@ -37,6 +37,25 @@ def empty_events() -> np.ndarray:
     return np.empty(0, CD_EVENT_DTYPE)
 
 
+# numpy copies packed structured records field by field (~15 ns per event); as opaque records of
+# the same size they are copied as bytes, ~10x faster. Windows are cut from every packet's events.
+def _as_records(events: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(events).view(np.dtype((np.void, events.dtype.itemsize)))
+
+
+def concatenate_events(parts: list[np.ndarray]) -> np.ndarray:
+    """``np.concatenate(parts)`` for 1-D arrays of one structured dtype, copied as bytes."""
+    dtype = parts[0].dtype
+    if any(part.dtype != dtype for part in parts):
+        return np.concatenate(parts)
+    return np.concatenate([_as_records(part) for part in parts]).view(dtype)
+
+
+def take_events(events: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """``events[index]`` (an integer or boolean index) for a 1-D structured array, copied as bytes."""
+    return _as_records(events)[index].view(events.dtype)
+
+
 def _flat_index(events: np.ndarray, height: int, width: int) -> np.ndarray:
     x = events["x"].astype(np.int64)
     y = events["y"].astype(np.int64)
@@ -293,12 +312,12 @@ class EventWindower:
         if events.size == 0:
             return []
         self.counts.events_in += events.size
-        t = events["t"]
-        steps = np.diff(t)
+        t = np.array(events["t"])  # contiguous: the strided field is read once
+        steps = t[1:] - t[:-1]
         if steps.size and steps.min() < 0:
-            events = events[np.argsort(t, kind="stable")]
-            t = events["t"]
-            steps = np.diff(t)
+            order = np.argsort(t, kind="stable")
+            events, t = take_events(events, order), t[order]
+            steps = t[1:] - t[:-1]
         windows: list[EventWindow] = []
         if self._last_t is not None:
             # the oldest event still wanted: the open window's start (time) or the newest event (count)
@@ -313,10 +332,12 @@ class EventWindower:
                     if events.size == 0:
                         return windows
         # cut where consecutive events (the newest accepted one included) step further than the bound
-        cuts = np.flatnonzero(steps > self.max_forward_gap_ns) + 1
+        gap = self.max_forward_gap_ns
+        cuts = np.flatnonzero(steps > gap) + 1 if steps.size and steps.max() > gap else np.empty(0, np.intp)
         if self._last_t is not None and int(t[0]) - self._last_t > self.max_forward_gap_ns:
             cuts = np.r_[0, cuts]
-        for index, segment in enumerate(np.split(events, cuts)):  # only the first can be empty
+        segments = np.split(events, cuts) if cuts.size else [events]
+        for index, segment in enumerate(segments):  # only the first can be empty
             if index:
                 windows += self._resync()
             if segment.size:
@@ -381,7 +402,7 @@ class EventWindower:
         self._pending_size += events.size
         if self._pending_size < self.count:
             return []
-        buffer = np.concatenate(self._pending)
+        buffer = concatenate_events(self._pending)
         full = buffer.size // self.count
         windows = [self._window(chunk, int(chunk["t"][-1]))
                    for chunk in np.split(buffer[: full * self.count], full)]
@@ -391,9 +412,9 @@ class EventWindower:
 
     def _take_pending(self) -> np.ndarray:
         """All pending events, in time order; the pending list is left empty."""
-        buffer = np.concatenate(self._pending) if len(self._pending) > 1 else self._pending[0]
+        buffer = concatenate_events(self._pending) if len(self._pending) > 1 else self._pending[0]
         if self._unsorted:
-            buffer = buffer[np.argsort(buffer["t"], kind="stable")]
+            buffer = take_events(buffer, np.argsort(buffer["t"], kind="stable"))
             self._unsorted = False
         self._pending, self._pending_size = [], 0
         return buffer

@@ -12,11 +12,13 @@ from hpe_ros.pipelines.events.representations import (
     EventHPEFrameConfig,
     EventWindower,
     GrayFrameBuffer,
+    concatenate_events,
     event_count_image,
     eventhpe_frames,
     or_pool_channels,
     pad_square_resize_nearest,
     partition_occupancy,
+    take_events,
     time_surface,
     voxel_grid,
 )
@@ -214,3 +216,24 @@ def test_windower_by_count_resyncs_and_drops_late_events():
     assert [(w.stamp_ns, w.events.size) for w in windows] == [(30, 3)]
     assert windower.counts.late == 1 and windower.counts.resyncs == 1 and windower.pending == 1
     assert windower.discard() == 1 and windower.counts.discarded == 1 and windower.flush() is None
+
+
+def test_events_are_concatenated_and_taken_as_bytes_like_numpy_does():
+    rng = np.random.default_rng(4)
+    parts = []
+    for n in (0, 7, 130, 1):
+        part = np.empty(n, CD_EVENT_DTYPE)
+        part["x"], part["y"] = rng.integers(0, 1280, n), rng.integers(0, 720, n)
+        part["t"], part["p"] = rng.integers(-(2**62), 2**62, n), rng.integers(0, 2, n)
+        parts.append(part)
+    parts.append(np.concatenate(parts)[::3])  # a strided view
+    joined = concatenate_events(parts)
+    assert joined.dtype == CD_EVENT_DTYPE and joined.flags.c_contiguous
+    np.testing.assert_array_equal(joined, np.concatenate(parts))
+    order = rng.permutation(joined.size)
+    np.testing.assert_array_equal(take_events(joined, order), joined[order])
+    keep = rng.integers(0, 2, joined.size).astype(bool)
+    np.testing.assert_array_equal(take_events(joined, keep), joined[keep])
+    other = np.zeros(2, [("t", "<i8"), ("p", "i1"), ("id", "u1")])  # dtypes differ: numpy's own rules
+    with pytest.raises(TypeError):
+        concatenate_events([joined, other])
