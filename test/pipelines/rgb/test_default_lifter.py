@@ -1,4 +1,4 @@
-"""The default lifter: committed weights, normalisation, seeded data generation, a tiny training run."""
+"""The default lifter at run time: the committed weights, normalisation, virtual views, accuracy."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from hpe_ros.core.joints import H36M_17
 from hpe_ros.models.registry import create_model
 from hpe_ros.pipelines.rgb import default_lifter as dl
 from hpe_ros.simulation.people import walking_skeleton
-from hpe_ros.training import cmu_mocap
 from hpe_ros.training import default_lifter as dlt
 
 
@@ -28,12 +27,6 @@ def _standing_person_pixels() -> np.ndarray:
         "right_elbow": (275, 255), "right_wrist": (270, 310),
     }  # fmt: skip
     return np.array([[joints[name] for name in H36M_17.joint_names]], dtype=np.float64)
-
-
-@pytest.fixture
-def walking_frames(shared_data: Path) -> dlt.MocapFrames:
-    sequence = cmu_mocap.read_cmu_sequence(shared_data / "cmu_mocap" / "train" / "walking" / "walking_1.txt")
-    return dlt.MocapFrames(sequence.root_position, sequence.rotations, 1)
 
 
 def test_committed_weights_load_with_weights_only_and_lift_upright() -> None:
@@ -81,75 +74,6 @@ def test_normalisation_round_trips_and_is_invariant_to_position_and_size() -> No
 
     moved = dl.normalise_keypoints(3.0 * keypoints + 50.0, scores)
     np.testing.assert_allclose(moved.features, normalised.features, atol=1e-5)
-
-
-def test_generator_is_seeded_and_physical(walking_frames: dlt.MocapFrames) -> None:
-    first = dlt.LifterDataGenerator(walking_frames, seed=7).sample(64)
-    again = dlt.LifterDataGenerator(walking_frames, seed=7).sample(64)
-    other = dlt.LifterDataGenerator(walking_frames, seed=8).sample(64)
-    np.testing.assert_array_equal(first.features, again.features)
-    np.testing.assert_array_equal(first.target, again.target)
-    assert not np.allclose(first.features, other.features)
-
-    assert first.features.shape == (64, 17, 3) and first.target.shape == (64, 17, 3)
-    np.testing.assert_allclose(first.target[:, dl._PELVIS], 0.0)
-    # Upright walkers seen by level-ish cameras: the head is above the pelvis (camera y down).
-    assert np.mean(first.target[:, H36M_17.index("head"), 1] < -0.4) > 0.95
-    thigh = np.linalg.norm(first.target[:, 2] - first.target[:, 1], axis=-1)
-    assert np.all((thigh > 0.3) & (thigh < 0.6))
-    dropped = first.scores == 0
-    assert np.isnan(first.keypoints[dropped]).all() and np.isfinite(first.keypoints[~dropped]).all()
-
-
-def test_clean_generator_projects_the_target(walking_frames: dlt.MocapFrames) -> None:
-    """Without noise, the 2D limbs are exact projections: the lifter's input is consistent with its target."""
-    config = dlt.GeneratorConfig(noise_level=(0.0, 0.0), outlier_rate=0.0, drop_rate=0.0, aim_jitter=0.0)
-    batch = dlt.LifterDataGenerator(walking_frames, seed=1, config=config).sample(32)
-    knees = H36M_17.indices(["left_knee", "right_knee"])
-    pelvis_to_knee_2d = batch.keypoints[:, knees] - batch.keypoints[:, [dl._PELVIS]]
-    pelvis_to_knee_3d = batch.target[:, knees, :2]
-    # Same direction in the image as in the camera frame (up to the BlazePose pelvis offset).
-    cosine = np.sum(pelvis_to_knee_2d * pelvis_to_knee_3d, axis=-1) / (
-        np.linalg.norm(pelvis_to_knee_2d, axis=-1) * np.linalg.norm(pelvis_to_knee_3d, axis=-1)
-    )
-    assert np.median(cosine) > 0.95
-
-
-def test_tiny_training_lowers_the_loss(walking_frames: dlt.MocapFrames) -> None:
-    result = dlt.train_lifter(
-        walking_frames,
-        steps=60,
-        seed=0,
-        batch_size=64,
-        learning_rate=3e-3,
-        model_kwargs={"hidden": 32, "num_blocks": 1},
-        log_every=20,
-    )
-    assert len(result.losses) == 3
-    assert result.losses[-1] < 0.8 * result.losses[0]
-
-
-def test_saved_file_round_trips(tmp_path: Path, walking_frames: dlt.MocapFrames) -> None:
-    kwargs = {"hidden": 16, "num_blocks": 1}
-    result = dlt.train_lifter(walking_frames, steps=2, seed=0, batch_size=16, model_kwargs=kwargs)
-    payload = {
-        "state_dict": result.model.state_dict(),
-        "model_name": "simple_lifter",
-        "model_kwargs": kwargs,
-        "normalisation": dict(dl.NORMALISATION),
-        "joint_set": "h36m_17",
-    }
-    path = tmp_path / "lifter.pt"
-    torch.save(payload, path)
-    lifter = dl.load_default_lifter(path)
-    features = dl.normalise_keypoints(_standing_person_pixels()).features
-    expected = dl.DefaultLifter(result.model).lift_features(features)
-    np.testing.assert_allclose(lifter.lift_features(features), expected)
-
-
-# Regression bounds on the accuracy documented in docs/models.md and hpe_ros/data/default_lifter.md
-# (CMU test views: 75.1 / 47.6 mm noisy, 60.5 / 36.9 mm clean; Human3.6M frames: 91.1 / 57.9 mm),
-# with about 10 % margin so that a retrained file of the same quality still passes.
 
 
 def test_committed_lifter_accuracy_on_held_out_cmu_views(shared_data: Path) -> None:
