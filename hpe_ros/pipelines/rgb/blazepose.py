@@ -29,11 +29,11 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
+from hpe_ros.core.boxes import box_iou
 from hpe_ros.core.joints import BLAZEPOSE_33, COCO_17, H36M_17, JointSet, convert_joints, get_joint_set
 from hpe_ros.pipelines.backends.tflite import TfliteModel
 from hpe_ros.pipelines.rgb.blazepose_detection import (
     PersonRoi,
-    box_iou_matrix,
     box_overlap_of_smaller,
     concatenate,
     decode_detections,
@@ -398,7 +398,7 @@ class BlazePoseDetector:
         outputs = self.landmarks(image_rgb, tracked + fresh)
         kept, refined = outputs[: len(tracked)], outputs[len(tracked) :]
         for _ in range(self.refine_passes):
-            distinct = self._people(refined, width, height, overlap=box_iou_matrix, limit=2 * self.max_people)
+            distinct = self._people(refined, width, height, overlap=box_iou, limit=2 * self.max_people)
             refined = self.landmarks(image_rgb, [o.next_roi() for o in distinct])
         people = self._people(kept + refined, width, height)
         if self.video_mode:

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from hpe_ros.core.boxes import box_iou
+
 INPUT_SIZE = 224
 _STRIDES = (8, 16, 32, 32, 32)
 _ANCHORS_PER_LAYER = 2  # aspect ratio 1 plus the interpolated scale
@@ -144,17 +146,6 @@ def decode_detections(regressors: np.ndarray, classifiers: np.ndarray, min_score
     return PersonDetections(boxes, keypoints, scores[keep])
 
 
-def box_iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(len(a), len(b)) IoU of corner boxes."""
-    low = np.maximum(a[:, None, :2], b[None, :, :2])
-    high = np.minimum(a[:, None, 2:4], b[None, :, 2:4])
-    inter = np.prod(np.clip(high - low, 0, None), axis=-1)
-    area_a = np.prod(np.clip(a[:, 2:4] - a[:, :2], 0, None), axis=-1)
-    area_b = np.prod(np.clip(b[:, 2:4] - b[:, :2], 0, None), axis=-1)
-    union = area_a[:, None] + area_b[None] - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
-
-
 def box_overlap_of_smaller(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(len(a), len(b)) intersection over the smaller box's area."""
     low = np.maximum(a[:, None, :2], b[None, :, :2])
@@ -171,7 +162,7 @@ def weighted_nms(detections: PersonDetections, iou_threshold: float = NMS_IOU) -
     order = np.argsort(-detections.scores, kind="stable")
     remaining = list(order)
     boxes, keypoints, scores = [], [], []
-    iou = box_iou_matrix(detections.boxes, detections.boxes)
+    iou = box_iou(detections.boxes, detections.boxes)
     while remaining:
         top = remaining[0]
         overlapping = [i for i in remaining if iou[top, i] > iou_threshold or i == top]
@@ -252,7 +243,7 @@ def rois_of_detections(detections: PersonDetections, duplicate_iou: float = 0.5)
     rois = [PersonRoi.from_points(k[0], k[1]) for k in detections.keypoints]
     if not rois:
         return []
-    iou = box_iou_matrix(*(np.stack([roi.corner_box() for roi in rois]),) * 2)
+    iou = box_iou(*(np.stack([roi.corner_box() for roi in rois]),) * 2)
     kept: list[int] = []
     for i in range(len(rois)):
         if all(iou[i, k] <= duplicate_iou for k in kept):
