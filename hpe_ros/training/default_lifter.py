@@ -39,7 +39,7 @@ from hpe_ros.pipelines.rgb.default_lifter import (
     virtual_view,
 )
 from hpe_ros.training import cmu_amc, cmu_mocap
-from hpe_ros.training.pose_synthesis import floor_root_height, synthesise_poses
+from hpe_ros.training.pose_synthesis import FAMILY_SETS, floor_root_height, synthesise_poses
 
 _PELVIS = H36M_17.index("pelvis")
 
@@ -140,6 +140,12 @@ class GeneratorConfig:
     cameras_per_batch: int = 8
     synthesis_rate: float = 0.0  # share of frames bent into sitting/crouching/bending/reaching poses
     direct_2d_rate: float = 0.0  # share of samples whose 2D are the H36M joints themselves, not BlazePose's
+    synthesis_families: str = "standard"  # a key of pose_synthesis.FAMILY_SETS ("seated": more sitting)
+
+    def __post_init__(self) -> None:
+        if self.synthesis_families not in FAMILY_SETS:
+            raise ValueError(f"synthesis_families must be one of {sorted(FAMILY_SETS)}, "
+                             f"got {self.synthesis_families!r}")
 
 
 #: What the shipped lifter was trained with (``train_default_lifter``'s default). The body scale
@@ -229,7 +235,8 @@ class LifterDataGenerator:
         synthetic = rng.random(batch_size) < cfg.synthesis_rate
         if synthetic.any():
             rotations = rotations.copy()
-            rotations[synthetic] = synthesise_poses(rotations[synthetic], rng)
+            rotations[synthetic] = synthesise_poses(rotations[synthetic], rng,
+                                                    families=FAMILY_SETS[cfg.synthesis_families])
         pose = cmu_mocap.forward_kinematics(root, rotations, offsets)
         if synthetic.any():  # bent legs: put the feet back on the floor
             lift = np.where(synthetic, floor_root_height(pose), 0.0)

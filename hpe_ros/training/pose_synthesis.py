@@ -10,6 +10,10 @@ frame's own rotations (so the person keeps the frame's style and asymmetry):
 * the lower back bent forward (up to 50 deg when crouching or bending over) or back a little;
 * the upper arms raised or swung (reaching), up to 110 deg about a random horizontal axis.
 
+:data:`SEATED_FAMILIES` adds what Human3.6M's sitting actions show and the first set lacks:
+leaning back on a chair, sitting on the floor with the legs out, and with the knees bent
+outwards (hips abducted up to 55 deg). :data:`FAMILY_SETS` names the sets for the generator.
+
 Rotations follow :mod:`hpe_ros.training.cmu_mocap`'s row-vector convention: composing
 ``R_j @ A`` applies ``A`` in the parent's frame after the frame's own rotation ``R_j``. With the
 pelvis frame's x axis pointing left, a hip rotation ``A = Rx(+a)`` swings the thigh forward, a
@@ -39,6 +43,7 @@ class PoseFamily:
     knee_flexion: tuple[float, float]
     trunk_flexion: tuple[float, float]
     asymmetry_deg: float  # std of the left/right difference of hip and knee angles
+    hip_abduction: tuple[float, float] = (0.0, 0.0)  # each thigh swung out before flexing (knees apart)
 
 
 FAMILIES = (
@@ -47,11 +52,24 @@ FAMILIES = (
     PoseFamily("bending", (10.0, 60.0), (0.0, 40.0), (30.0, 80.0), 6.0),
     PoseFamily("kneeling_or_lunging", (0.0, 100.0), (40.0, 140.0), (-10.0, 30.0), 40.0),
 )
+SEATED_FAMILIES = (
+    PoseFamily("sitting_leaning_back", (55.0, 95.0), (60.0, 110.0), (-30.0, 5.0), 10.0, (0.0, 15.0)),
+    PoseFamily("sitting_on_the_floor_legs_out", (75.0, 100.0), (0.0, 40.0), (-15.0, 40.0), 10.0,
+               (0.0, 20.0)),
+    PoseFamily("sitting_on_the_floor_knees_out", (60.0, 100.0), (100.0, 150.0), (0.0, 35.0), 8.0,
+               (25.0, 55.0)),
+)
+#: The family sets :func:`synthesise_poses` draws from, by name (``GeneratorConfig.synthesis_families``).
+FAMILY_SETS: dict[str, tuple[PoseFamily, ...]] = {"standard": FAMILIES, "seated": FAMILIES + SEATED_FAMILIES}
 ARM_REACH_DEG = 110.0
 
 
 def _about_x(degrees: np.ndarray) -> np.ndarray:
     return Rotation.from_rotvec(np.radians(degrees)[:, None] * np.array([1.0, 0.0, 0.0])).as_matrix()
+
+
+def _about_z(radians: np.ndarray) -> np.ndarray:
+    return Rotation.from_rotvec(radians[:, None] * np.array([0.0, 0.0, 1.0])).as_matrix()
 
 
 def _compose(expmaps: np.ndarray, joint: int, extra: np.ndarray) -> None:
@@ -60,26 +78,35 @@ def _compose(expmaps: np.ndarray, joint: int, extra: np.ndarray) -> None:
     expmaps[:, joint] = Rotation.from_matrix(local @ extra).as_rotvec()
 
 
-def synthesise_poses(rotations: np.ndarray, rng: np.random.Generator, arm_rate: float = 0.5) -> np.ndarray:
-    """(B, 38, 3) exponential maps of (B, 38, 3) frames bent into a random family each (a copy).
+def synthesise_poses(
+    rotations: np.ndarray,
+    rng: np.random.Generator,
+    arm_rate: float = 0.5,
+    families: tuple[PoseFamily, ...] = FAMILIES,
+) -> np.ndarray:
+    """(B, 38, 3) exponential maps of (B, 38, 3) frames bent into a random one of ``families`` each.
 
     With probability ``arm_rate`` per arm, the upper arm is also swung about a random
     horizontal axis by up to :data:`ARM_REACH_DEG`.
     """
     out = np.array(rotations, dtype=np.float64, copy=True)
     count = len(out)
-    family = rng.integers(len(FAMILIES), size=count)
+    family = rng.integers(len(families), size=count)
     hip = np.empty(count)
     knee = np.empty(count)
     trunk = np.empty(count)
     asymmetry = np.empty(count)
-    for index, spec in enumerate(FAMILIES):
+    abduction_low, abduction_range = np.empty(count), np.empty(count)
+    for index, spec in enumerate(families):
         chosen = family == index
         n = int(chosen.sum())
         hip[chosen] = rng.uniform(*spec.hip_flexion, n)
         knee[chosen] = rng.uniform(*spec.knee_flexion, n)
         trunk[chosen] = rng.uniform(*spec.trunk_flexion, n)
         asymmetry[chosen] = spec.asymmetry_deg
+        abduction_low[chosen] = spec.hip_abduction[0]
+        abduction_range[chosen] = spec.hip_abduction[1] - spec.hip_abduction[0]
+    spread = any(spec.hip_abduction != (0.0, 0.0) for spec in families)
     for side, (hip_joint, knee_joint) in enumerate(_LEGS):
         sign = 1.0 if side == 0 else -1.0
         hip_angle = np.clip(hip + sign * 0.5 * asymmetry * rng.standard_normal(count), -20.0, 135.0)
@@ -87,7 +114,11 @@ def synthesise_poses(rotations: np.ndarray, rng: np.random.Generator, arm_rate: 
         abduction = Rotation.from_rotvec(
             np.radians(sign * rng.uniform(0.0, 15.0, count))[:, None] * np.array([0.0, 0.0, 1.0])
         ).as_matrix()
-        _compose(out, _J[hip_joint], _about_x(hip_angle) @ abduction)
+        hip_rotation = _about_x(hip_angle) @ abduction
+        if spread:  # about the forward axis before the flexion: the knees stay apart when flexed
+            outwards = np.radians(sign * (abduction_low + abduction_range * rng.random(count)))
+            hip_rotation = _about_z(outwards) @ hip_rotation
+        _compose(out, _J[hip_joint], hip_rotation)
         _compose(out, _J[knee_joint], _about_x(-knee_angle))
     _compose(out, _J["lowerback_start"], _about_x(-trunk))
     for arm in _ARMS:

@@ -91,3 +91,15 @@ def test_saved_file_round_trips(tmp_path: Path, walking_frames: dlt.MocapFrames)
 # with about 10 % margin so that a retrained file of the same quality still passes.
 
 
+
+
+def test_seated_synthesis_is_an_option_of_the_generator(walking_frames: dlt.MocapFrames) -> None:
+    standard = dlt.GeneratorConfig(synthesis_rate=1.0)
+    assert dlt.SHIPPED_CONFIG.synthesis_families == "standard"  # what the shipped file was made with
+    seated = dlt.GeneratorConfig(synthesis_rate=1.0, synthesis_families="seated")
+    first = dlt.LifterDataGenerator(walking_frames, seed=3, config=standard).sample(64)
+    other = dlt.LifterDataGenerator(walking_frames, seed=3, config=seated).sample(64)
+    assert first.target.shape == other.target.shape and np.isfinite(other.target).all()
+    assert not np.allclose(first.target, other.target)
+    with pytest.raises(ValueError, match="synthesis_families"):
+        dlt.GeneratorConfig(synthesis_families="lying")
