@@ -28,6 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hpe_ros.evaluation.metrics import fit_similarity
+
 NUM_JOINTS = 24
 LEFT_HIP, RIGHT_HIP = 1, 2
 PELVIS, NECK, HEAD = 0, 12, 15
@@ -49,39 +51,6 @@ def _pair(predicted: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.nda
     if np.shape(predicted) != np.shape(target):
         raise ValueError(f"predicted {np.shape(predicted)} and target {np.shape(target)} differ")
     return _frames(predicted, "predicted", NUM_JOINTS), _frames(target, "target", NUM_JOINTS)
-
-
-@dataclass(frozen=True)
-class Similarity:
-    """Per-frame ``x -> scale R x + translation``."""
-
-    scale: np.ndarray  # (F,)
-    rotation: np.ndarray  # (F, 3, 3)
-    translation: np.ndarray  # (F, 3)
-
-    def apply(self, points: np.ndarray) -> np.ndarray:
-        """(F, P, 3) points (column vectors x) -> (F, P, 3)."""
-        rotated = np.einsum("fij,fpj->fpi", self.rotation, points)
-        return self.scale[:, None, None] * rotated + self.translation[:, None, :]
-
-
-def fit_similarity(predicted: np.ndarray, target: np.ndarray) -> Similarity:
-    """The least-squares similarity taking each (F, J, 3) prediction onto its target (proper rotation)."""
-    mean_p = predicted.mean(axis=1, keepdims=True)
-    mean_q = target.mean(axis=1, keepdims=True)
-    p, q = predicted - mean_p, target - mean_q
-    covariance = np.einsum("fji,fjk->fik", p, q)  # sum_j p_j q_j^T = U S V^T
-    u, s, vt = np.linalg.svd(covariance)
-    sign = np.sign(np.linalg.det(u @ vt))
-    sign[sign == 0] = 1.0
-    d = np.ones_like(s)
-    d[:, -1] = sign
-    rotation = np.swapaxes(vt, 1, 2) @ (d[:, :, None] * np.swapaxes(u, 1, 2))  # V D U^T
-    variance = np.sum(p * p, axis=(1, 2))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        scale = np.where(variance > 0, np.sum(s * d, axis=1) / variance, 0.0)
-    translation = mean_q[:, 0] - scale[:, None] * np.einsum("fij,fj->fi", rotation, mean_p[:, 0])
-    return Similarity(scale, rotation, translation)
 
 
 def mpjpe_errors(predicted: np.ndarray, target: np.ndarray) -> np.ndarray:

@@ -47,29 +47,48 @@ def root_relative(poses: np.ndarray, root_index: int = 0) -> np.ndarray:
     return poses - poses[..., root_index : root_index + 1, :]
 
 
-def procrustes_align(predicted: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Each prediction mapped by its best similarity transform onto its target (Umeyama).
+@dataclass(frozen=True)
+class Similarity:
+    """Per-frame ``x -> scale R x + translation``."""
+
+    scale: np.ndarray  # (F,)
+    rotation: np.ndarray  # (F, 3, 3)
+    translation: np.ndarray  # (F, 3)
+
+    def apply(self, points: np.ndarray) -> np.ndarray:
+        """(F, P, 3) points (column vectors x) -> (F, P, 3)."""
+        rotated = np.einsum("fij,fpj->fpi", self.rotation, points)
+        return self.scale[:, None, None] * rotated + self.translation[:, None, :]
+
+
+def fit_similarity(predicted: np.ndarray, target: np.ndarray) -> Similarity:
+    """The least-squares similarity taking each (F, J, 3) prediction onto its target (Umeyama).
 
     Minimises ``sum_j |s R p_j + t - q_j|^2`` over a proper rotation R (det +1), a scale s and a
     translation t; when the unconstrained best orthogonal map is a reflection, the smallest
     singular direction is flipped instead.
     """
-    predicted, target = _check_pair(predicted, target)
     mean_p = predicted.mean(axis=1, keepdims=True)
     mean_q = target.mean(axis=1, keepdims=True)
-    p = predicted - mean_p
-    q = target - mean_q
-    # Row vectors: find R with p R ~ q. The cross-covariance p^T q = U S V^T gives R = U D V^T.
-    u, s, vt = np.linalg.svd(np.swapaxes(p, 1, 2) @ q)
-    reflection = np.sign(np.linalg.det(u @ vt))
-    reflection[reflection == 0] = 1.0
+    p, q = predicted - mean_p, target - mean_q
+    covariance = np.einsum("fji,fjk->fik", p, q)  # sum_j p_j q_j^T = U S V^T
+    u, s, vt = np.linalg.svd(covariance)
+    sign = np.sign(np.linalg.det(u @ vt))
+    sign[sign == 0] = 1.0
     d = np.ones_like(s)
-    d[:, -1] = reflection
-    rotation = (u * d[:, None, :]) @ vt
-    norm_p = np.sum(p * p, axis=(1, 2))
+    d[:, -1] = sign
+    rotation = np.swapaxes(vt, 1, 2) @ (d[:, :, None] * np.swapaxes(u, 1, 2))  # V D U^T
+    variance = np.sum(p * p, axis=(1, 2))
     with np.errstate(divide="ignore", invalid="ignore"):
-        scale = np.where(norm_p > 0, np.sum(s * d, axis=1) / norm_p, 0.0)
-    return scale[:, None, None] * (p @ rotation) + mean_q
+        scale = np.where(variance > 0, np.sum(s * d, axis=1) / variance, 0.0)
+    translation = mean_q[:, 0] - scale[:, None] * np.einsum("fij,fj->fi", rotation, mean_p[:, 0])
+    return Similarity(scale, rotation, translation)
+
+
+def procrustes_align(predicted: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Each prediction mapped by its best similarity transform onto its target (:func:`fit_similarity`)."""
+    predicted, target = _check_pair(predicted, target)
+    return fit_similarity(predicted, target).apply(predicted)
 
 
 def scale_align(predicted: np.ndarray, target: np.ndarray) -> np.ndarray:
