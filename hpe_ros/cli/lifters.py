@@ -106,12 +106,21 @@ def train_command(args: argparse.Namespace) -> int:
 
 
 def train_default_lifter_command(args: argparse.Namespace) -> int:
-    from hpe_ros.training.default_lifter import report_dict, train_default_lifter
+    """Also under ``torchrun --nproc_per_node N -m hpe_ros.cli.main train-default-lifter ...``."""
+    from hpe_ros.training.default_lifter import TrainingCheckpoint, report_dict, train_default_lifter
+    from hpe_ros.training.distributed import distributed_session
 
-    report = train_default_lifter(args.data, args.output, steps=args.steps, seed=args.seed,
-                                  extra_data=args.extra_data, extra_stride=args.extra_stride)
-    for key, value in report_dict(report).items():
-        print(f"{key}: {value}")
+    if args.resume and args.checkpoint is None:
+        raise ValueError("--resume needs --checkpoint (the file to continue from)")
+    checkpoint = (TrainingCheckpoint(args.checkpoint, args.checkpoint_every, args.resume)
+                  if args.checkpoint is not None else None)
+    with distributed_session() as distributed:
+        report = train_default_lifter(args.data, args.output, steps=args.steps, seed=args.seed,
+                                      extra_data=args.extra_data, extra_stride=args.extra_stride,
+                                      checkpoint=checkpoint, distributed=distributed)
+    if report is not None:
+        for key, value in report_dict(report).items():
+            print(f"{key}: {value}")
     return 0
 
 

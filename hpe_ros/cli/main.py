@@ -136,6 +136,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     default_lifter.add_argument("--extra-stride", type=int, default=4,
                                 help="keep every N-th frame of --extra-data ASF/AMC trials (120 Hz)")
+    default_lifter.add_argument("--checkpoint", type=Path,
+                                help="training checkpoint to save every --checkpoint-every steps")
+    default_lifter.add_argument("--checkpoint-every", type=int, default=1000,
+                                help="steps between checkpoints (a multiple of 100)")
+    default_lifter.add_argument("--resume", action="store_true", help="continue from --checkpoint")
 
     from hpe_ros.cli.simulate import add_command as add_simulate_command
 

@@ -17,7 +17,7 @@ import math
 import os
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from torch import nn
 from hpe_ros.core.camera import CameraModel
 from hpe_ros.core.joints import BLAZEPOSE_33, H36M_17, convert_joints
 from hpe_ros.evaluation.metrics import evaluate_poses
+from hpe_ros.models.checkpoints import CheckpointError, load_strict, read_checkpoint
 from hpe_ros.models.registry import create_model
 from hpe_ros.pipelines.rgb.default_lifter import (
     DEFAULT_MODEL_NAME,
@@ -39,6 +40,16 @@ from hpe_ros.pipelines.rgb.default_lifter import (
     virtual_view,
 )
 from hpe_ros.training import cmu_amc, cmu_mocap
+from hpe_ros.training.distributed import (
+    SINGLE_PROCESS,
+    DistributedContext,
+    gather_objects,
+    save_checkpoint,
+    shard_slice,
+    shard_weight,
+    sum_across,
+    wrap_model,
+)
 from hpe_ros.training.pose_synthesis import FAMILY_SETS, floor_root_height, synthesise_poses
 
 _PELVIS = H36M_17.index("pelvis")
@@ -209,7 +220,8 @@ def _camera_model(rng: np.random.Generator) -> CameraModel:
 class LifterDataGenerator:
     """Seeded maker of (normalised 2D input, 3D target) batches from mocap frames."""
 
-    def __init__(self, frames: MocapFrames, seed: int, config: GeneratorConfig = GeneratorConfig(),
+    def __init__(self, frames: MocapFrames, seed: int | Sequence[int],
+                 config: GeneratorConfig = GeneratorConfig(),
                  normalisation: dict[str, Any] | None = None) -> None:
         self.frames = frames
         self.config = config
@@ -354,11 +366,20 @@ def train_lifter(
     progress: bool = False,
     num_threads: int | None = 1,
     normalisation: dict[str, Any] | None = None,
+    checkpoint: TrainingCheckpoint | None = None,
+    distributed: DistributedContext = SINGLE_PROCESS,
+    log: Callable[[str], None] | None = None,
 ) -> TrainingResult:
     """Adam with a cosine learning-rate decay on freshly generated batches (seeded).
 
     ``num_threads`` limits torch's intra-op threads while training (small matrices: one thread
     is fastest, and several threads thrash on a shared machine); None leaves the setting alone.
+    ``checkpoint``: where and how often to save the whole run (model, optimiser, schedule, every
+    process's generator state), and whether to resume from it. Under torchrun (``distributed``)
+    each process generates its slice of every batch from its own seeded generator; DDP averages
+    the gradients. A resumed run continues exactly as the uninterrupted one (same process count).
+    ``log`` receives the progress lines (default ``print`` when ``progress``), after any checkpoint
+    of that step.
     """
     previous_threads = torch.get_num_threads()
     if num_threads is not None:
@@ -366,10 +387,14 @@ def train_lifter(
     try:
         return _train(
             frames, steps, seed, batch_size, learning_rate, model_name, model_kwargs, config, log_every,
-            progress, normalisation,
+            normalisation, checkpoint, distributed, log or (_print_now if progress else None),
         )
     finally:
         torch.set_num_threads(previous_threads)
+
+
+def _print_now(line: str) -> None:
+    print(line, flush=True)
 
 
 def _train(
@@ -382,9 +407,14 @@ def _train(
     model_kwargs: dict[str, Any] | None,
     config: GeneratorConfig,
     log_every: int,
-    progress: bool,
     normalisation: dict[str, Any] | None,
+    checkpoint: TrainingCheckpoint | None,
+    distributed: DistributedContext,
+    log: Callable[[str], None] | None,
 ) -> TrainingResult:
+    if checkpoint is not None and checkpoint.every % log_every:
+        raise ValueError(f"checkpoint every {checkpoint.every} steps: must be a multiple of log_every "
+                         f"({log_every})")
     torch.manual_seed(seed)
     model = create_model(model_name, **(DEFAULT_MODEL_KWARGS if model_kwargs is None else model_kwargs))
     model.train()
@@ -392,26 +422,80 @@ def _train(
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimiser, lambda step: 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(step, steps) / max(steps, 1)))
     )
-    generator = LifterDataGenerator(frames, seed, config, normalisation)
+    # one process keeps the historical seeds; under torchrun each rank draws its own slice and its
+    # own dropout masks
+    rank_seed: int | list[int] = [seed, distributed.rank] if distributed.is_distributed else seed
+    if distributed.is_distributed:
+        torch.manual_seed(seed + 7919 * (distributed.rank + 1))
+    generator = LifterDataGenerator(frames, rank_seed, config, normalisation)
     losses: list[float] = []
     window: list[float] = []
+    first_step, seconds_before = 0, 0.0
+    if checkpoint is not None and checkpoint.resume:
+        first_step, losses, seconds_before = _restore(checkpoint.path, model, optimiser, schedule, generator,
+                                                      distributed)
+    trained = wrap_model(model, distributed)
+    part = shard_slice(batch_size, distributed)
+    scale = shard_weight(batch_size, distributed)
     start = time.perf_counter()
-    for step in range(steps):
-        loss = _loss(model, generator.sample(batch_size))
+    for step in range(first_step, steps):
+        loss = _loss(trained, generator.sample(part.stop - part.start))
         optimiser.zero_grad()
-        loss.backward()
+        (loss * scale).backward()
         optimiser.step()
         schedule.step()
         window.append(loss.item())
         if len(window) == log_every or step == steps - 1:
-            losses.append(float(np.mean(window)))
+            if distributed.is_distributed:  # the global batch's mean: shards weighted by their size
+                total, count = sum_across([sum(window) * (part.stop - part.start),
+                                           len(window) * (part.stop - part.start)], distributed)
+                losses.append(total / count)
+            else:
+                losses.append(float(np.mean(window)))
             window = []
-            if progress:
-                elapsed = time.perf_counter() - start
-                mpjpe_mm = 1000 * losses[-1]
-                print(f"step {step + 1}/{steps}: MPJPE {mpjpe_mm:.1f} mm ({elapsed:.0f} s)", flush=True)
+            if checkpoint is not None and ((step + 1) % checkpoint.every == 0 or step == steps - 1):
+                payload = {"model": model.state_dict(), "optimizer": optimiser.state_dict(),
+                           "schedule": schedule.state_dict(), "step": step + 1, "losses": list(losses),
+                           "seconds": seconds_before + time.perf_counter() - start,
+                           "generators": gather_objects(_random_states(generator), distributed)}
+                save_checkpoint(checkpoint.path, payload, distributed)
+            if log is not None and distributed.is_main:
+                elapsed = seconds_before + time.perf_counter() - start
+                log(f"step {step + 1}/{steps}: MPJPE {1000 * losses[-1]:.1f} mm ({elapsed:.0f} s)")
     model.eval()
-    return TrainingResult(model, losses, time.perf_counter() - start)
+    return TrainingResult(model, losses, seconds_before + time.perf_counter() - start)
+
+
+@dataclass(frozen=True)
+class TrainingCheckpoint:
+    """Where :func:`train_lifter` saves its run every ``every`` steps (and at the end), and whether
+    it starts by resuming from that file."""
+
+    path: Path
+    every: int = 1000
+    resume: bool = False
+
+
+def _random_states(generator: LifterDataGenerator) -> dict[str, Any]:
+    return {"numpy": generator.rng.bit_generator.state, "torch": torch.get_rng_state()}
+
+
+def _restore(path: Path, model: nn.Module, optimiser: torch.optim.Optimizer,
+             schedule: torch.optim.lr_scheduler.LRScheduler, generator: LifterDataGenerator,
+             distributed: DistributedContext) -> tuple[int, list[float], float]:
+    payload = read_checkpoint(path)
+    if not isinstance(payload, dict) or not {"model", "optimizer", "schedule", "step"} <= set(payload):
+        raise CheckpointError(f"{path} is not a default-lifter training checkpoint")
+    if len(payload["generators"]) != distributed.world_size:
+        raise CheckpointError(f"{path} was written by {len(payload['generators'])} processes; resume it "
+                              f"with as many (this run has {distributed.world_size})")
+    load_strict(model, payload["model"])
+    optimiser.load_state_dict(payload["optimizer"])
+    schedule.load_state_dict(payload["schedule"])
+    states = payload["generators"][distributed.rank]
+    generator.rng.bit_generator.state = states["numpy"]
+    torch.set_rng_state(states["torch"])  # dropout
+    return int(payload["step"]), list(payload["losses"]), float(payload["seconds"])
 
 
 def evaluate_lifter_on_mocap(
@@ -472,7 +556,9 @@ def train_default_lifter(
     config: GeneratorConfig = SHIPPED_CONFIG,
     extra_data: str | os.PathLike[str] | None = None,
     extra_stride: int = 4,
-) -> DefaultLifterReport:
+    checkpoint: TrainingCheckpoint | None = None,
+    distributed: DistributedContext = SINGLE_PROCESS,
+) -> DefaultLifterReport | None:
     """Train the default lifter on ``data_dir`` (a cmu_mocap folder or its parent) and save it.
 
     ``extra_data``: a folder of more CMU trials added to the train split, either converted
@@ -480,7 +566,8 @@ def train_default_lifter(
     (:func:`hpe_ros.training.cmu_amc.read_extra_sequences`). The file holds plain tensors and
     values only (loadable with ``weights_only=True``). Metrics: noisy and clean virtual views of the
     test split, and the Human3.6M frames when ``h36m_frames/test_h36m_body3d.npz`` lies beside the
-    cmu_mocap folder.
+    cmu_mocap folder. ``checkpoint`` and ``distributed``: see :func:`train_lifter`; under torchrun
+    the main process evaluates and writes ``out_path`` and returns the report, the others None.
     """
     cmu_dir = _cmu_dir(data_dir)
     train_sequences = cmu_mocap.read_cmu_split(cmu_dir, "train")
@@ -490,7 +577,9 @@ def train_default_lifter(
     test = MocapFrames.from_split(cmu_dir, "test")
     kwargs = dict(DEFAULT_MODEL_KWARGS if model_kwargs is None else model_kwargs)
     result = train_lifter(train, steps, seed, batch_size, model_kwargs=kwargs, config=config,
-                          progress=progress)
+                          progress=progress, checkpoint=checkpoint, distributed=distributed)
+    if not distributed.is_main:
+        return None
     lifter = DefaultLifter(result.model)
     metrics: dict[str, float] = {}
     for noisy in (True, False):

@@ -154,6 +154,15 @@ def broadcast_from_main(value: T, context: DistributedContext) -> T:
     return box[0]
 
 
+def gather_objects(value: T, context: DistributedContext) -> list[T]:
+    """Every rank's ``value``, in rank order, on every rank (e.g. per-rank random states)."""
+    if not context.is_distributed:
+        return [value]
+    values: list[Any] = [None] * context.world_size
+    dist.all_gather_object(values, value)
+    return values
+
+
 def barrier(context: DistributedContext) -> None:
     if context.is_distributed:
         dist.barrier()

@@ -3,9 +3,10 @@
 python ddp_worker.py OUT_DIR KIND[,KIND...] [--die-after KIND:EPOCH]
 
 Trains each KIND in turn into OUT_DIR/KIND: ``lifter`` (training/lifter.py's train_lifter, 3
-epochs), ``flownet`` and ``shapenet`` (training/eventhpe.py's fit loops, 2 epochs); a KIND whose
-last.pt exists is resumed from it. ``--die-after KIND:EPOCH``: the main process SIGKILLs itself
-right after that epoch's checkpoint, as a crash or a preempted machine would.
+epochs), ``flownet`` and ``shapenet`` (training/eventhpe.py's fit loops, 2 epochs),
+``default_lifter`` (training/default_lifter.py, 6 steps, a checkpoint every 2); a KIND whose
+last.pt exists is resumed from it. ``--die-after KIND:N``: the main process SIGKILLs itself
+right after the checkpoint of epoch (or step) N, as a crash or a preempted machine would.
 """
 
 from __future__ import annotations
@@ -86,6 +87,15 @@ def train(kind: str, out: Path, log, distributed) -> None:  # noqa: ANN001
 
         fit_flownet(EventFlowNet(in_channels=4, base_channels=4), flownet_batches, 2, checkpoint_dir=out,
                     resume=resume, distributed=distributed, log=log)
+    elif kind == "default_lifter":
+        from hpe_ros.training.default_lifter import MocapFrames, TrainingCheckpoint, train_lifter
+
+        rng = np.random.default_rng(3)
+        frames = MocapFrames(rng.normal(0, 0.05, (40, 3)) + [0, 0.9, 0], rng.normal(0, 0.2, (40, 38, 3)), 1)
+        checkpoint = TrainingCheckpoint(out / "last.pt", every=2, resume=resume)
+        kwargs = {"num_joints": 17, "in_features": 3, "hidden": 32, "num_blocks": 1}
+        train_lifter(frames, 6, 0, 8, model_kwargs=kwargs, log_every=2, checkpoint=checkpoint,
+                     distributed=distributed, log=lambda line: log(line.replace("/", ",")))
     else:
         from hpe_ros.models.eventhpe import EventShapeNet
         from hpe_ros.models.smpl import SMPLModel

@@ -21,7 +21,8 @@ from hpe_ros.training.distributed import (
 from hpe_ros.training.eventhpe import FlowNetBatch
 
 WORKER = Path(__file__).with_name("ddp_worker.py")
-KINDS = ("lifter", "flownet", "shapenet")
+KINDS = ("lifter", "flownet", "shapenet", "default_lifter")
+LENGTH = {"lifter": 3, "flownet": 2, "shapenet": 2, "default_lifter": 6}  # epochs, or steps
 
 
 def _run(out: Path, kinds: str, processes: int = 2, die_after: str = "") -> int:
@@ -39,6 +40,11 @@ def _checkpoint(path: Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
+def _done(checkpoint: dict) -> int:
+    """Completed epochs, or steps for the default lifter."""
+    return checkpoint["epoch"] if "epoch" in checkpoint else checkpoint["step"]
+
+
 def _assert_same_weights(a: dict, b: dict) -> None:
     assert a.keys() == b.keys()
     for name in a:
@@ -49,17 +55,19 @@ def _assert_same_weights(a: dict, b: dict) -> None:
 def test_killed_and_resumed_runs_equal_the_uninterrupted_one(tmp_path: Path) -> None:
     kinds = ",".join(KINDS)
     assert _run(tmp_path / "whole", kinds) == 0
-    for die_after in ("lifter:1", "flownet:1", "shapenet:1"):  # SIGKILL right after that checkpoint
+    # SIGKILL right after that epoch's (step's) checkpoint; each run resumes what the last one left
+    for die_after in ("lifter:1", "flownet:1", "shapenet:1", "default_lifter:2", "default_lifter:4"):
+        kind, done = die_after.split(":")
         assert _run(tmp_path / "killed", kinds, die_after=die_after) != 0
-        assert _checkpoint(tmp_path / "killed" / die_after.split(":")[0] / "last.pt")["epoch"] == 1
+        progress = _checkpoint(tmp_path / "killed" / kind / "last.pt")
+        assert _done(progress) == int(done)
     assert _run(tmp_path / "killed", kinds) == 0
     for kind in KINDS:
         whole, resumed = (_checkpoint(tmp_path / run / kind / "last.pt") for run in ("whole", "killed"))
-        assert whole["epoch"] == resumed["epoch"] == (3 if kind == "lifter" else 2)
+        assert _done(whole) == _done(resumed) == LENGTH[kind]
         _assert_same_weights(whole["model"], resumed["model"])
-        assert whole["history"] == resumed["history"]
-        if "scheduler" in whole:
-            assert whole["scheduler"] == resumed["scheduler"]
+        for key in ("history", "losses", "scheduler", "schedule"):
+            assert whole.get(key) == resumed.get(key), key
     # two processes on slices of each batch take the single process's steps, up to float order
     assert _run(tmp_path / "single", "lifter", processes=1) == 0
     single = _checkpoint(tmp_path / "single" / "lifter" / "last.pt")
