@@ -44,11 +44,11 @@ class H36MCamera:
 
     def world_to_camera(self, points: np.ndarray) -> np.ndarray:
         """(..., 3) world points (metres) in this camera's optical frame."""
-        return (np.asarray(points, dtype=np.float64) - self.T) @ self.R
+        return np.asarray((np.asarray(points, dtype=np.float64) - self.T) @ self.R, dtype=np.float64)
 
     def camera_to_world(self, points: np.ndarray) -> np.ndarray:
         """(..., 3) optical-frame points (metres) in world coordinates."""
-        return np.asarray(points, dtype=np.float64) @ self.R.T + self.T
+        return np.asarray(np.asarray(points, dtype=np.float64) @ self.R.T + self.T, dtype=np.float64)
 
     def plumb_bob_camera(self, samples_per_axis: int = 50) -> CameraModel:
         """Closest OpenCV plumb_bob camera (least squares over the image), e.g. to publish CameraInfo."""

@@ -314,7 +314,7 @@ class JointMapping:
     @property
     def support(self) -> np.ndarray:
         """(J_target, J_source) bool: which source joints each target joint is made from."""
-        return self.weights != 0
+        return np.asarray(self.weights != 0, dtype=bool)
 
     def then(self, next_mapping: JointMapping) -> JointMapping:
         """This mapping followed by ``next_mapping`` (source -> self.target -> next_mapping.target)."""

@@ -10,12 +10,12 @@ from __future__ import annotations
 import os
 import zipfile
 from collections.abc import Callable, Iterator
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 import numpy as np
 
 
-def read_npy(stream: BinaryIO, load_object: Callable[[BinaryIO], Any]) -> Any:
+def read_npy(stream: IO[bytes], load_object: Callable[[IO[bytes]], Any]) -> Any:
     """One ``.npy`` stream: a plain array, or whatever ``load_object`` unpickles for object dtypes.
 
     Raises ``ValueError`` on an unknown format version or a payload that does not fit the header.
@@ -33,7 +33,7 @@ def read_npy(stream: BinaryIO, load_object: Callable[[BinaryIO], Any]) -> Any:
     return data.reshape(shape, order="F" if fortran_order else "C").copy()
 
 
-def npz_members(path: str | os.PathLike[str]) -> Iterator[tuple[str, BinaryIO]]:
+def npz_members(path: str | os.PathLike[str]) -> Iterator[tuple[str, IO[bytes]]]:
     """The ``.npy`` members of an ``.npz`` file as (key, open stream), the key without ``.npy``."""
     with zipfile.ZipFile(path) as archive:
         for name in archive.namelist():

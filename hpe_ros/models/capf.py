@@ -40,6 +40,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import cast
 
 import torch
 import torch.nn.functional as F  # noqa: N812
@@ -418,7 +419,8 @@ class DeformableContextBlock(nn.Module):
         context = torch.bmm(merged.view(-1, 1, taps), gathered)
         context = context.view(-1, num_levels, joints, self.num_heads * self.head_dim)
         # (L, heads * head_dim)
-        bias = torch.stack([embed.bias for embed in self.embed_proj]).repeat(1, self.num_heads)
+        biases: list[torch.Tensor] = [cast(nn.Linear, embed).bias for embed in self.embed_proj]
+        bias = torch.stack(biases).repeat(1, self.num_heads)
         return self._finish(x, level_tokens, context + bias.unsqueeze(1))
 
 
@@ -493,9 +495,9 @@ class ContextAwarePoseFormer(nn.Module):
     ) -> torch.Tensor:
         if len(self.context_blocks) == 0:
             return x
-        blocks = list(self.context_blocks)
+        blocks = cast(list[DeformableContextBlock], list(self.context_blocks))
         weights = [
-            torch.cat([block.embed_proj[level].weight for block in blocks])
+            torch.cat([cast(nn.Linear, block.embed_proj[level]).weight for block in blocks])
             for level in range(self.config.levels)
         ]
         levels = embed_levels(features, weights, len(blocks))

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -30,6 +31,10 @@ from hpe_ros.models.checkpoints import (
     strip_prefix,
     unwrap_state_dict,
 )
+
+if TYPE_CHECKING:
+    from hpe_ros.models.eventhpe import EventShapeNet
+    from hpe_ros.models.smpl import SMPLModel
 
 OFFICIAL_SMPL_BUFFERS = ("v_template", "shapedirs", "J_regressor", "posedirs", "weight", "e3")
 
@@ -83,7 +88,7 @@ def convert_flownet_state_dict(official: Mapping[str, torch.Tensor] | str | os.P
     return {new_key: state[key] for key, new_key in renamed.items() if new_key is not None}
 
 
-def official_smpl_buffers(smpl: nn.Module) -> dict[str, torch.Tensor]:
+def official_smpl_buffers(smpl: SMPLModel) -> dict[str, torch.Tensor]:
     """A :class:`~hpe_ros.models.smpl.SMPLModel`'s arrays in the official EventHPE layout.
 
     ``weight`` is returned untiled, (V, 24); the checkpoint's is tiled to (N, V, 24).
@@ -104,7 +109,7 @@ def official_smpl_buffers(smpl: nn.Module) -> dict[str, torch.Tensor]:
     }
 
 
-def check_smpl_buffers(saved: Mapping[str, torch.Tensor], smpl: nn.Module, atol: float = 1e-5) -> None:
+def check_smpl_buffers(saved: Mapping[str, torch.Tensor], smpl: SMPLModel, atol: float = 1e-5) -> None:
     """Raise :class:`SMPLCheckpointMismatchError` unless ``saved`` (official names, no prefix) is ``smpl``."""
     expected = official_smpl_buffers(smpl)
     problems: list[str] = []
@@ -134,7 +139,7 @@ def check_smpl_buffers(saved: Mapping[str, torch.Tensor], smpl: nn.Module, atol:
 
 def convert_shapenet_state_dict(
     official: Mapping[str, torch.Tensor] | Mapping[str, object] | str | os.PathLike[str],
-    smpl: nn.Module | None = None,
+    smpl: SMPLModel | None = None,
 ) -> StateDict:
     """Official ``EventTrackNet`` checkpoint -> the network part of :class:`EventShapeNet`.
 
@@ -176,7 +181,7 @@ def load_flownet_state(
 
 
 def load_shapenet_state(
-    model: nn.Module,
+    model: EventShapeNet,
     official: Mapping[str, object] | str | os.PathLike[str],
     check_smpl: bool = True,
 ) -> None:

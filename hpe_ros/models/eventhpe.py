@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -29,6 +30,9 @@ from torch import nn
 from hpe_ros.models.registry import register_model
 from hpe_ros.models.resnet import Bottleneck, ResNet
 from hpe_ros.models.rotations import axis_angle_to_matrix, rot6d_to_matrix
+
+if TYPE_CHECKING:
+    from hpe_ros.models.smpl import SMPLModel
 
 NUM_SMPL_JOINTS = 24
 NUM_BETAS = 10
@@ -262,9 +266,11 @@ class EventShapeNet(nn.Module):
             has ``joints_2d`` normalised by the input size, as the official model.
     """
 
+    camera_intrinsics: torch.Tensor | None  # a buffer, (4,)
+
     def __init__(
         self,
-        smpl: nn.Module,
+        smpl: SMPLModel,
         event_channels: int = 8,
         use_flow: bool = True,
         gru_layers: int = 1,

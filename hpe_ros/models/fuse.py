@@ -28,6 +28,8 @@ from torch import nn
 
 _CONV_TYPES = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _BN_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+Conv = nn.Conv1d | nn.Conv2d | nn.Conv3d
+BatchNorm = nn.BatchNorm1d | nn.BatchNorm2d | nn.BatchNorm3d
 
 
 @dataclass(frozen=True)
@@ -44,12 +46,13 @@ def _traced_pairs(module: nn.Module) -> list[tuple[str, str]]:
     calls = Counter(node.target for node in graph.nodes if node.op == "call_module")
     pairs = []
     for node in graph.nodes:
-        if node.op != "call_module" or not isinstance(module.get_submodule(node.target), _BN_TYPES):
+        # call_module nodes name their module by its dotted path
+        if node.op != "call_module" or not isinstance(module.get_submodule(str(node.target)), _BN_TYPES):
             continue
         source = node.args[0]
         if not isinstance(source, torch.fx.Node) or source.op != "call_module":
             continue
-        if not isinstance(module.get_submodule(source.target), _CONV_TYPES):
+        if not isinstance(module.get_submodule(str(source.target)), _CONV_TYPES):
             continue
         if len(source.users) == 1 and calls[source.target] == 1 and calls[node.target] == 1:
             pairs.append((str(source.target), str(node.target)))
@@ -76,7 +79,7 @@ def _set_submodule(root: nn.Module, name: str, replacement: nn.Module) -> None:
 
 
 @torch.no_grad()
-def fold_conv_bn(conv: nn.Module, bn: nn.Module) -> None:
+def fold_conv_bn(conv: Conv, bn: BatchNorm) -> None:
     """Absorb eval-mode ``bn`` into ``conv`` in place (``conv`` gains a bias if it had none)."""
     if bn.running_mean is None or bn.running_var is None:
         raise ValueError("cannot fold a BatchNorm without running statistics")
@@ -104,10 +107,13 @@ def fold_batchnorm(module: nn.Module) -> FoldReport:
     except Exception:  # noqa: BLE001 - fx refuses data-dependent control flow; fall back
         pairs, traced = _sequential_pairs(module), False
     for conv_name, bn_name in pairs:
-        bn = module.get_submodule(bn_name)
-        if not getattr(bn, "track_running_stats", True) or bn.running_mean is None:
+        bn, conv = module.get_submodule(bn_name), module.get_submodule(conv_name)
+        # both pair finders only pair these types; the check narrows them for the type checker
+        if not isinstance(bn, _BN_TYPES) or not isinstance(conv, _CONV_TYPES):
             continue
-        fold_conv_bn(module.get_submodule(conv_name), bn)
+        if not bn.track_running_stats or bn.running_mean is None:
+            continue
+        fold_conv_bn(conv, bn)
         _set_submodule(module, bn_name, nn.Identity())
     remaining = [name for name, m in module.named_modules() if isinstance(m, _BN_TYPES)]
     return FoldReport(folded=pairs, remaining_batchnorms=remaining, traced=traced)
@@ -128,7 +134,8 @@ def optimize_for_inference(
         fold_batchnorm(optimized)
     optimized.requires_grad_(False)
     if channels_last:
-        optimized.to(memory_format=torch.channels_last)
+        # Module.to(memory_format=...) is documented; torch's overloads leave it out
+        optimized.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     return optimized
 
 

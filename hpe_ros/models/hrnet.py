@@ -13,6 +13,7 @@ Input height and width must be multiples of 32 so that the four branches line up
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 from torch import Tensor, nn
 
@@ -148,7 +149,7 @@ class HRModule(nn.Module):
         for i, paths in enumerate(self.fuse_layers):
             total = None
             for j, x in enumerate(branch_out):
-                term = x if j == i else paths[j](x)
+                term = x if j == i else cast(nn.ModuleList, paths)[j](x)
                 total = term if total is None else total + term
             fused.append(self.relu(total))
         return fused
@@ -174,7 +175,8 @@ def _transition(in_channels: list[int], out_channels: list[int]) -> nn.ModuleLis
                 _conv_bn(last, width if step == steps - 1 else last, 3, 2, relu=True) for step in range(steps)
             ]
             layers.append(nn.Sequential(*chain))
-    return nn.ModuleList(layers)
+    # ModuleList keeps None entries (add_module accepts None); its stub asks for Modules only
+    return nn.ModuleList(layers)  # type: ignore[arg-type]
 
 
 @dataclass
@@ -201,6 +203,14 @@ class HRNet(nn.Module):
 
     The block and module counts default to the published networks' (HigherHRNet / SWAHR build
     on this class with the same counts; tests build smaller ones)."""
+
+    # set by name in __init__ (setattr), declared for the type checker
+    transition1: nn.ModuleList
+    transition2: nn.ModuleList
+    transition3: nn.ModuleList
+    stage2: nn.Sequential
+    stage3: nn.Sequential
+    stage4: nn.Sequential
 
     def __init__(self, width: int = 32, blocks_per_branch: int = BLOCKS_PER_BRANCH,
                  modules_per_stage: tuple[int, int, int] = MODULES_PER_STAGE,
@@ -261,6 +271,7 @@ class HRNet(nn.Module):
 
     def forward_features(self, x: Tensor) -> HRNetFeatures:
         first, *rest = self.stage4
+        assert isinstance(first, HRModule)
         branch_out = first.run_branches(self._stage4_inputs(x))
         outputs = first.fuse(branch_out)
         for module in rest:

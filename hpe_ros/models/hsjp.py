@@ -26,6 +26,7 @@ class HSJPHead(nn.Module):
         super().__init__()
         self.final_layer = nn.Conv2d(in_channels, num_patches, 1)
         nn.init.normal_(self.final_layer.weight, std=0.001)
+        assert self.final_layer.bias is not None  # Conv2d has a bias by default
         nn.init.zeros_(self.final_layer.bias)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:

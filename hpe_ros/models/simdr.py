@@ -86,7 +86,8 @@ class HRNetSimDR(HRNet):
         self.mlp_head_x = nn.Linear(flat_size, int(crop_w * self.split_ratio))
         self.mlp_head_y = nn.Linear(flat_size, int(crop_h * self.split_ratio))
 
-    def forward(self, x: Tensor) -> SimDRLogits:
+    # the head replaces HRNet's output; subclassing keeps the official top-level parameter names
+    def forward(self, x: Tensor) -> SimDRLogits:  # type: ignore[override]
         maps = self.final_layer(super().forward(x))
         flat = maps.flatten(2)  # (N, J, h*w), row-major like the official rearrange
         return SimDRLogits(self.mlp_head_x(flat), self.mlp_head_y(flat))

@@ -22,7 +22,7 @@ import pickle
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 import numpy as np
 
@@ -107,7 +107,7 @@ class _SparseStandIn(_PickledState):
                 cols = np.asarray(self._field("col"), dtype=np.int64)
         else:
             indices = np.asarray(self._field("indices"), dtype=np.int64)
-            counts = np.diff(np.asarray(self._field("indptr"), dtype=np.int64))
+            counts = np.asarray(np.diff(np.asarray(self._field("indptr"), dtype=np.int64)), dtype=np.int64)
             major = np.repeat(np.arange(counts.size), counts)
             rows, cols = (indices, major) if self.sparse_format == "csc" else (major, indices)
         np.add.at(dense, (rows, cols), data)  # duplicates sum, as scipy's todense does
@@ -191,7 +191,7 @@ class RestrictedUnpickler(pickle.Unpickler):
         raise RefusedGlobalError(f"refused persistent id {pid!r} in a SMPL model file")
 
 
-def restricted_load(stream: BinaryIO) -> Any:
+def restricted_load(stream: IO[bytes]) -> Any:
     """Unpickle ``stream`` with :class:`RestrictedUnpickler` (latin1 for Python 2 byte strings)."""
     return RestrictedUnpickler(stream, encoding="latin1").load()
 
@@ -401,7 +401,7 @@ def _read_npz(path: Path) -> dict[str, Any]:
     return {key: _read_npy(stream) for key, stream in npz_members(path)}
 
 
-def _read_npy(stream: BinaryIO) -> Any:
+def _read_npy(stream: IO[bytes]) -> Any:
     return read_npy(stream, restricted_load)
 
 

@@ -193,8 +193,9 @@ class _ChumpyCh:
     def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
         state = {"x": self.x, "_dirty_vars": set(), "_itr": None, "_make_dense": False, "_make_sparse": False}
         if protocol < 2:  # what object.__reduce_ex__ gives for protocols 0 and 1
-            return copyreg._reconstructor, (type(self), object, None), state
-        return copyreg.__newobj__, (type(self),), state
+            # copyreg's private helpers, absent from its stub
+            return copyreg._reconstructor, (type(self), object, None), state  # type: ignore[attr-defined]
+        return copyreg.__newobj__, (type(self),), state  # type: ignore[attr-defined]
 
 
 class _OfficialLayoutPickler(pickle._Pickler):  # the Python pickler, whose save_global can be extended
@@ -202,10 +203,11 @@ class _OfficialLayoutPickler(pickle._Pickler):  # the Python pickler, whose save
 
     def save_global(self, obj: Any, name: str | None = None) -> None:
         if obj is _ChumpyCh:
-            self.write(pickle.GLOBAL + b"chumpy.ch\nCh\n")
-            self.memoize(obj)
+            # the Python pickler's internals, which its stub does not declare
+            self.write(pickle.GLOBAL + b"chumpy.ch\nCh\n")  # type: ignore[attr-defined]
+            self.memoize(obj)  # type: ignore[attr-defined]
             return
-        super().save_global(obj, name)
+        super().save_global(obj, name)  # type: ignore[misc]
 
 
 def official_layout(data: SMPLData, *, sparse_regressor: bool, chumpy_arrays: bool = False) -> dict[str, Any]:
@@ -264,7 +266,8 @@ def save_synthetic_smpl(
             key: np.asarray(value) for key, value in official_layout(data, sparse_regressor=False).items()
         }
         with path.open("wb") as stream:  # a file object keeps numpy from appending ".npz"
-            np.savez(stream, **arrays)
+            # numpy's stub checks **arrays against allow_pickle: bool; these keys are array names
+            np.savez(stream, **arrays)  # type: ignore[arg-type]
     else:
         raise ValueError(f"format must be 'pkl' or 'npz', got {format!r}")
     return path

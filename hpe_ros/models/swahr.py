@@ -151,7 +151,8 @@ class HigherHRNet(HRNet):
         """The HRNet output: highest-resolution branch after stage 4, (B, width, H/4, W/4)."""
         return HRNet.forward(self, x)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    # the heads replace HRNet's output; subclassing keeps the official top-level parameter names
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:  # type: ignore[override]
         features = self.backbone_features(x)
         outputs = []
         head = self.final_layers[0](features)
