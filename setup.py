@@ -44,7 +44,9 @@ setup(
     ext_modules=[EVT3_EXTENSION],
     cmdclass={"build_py": BuildWithInterfaces},
     python_requires=">=3.10",
-    install_requires=["numpy", "pyyaml", "torch", "rosbags>=0.10", "tqdm", "scipy", "pillow"],
+    # munkres 1.x: the official SWAHR grouping's solver (2.0 / 3.0 are another package)
+    install_requires=["numpy", "pyyaml", "torch", "rosbags>=0.10", "tqdm", "scipy", "pillow",
+                      "munkres>=1.0.12,<2"],
     extras_require={
         "onnx": ["onnx", "onnxruntime"],
         # the BlazePose models ship in the mediapipe wheel and run on LiteRT; mediapipe pins

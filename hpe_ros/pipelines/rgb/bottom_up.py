@@ -1,70 +1,68 @@
 """Bottom-up multi-person 2D pose: HigherHRNet / SWAHR inference and associative-embedding grouping.
 
-Steps, as in the HigherHRNet and SWAHR test code (``core/inference.py``, ``core/group.py``,
-``utils/transforms.py`` of github:greatlog/SWAHR-HumanPose), re-implemented here:
+Steps, as in the HigherHRNet and SWAHR test code (``tools/dist_valid.py``, ``core/inference.py``,
+``core/group.py``, ``utils/transforms.py`` of github:greatlog/SWAHR-HumanPose), re-implemented here:
 
-1. Resize the image, aspect kept, so its short side is ``input_size`` and the long side a multiple
-   of 64, centred (:func:`compute_resize`, :func:`warp_image`); ImageNet normalisation.
+1. Per test scale (``scale_factors``, largest first): resize the image, aspect kept, so its short
+   side is ``input_size`` times the scale and the long side a multiple of 64, centred
+   (:func:`compute_resize`; how the pixels are resampled is the protocol's,
+   :mod:`~hpe_ros.pipelines.rgb.bottom_up_protocol`); ImageNet normalisation.
 2. Run the network (and on the mirrored image for flip test). Drop SWAHR's scale maps, upsample
    every output to the highest resolution (bilinear), average the heatmaps over resolutions,
    keep the tags of resolutions trained with the AE loss; for the flipped pass mirror back and
    swap left/right channels with ``flip_index`` (:func:`aggregate_outputs`).
-3. Project heatmaps and tags to the network-input size, average plain and flipped heatmaps and
-   stack the tag maps (one tag vector of length 2 per pixel with flip).
-4. Peaks: max-pool NMS and the top ``max_num_people`` per joint (:func:`top_k_peaks`).
-5. Grouping (:func:`group_by_tags`): joints in a fixed order; each joint's candidates are
-   assigned to the people found so far with the Hungarian algorithm on
-   ``round(tag distance) * 100 - heatmap value``; distances >= ``tag_threshold`` start a new person.
-6. Quarter-pixel adjustment towards the higher neighbour (:func:`adjust_quarter_offsets`),
-   person score = mean joint value, then refinement (:func:`refine_person`): joints a person
-   lacks are taken at the maximum of ``heatmap - round(tag distance to the person's mean tag)``.
-7. Map back to image pixels; a box per person around its confident joints.
+3. Project heatmaps and tags to the network-input size of scale 1, average plain and flipped
+   heatmaps; sum the heatmaps over test scales and divide by their number; stack the tag maps
+   of scale 1 (one tag vector of length 2 per pixel with flip).
+4. Peaks, tag grouping, quarter-pixel adjustment, scores and refinement
+   (:func:`~hpe_ros.pipelines.rgb.ae_grouping.parse_heatmaps`).
+5. Map back to image pixels; a box per person around its confident joints.
+
+``BottomUpConfig.protocol`` picks "official" (default: the official code's numbers, bit for bit)
+or "float" (see :mod:`~hpe_ros.pipelines.rgb.bottom_up_protocol`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
-from scipy.optimize import linear_sum_assignment
 from torch.nn import functional
 
 from hpe_ros.models.swahr import HigherHRNet
+from hpe_ros.pipelines.rgb.ae_grouping import (
+    COCO_GROUPING_ORDER,
+    GroupingConfig,
+    ParsedPeople,
+    adjust_quarter_offsets,
+    nms_heatmaps,
+    parse_heatmaps,
+)
+from hpe_ros.pipelines.rgb.bottom_up_protocol import (
+    PROTOCOLS,
+    SOLVERS,
+    official_center_scale,
+    official_to_image,
+    resize_official,
+)
 
 COCO_FLIP_INDEX: tuple[int, ...] = (0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15)
 CROWDPOSE_FLIP_INDEX: tuple[int, ...] = (1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 12, 13)
-# order in which joints are grouped: head first, then shoulders, hips, arms, legs
-COCO_GROUPING_ORDER: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6, 11, 12, 7, 8, 9, 10, 13, 14, 15, 16)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-@dataclass(frozen=True)
-class GroupingConfig:
-    """Parameters of peak extraction and tag grouping (``TEST.*`` of the official configs)."""
-
-    max_num_people: int = 30
-    detection_threshold: float = 0.1  # 0.12 for the W32 COCO config, 0.1 for W48
-    tag_threshold: float = 1.0
-    use_detection_value: bool = True
-    ignore_too_many: bool = False
-    nms_kernel: int = 5
-    nms_padding: int = 2
-    joint_order: tuple[int, ...] = COCO_GROUPING_ORDER
-    adjust: bool = True
-    refine: bool = True
 
 
 @dataclass(frozen=True)
 class BottomUpConfig:
     """Inference settings; defaults are the SWAHR COCO W32 512 test configuration."""
 
+    protocol: str = "official"  # "official" | "float" (bottom_up_protocol)
     input_size: int = 512
     flip_test: bool = True
     flip_index: tuple[int, ...] = COCO_FLIP_INDEX
-    scale_factors: tuple[float, ...] = (1.0,)
+    scale_factors: tuple[float, ...] = (1.0,)  # TEST.SCALE_FACTOR; multi-scale: (0.5, 1.0, 2.0)
     with_heatmaps: tuple[bool, ...] = (True, True)  # per network output resolution
     with_tags: tuple[bool, ...] = (True, False)
     project_to_input: bool = True
@@ -73,14 +71,26 @@ class BottomUpConfig:
     box_padding: float = 0.0  # fraction of the box size added on each side
 
 
-def official_test_config(dataset: str = "coco", width: int = 32) -> BottomUpConfig:
-    """Test settings of SWAHR's experiment files: COCO W32 512 / W48 640, CrowdPose W48 640."""
+def official_test_config(
+    dataset: str = "coco",
+    width: int = 32,
+    scale_factors: Sequence[float] = (1.0,),
+    flip_test: bool = True,
+    protocol: str = "official",
+) -> BottomUpConfig:
+    """Test settings of SWAHR's experiment files: COCO W32 512 / W48 640, CrowdPose W48 640.
+
+    The published tables use one scale and flip; the README's multi-scale test is
+    ``scale_factors=(0.5, 1.0, 2.0)``, no flip ``flip_test=False``.
+    """
     input_size, threshold = (512, 0.12) if width == 32 else (640, 0.1)
+    common = {"protocol": protocol, "input_size": input_size, "flip_test": flip_test,
+              "scale_factors": tuple(float(s) for s in scale_factors)}
     if dataset == "coco":
-        return BottomUpConfig(input_size=input_size, grouping=GroupingConfig(detection_threshold=threshold))
+        return BottomUpConfig(**common, grouping=GroupingConfig(detection_threshold=threshold))
     if dataset == "crowdpose":  # 14 joints, grouped in the first 14 entries of the COCO order
         grouping = GroupingConfig(detection_threshold=threshold, joint_order=COCO_GROUPING_ORDER[:14])
-        return BottomUpConfig(input_size=input_size, flip_index=CROWDPOSE_FLIP_INDEX, grouping=grouping)
+        return BottomUpConfig(**common, flip_index=CROWDPOSE_FLIP_INDEX, grouping=grouping)
     raise ValueError(f"unknown dataset {dataset!r}; expected 'coco' or 'crowdpose'")
 
 
@@ -91,6 +101,8 @@ class ResizeTransform:
     center: tuple[float, float]  # image pixels
     scale: float  # input pixels per image pixel
     size: tuple[int, int]  # network input (width, height)
+    # the official code's scale (200-pixel units) for mapping back: that of the smallest test scale
+    official_scale: tuple[float, float] = (0.0, 0.0)
 
     def to_image(self, points: np.ndarray, grid_size: tuple[int, int] | None = None) -> np.ndarray:
         """Map (..., 2) points given on a ``grid_size`` (w, h) map covering the input back to the image."""
@@ -101,6 +113,12 @@ class ResizeTransform:
         out[..., 0] = (out[..., 0] - width / 2) / (self.scale * factor) + self.center[0]
         out[..., 1] = (out[..., 1] - height / 2) / (self.scale * factor) + self.center[1]
         return out
+
+    def to_image_official(self, points: np.ndarray, grid_size: tuple[int, int]) -> np.ndarray:
+        """:meth:`to_image` as ``get_final_preds`` computes it: the official inverse matrix of the
+        grid size, float32 results (returned as float64)."""
+        center = np.array(self.center, np.float64)
+        return official_to_image(points, center, np.array(self.official_scale), grid_size).astype(np.float64)
 
 
 @dataclass
@@ -115,32 +133,23 @@ class BottomUpPoses:
         return len(self.scores)
 
 
-@dataclass
-class Peaks:
-    """Top-k heatmap maxima per joint of one image."""
-
-    tags: np.ndarray  # (K, M, L)
-    locations: np.ndarray  # (K, M, 2) integer x, y on the heatmap grid
-    values: np.ndarray  # (K, M)
-
-
 def compute_resize(
     image_height: int, image_width: int, input_size: int, current_scale: float = 1.0, min_scale: float = 1.0
 ) -> ResizeTransform:
     """Resize keeping the aspect ratio: short side -> ``input_size`` (times the test scale),
     long side rounded up to a multiple of 64 (``get_multi_scale_size`` of the official code)."""
     min_input = int((min_scale * input_size + 63) // 64 * 64)
-    ratio = current_scale / min_scale
     if image_width < image_height:
-        out_w = int(min_input * ratio)
-        out_h = int(int((min_input / image_width * image_height + 63) // 64 * 64) * ratio)
+        out_w = int(min_input * current_scale / min_scale)
+        out_h = int(int((min_input / image_width * image_height + 63) // 64 * 64) * current_scale / min_scale)
         scale = out_w / image_width
     else:
-        out_h = int(min_input * ratio)
-        out_w = int(int((min_input / image_height * image_width + 63) // 64 * 64) * ratio)
+        out_h = int(min_input * current_scale / min_scale)
+        out_w = int(int((min_input / image_height * image_width + 63) // 64 * 64) * current_scale / min_scale)
         scale = out_h / image_height
-    center = (float(int(image_width / 2.0 + 0.5)), float(int(image_height / 2.0 + 0.5)))
-    return ResizeTransform(center, scale, (out_w, out_h))
+    center, official_scale = official_center_scale(image_height, image_width, (out_w, out_h))
+    return ResizeTransform((float(center[0]), float(center[1])), scale, (out_w, out_h),
+                           (float(official_scale[0]), float(official_scale[1])))
 
 
 def warp_image(image: np.ndarray, transform: ResizeTransform) -> torch.Tensor:
@@ -209,166 +218,6 @@ def aggregate_outputs(
     return AggregatedMaps(heatmap_sum / count, tags)
 
 
-def nms_heatmaps(heatmaps: torch.Tensor, kernel: int, padding: int) -> torch.Tensor:
-    """Keep only values equal to their neighbourhood maximum (others set to 0)."""
-    pooled = functional.max_pool2d(heatmaps, kernel, 1, padding)
-    return heatmaps * (pooled == heatmaps).float()
-
-
-def top_k_peaks(heatmaps: torch.Tensor, tags: torch.Tensor, config: GroupingConfig) -> Peaks:
-    """The ``max_num_people`` highest NMS maxima of each joint of one image.
-
-    ``heatmaps``: (K, H, W); ``tags``: (K or 1, H, W, L).
-    """
-    num_joints, height, width = heatmaps.shape
-    suppressed = nms_heatmaps(heatmaps[None], config.nms_kernel, config.nms_padding)[0]
-    values, index = suppressed.reshape(num_joints, -1).topk(config.max_num_people, dim=1)
-    flat_tags = tags.reshape(tags.shape[0], height * width, tags.shape[-1]).expand(num_joints, -1, -1)
-    picked = torch.gather(flat_tags, 1, index[..., None].expand(-1, -1, tags.shape[-1]))
-    locations = torch.stack((index % width, index // width), -1)
-    return Peaks(picked.cpu().numpy(), locations.cpu().numpy(), values.cpu().numpy())
-
-
-def group_by_tags(peaks: Peaks, config: GroupingConfig) -> np.ndarray:
-    """Associative-embedding grouping of one image's peaks into people.
-
-    Returns (P, K, 3 + L) float32: x, y, heatmap value, tag; people in order of creation,
-    absent joints all zero.
-    """
-    num_joints, _, tag_dim = peaks.tags.shape
-    people: list[np.ndarray] = []  # (K, 3 + L) each
-    person_tags: list[list[np.ndarray]] = []  # tags of each person's joints so far
-    for step, joint in enumerate(config.joint_order[:num_joints]):  # as the official Params
-        candidates = np.concatenate(
-            (peaks.locations[joint], peaks.values[joint, :, None], peaks.tags[joint]), axis=1
-        )
-        candidates = candidates[candidates[:, 2] > config.detection_threshold]
-        if len(candidates) == 0:
-            continue
-        if step == 0 or not people:
-            for candidate in candidates:
-                _start_person(people, person_tags, num_joints, joint, candidate, tag_dim)
-            continue
-        num_grouped = min(len(people), config.max_num_people)
-        if config.ignore_too_many and num_grouped == config.max_num_people:
-            continue
-        mean_tags = np.stack([np.mean(t, axis=0) for t in person_tags[:num_grouped]])
-        distance = np.linalg.norm(candidates[:, None, 3:] - mean_tags[None], axis=2)
-        cost = (
-            np.round(distance) * 100 - candidates[:, 2:3] if config.use_detection_value else distance.copy()
-        )
-        num_added = len(candidates)
-        if num_added > num_grouped:  # dummy people so that every candidate gets a column
-            cost = np.concatenate((cost, np.full((num_added, num_added - num_grouped), 1e10)), axis=1)
-        rows, cols = linear_sum_assignment(cost)
-        for row, col in zip(rows, cols, strict=True):
-            candidate = candidates[row]
-            if col < num_grouped and distance[row, col] < config.tag_threshold:
-                people[col][joint] = candidate
-                person_tags[col].append(candidate[3:])
-            else:
-                _start_person(people, person_tags, num_joints, joint, candidate, tag_dim)
-    if not people:
-        return np.zeros((0, num_joints, 3 + tag_dim), np.float32)
-    return np.stack(people).astype(np.float32)
-
-
-def _start_person(
-    people: list[np.ndarray],
-    person_tags: list[list[np.ndarray]],
-    num_joints: int,
-    joint: int,
-    candidate: np.ndarray,
-    tag_dim: int,
-) -> None:
-    person = np.zeros((num_joints, 3 + tag_dim))
-    person[joint] = candidate
-    people.append(person)
-    person_tags.append([candidate[3:]])
-
-
-def _quarter_step(
-    heatmaps: np.ndarray, joint: np.ndarray, x: np.ndarray, y: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """+-0.25 towards the higher horizontal / vertical neighbour (ties step down)."""
-    height, width = heatmaps.shape[1:]
-    right = heatmaps[joint, y, np.minimum(x + 1, width - 1)]
-    left = heatmaps[joint, y, np.maximum(x - 1, 0)]
-    down = heatmaps[joint, np.minimum(y + 1, height - 1), x]
-    up = heatmaps[joint, np.maximum(y - 1, 0), x]
-    return np.where(right > left, 0.25, -0.25), np.where(down > up, 0.25, -0.25)
-
-
-def adjust_quarter_offsets(people: np.ndarray, heatmaps: np.ndarray) -> np.ndarray:
-    """Move each detected joint to its pixel centre (+0.5) plus a quarter pixel towards the
-    higher neighbour. ``people``: (P, K, 3 + L); ``heatmaps``: (K, H, W). Returns a copy."""
-    out = people.copy()
-    person, joint = np.nonzero(out[:, :, 2] > 0)
-    if len(person) == 0:
-        return out
-    x = out[person, joint, 0].astype(np.int64)
-    y = out[person, joint, 1].astype(np.int64)
-    dx, dy = _quarter_step(heatmaps, joint, x, y)
-    out[person, joint, 0] = x + 0.5 + dx
-    out[person, joint, 1] = y + 0.5 + dy
-    return out
-
-
-def refine_person(person: np.ndarray, heatmaps: np.ndarray, tags: np.ndarray) -> np.ndarray:
-    """Fill the joints a person lacks with the best location near the person's mean tag.
-
-    ``person``: (K, 3 + L) after :func:`adjust_quarter_offsets`; ``heatmaps``: (K, H, W);
-    ``tags``: (K, H, W, L). Returns a copy.
-    """
-    out = person.copy()
-    present = out[:, 2] > 0
-    if not present.any():
-        return out
-    num_joints, height, width = heatmaps.shape
-    joints = np.nonzero(present)[0]
-    px = out[joints, 0].astype(np.int64)
-    py = out[joints, 1].astype(np.int64)
-    mean_tag = tags[joints, py, px].mean(axis=0)
-    distance = np.sqrt(((tags - mean_tag) ** 2).sum(axis=3))  # (K, H, W)
-    score = heatmaps - np.round(distance)
-    best = score.reshape(num_joints, -1).argmax(axis=1)
-    y, x = np.divmod(best, width)
-    all_joints = np.arange(num_joints)
-    values = heatmaps[all_joints, y, x]
-    dx, dy = _quarter_step(heatmaps, all_joints, x, y)
-    fill = (values > 0) & ~present
-    out[fill, 0] = (x + 0.5 + dx)[fill]
-    out[fill, 1] = (y + 0.5 + dy)[fill]
-    out[fill, 2] = values[fill]
-    return out
-
-
-@dataclass
-class ParsedPeople:
-    """Grouped people on the heatmap grid, before mapping to the image."""
-
-    joints: np.ndarray  # (P, K, 3 + L): x, y, value, tag (grid pixels, +0.5 centred after adjust)
-    scores: np.ndarray  # (P,)
-
-
-def parse_heatmaps(heatmaps: torch.Tensor, tags: torch.Tensor, config: GroupingConfig) -> ParsedPeople:
-    """Peaks -> grouping -> adjust -> scores -> refine, for one image.
-
-    ``heatmaps``: (K, H, W); ``tags``: (K or 1, H, W, L).
-    """
-    people = group_by_tags(top_k_peaks(heatmaps, tags, config), config)
-    heatmaps_np = heatmaps.detach().cpu().numpy()
-    if config.adjust:
-        people = adjust_quarter_offsets(people, heatmaps_np)
-    scores = people[:, :, 2].mean(axis=1) if len(people) else np.zeros(0, np.float32)
-    if config.refine and len(people):
-        tags_np = tags.detach().cpu().numpy()
-        if tags_np.shape[0] != heatmaps_np.shape[0]:
-            tags_np = np.broadcast_to(tags_np, (heatmaps_np.shape[0], *tags_np.shape[1:]))
-        people = np.stack([refine_person(p, heatmaps_np, tags_np) for p in people])
-    return ParsedPeople(people, scores)
-
-
 def boxes_from_keypoints(
     keypoints: np.ndarray, scores: np.ndarray, threshold: float, padding: float = 0.0
 ) -> np.ndarray:
@@ -394,6 +243,11 @@ class BottomUpEstimator:
         self.model = model.eval().to(device)
         self.config = config or BottomUpConfig()
         self.device = torch.device(device)
+        if self.config.protocol not in PROTOCOLS:
+            raise ValueError(f"bottom_up.protocol must be one of {PROTOCOLS}, got {self.config.protocol!r}")
+        scales = self.config.scale_factors
+        if not scales or (len(scales) > 1 and 1.0 not in scales):
+            raise ValueError(f"several scale_factors must include 1.0 (its tags group people), got {scales}")
         num_outputs = model.config.num_deconvs + 1
         if len(self.config.with_heatmaps) != num_outputs or len(self.config.with_tags) != num_outputs:
             raise ValueError(f"with_heatmaps / with_tags need {num_outputs} entries for this network")
@@ -402,7 +256,8 @@ class BottomUpEstimator:
 
     @torch.no_grad()
     def predict_maps(self, image: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, ResizeTransform]:
-        """Final heatmaps (K, H, W) and tag maps (K, H, W, L) on the input grid at scale 1."""
+        """Final heatmaps (K, H, W) and tag maps (K, H, W, L) on the input grid at scale 1, and
+        the resize of scale 1 (with the official scale of the smallest test scale)."""
         cfg = self.config
         height, width = image.shape[:2]
         scales = sorted(cfg.scale_factors, reverse=True)
@@ -411,7 +266,7 @@ class BottomUpEstimator:
         tag_maps: list[torch.Tensor] = []
         for scale in scales:
             transform = compute_resize(height, width, cfg.input_size, scale, min(scales))
-            batch = warp_image(image, transform)[None].to(self.device)
+            batch = self.resize(image, transform)[None].to(self.device)
             heatmaps, tags = self.network_maps(batch, (base.size[1], base.size[0]))
             if heatmap_sum is None:
                 heatmap_sum = heatmaps
@@ -422,8 +277,17 @@ class BottomUpEstimator:
         assert heatmap_sum is not None
         if not tag_maps:
             raise ValueError("no tag maps: test scales must include 1.0 and with_tags one resolution")
-        final = heatmap_sum / len(scales)
+        final = heatmap_sum / float(len(scales))
+        smallest = compute_resize(height, width, cfg.input_size, scales[-1], scales[-1])
+        base = replace(base, official_scale=smallest.official_scale)
         return final[0], torch.stack(tag_maps, dim=-1)[0], base
+
+    def resize(self, image: np.ndarray, transform: ResizeTransform) -> torch.Tensor:
+        """The normalised network input (3, h, w) of one test scale, as the protocol resamples it."""
+        if self.config.protocol == "official":
+            center = np.array(transform.center, np.float64)
+            return resize_official(image, center, np.array(transform.official_scale), transform.size)
+        return warp_image(image, transform)
 
     @torch.no_grad()
     def network_maps(
@@ -436,7 +300,8 @@ class BottomUpEstimator:
         if cfg.flip_test:
             passes.append(self._aggregate(self.model(torch.flip(batch, [3])), cfg.flip_index))
         size = base_size if cfg.project_to_input else None
-        heatmaps = torch.stack([self._resize(p.heatmaps, size) for p in passes]).mean(0)
+        resized = [self._resize(p.heatmaps, size) for p in passes]
+        heatmaps = (resized[0] + resized[1]) / 2.0 if cfg.flip_test else resized[0]
         tags = [self._resize(t, size) for p in passes for t in p.tags]
         return heatmaps, tags
 
@@ -460,12 +325,37 @@ class BottomUpEstimator:
     def __call__(self, image: np.ndarray) -> BottomUpPoses:
         """``image``: (H, W, 3) uint8 RGB."""
         heatmaps, tags, transform = self.predict_maps(image)
-        parsed = parse_heatmaps(heatmaps, tags, self.config.grouping)
+        parsed = parse_heatmaps(heatmaps, tags, self.config.grouping, SOLVERS[self.config.protocol])
         grid = (heatmaps.shape[-1], heatmaps.shape[-2])
         keypoints = parsed.joints[:, :, :3].astype(np.float64)
-        keypoints[:, :, :2] = transform.to_image(keypoints[:, :, :2], grid)
+        if self.config.protocol == "official":
+            keypoints[:, :, :2] = transform.to_image_official(parsed.joints[:, :, :2], grid)
+        else:
+            keypoints[:, :, :2] = transform.to_image(keypoints[:, :, :2], grid)
         scores = parsed.scores.astype(np.float64)
         boxes = boxes_from_keypoints(
             keypoints, scores, self.config.box_score_threshold, self.config.box_padding
         )
         return BottomUpPoses(keypoints, scores, boxes)
+
+
+__all__ = [
+    "COCO_FLIP_INDEX",
+    "COCO_GROUPING_ORDER",
+    "CROWDPOSE_FLIP_INDEX",
+    "AggregatedMaps",
+    "BottomUpConfig",
+    "BottomUpEstimator",
+    "BottomUpPoses",
+    "GroupingConfig",
+    "ParsedPeople",
+    "ResizeTransform",
+    "adjust_quarter_offsets",
+    "aggregate_outputs",
+    "boxes_from_keypoints",
+    "compute_resize",
+    "nms_heatmaps",
+    "official_test_config",
+    "parse_heatmaps",
+    "warp_image",
+]
