@@ -168,8 +168,11 @@ def _pixel_residual(
 def _pixel_jacobian(
     camera: CameraModel, rel: np.ndarray, translation: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Projections (N, J, 2) and their derivatives (N, J, 2, 3) with respect to t (central differences)."""
+    """Projections (N, J, 2) and their derivatives (N, J, 2, 3) with respect to t: exact for a
+    pinhole (no lens distortion), central differences through the lens model otherwise."""
     points = rel + translation[:, None, :]
+    if not camera.has_distortion:
+        return camera.project(points), _pinhole_jacobian(camera, points)
     steps = _JACOBIAN_STEP_M * np.maximum(1.0, np.abs(translation[:, 2]))
     columns = []
     for axis in range(3):
@@ -179,6 +182,21 @@ def _pixel_jacobian(
         backward = camera.project(points - delta[:, None, :])
         columns.append((forward - backward) / (2.0 * steps[:, None, None]))
     return camera.project(points), np.stack(columns, axis=-1)
+
+
+def _pinhole_jacobian(camera: CameraModel, points: np.ndarray) -> np.ndarray:
+    """d(u, v)/d(t) (N, J, 2, 3) of pinhole projections of ``points`` + t at t = 0; NaN where z <= 0."""
+    x, y, z = points[..., 0], points[..., 1], points[..., 2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inverse_z = np.where(z > 0, 1.0 / z, np.nan)
+    jacobian = np.zeros(points.shape[:-1] + (2, 3))
+    jacobian[..., 0, 0] = camera.fx * inverse_z
+    jacobian[..., 0, 1] = camera.skew * inverse_z
+    jacobian[..., 0, 2] = -(camera.fx * x + camera.skew * y) * inverse_z**2
+    jacobian[..., 1, 1] = camera.fy * inverse_z
+    jacobian[..., 1, 2] = -camera.fy * y * inverse_z**2
+    jacobian[..., 1, 0] = np.where(np.isfinite(inverse_z), 0.0, np.nan)
+    return jacobian
 
 
 def _gauss_newton_step(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -139,3 +140,20 @@ def test_h36m_frames_are_placed_at_their_ground_truth(shared_data: Path) -> None
         placement = place_skeletons(samples.keypoints_2d[index], relative[index], camera.camera)
         assert bool(placement.metric)
         np.testing.assert_allclose(placement.translation, samples.joints_3d[index, 0], atol=1e-3)
+
+
+def test_pinhole_jacobian_matches_central_differences_of_the_projection() -> None:
+    from hpe_ros.pipelines.output.placement import _pinhole_jacobian
+
+    camera = CameraModel.from_intrinsics(800.0, 790.0, 640.0, 360.0, 1280, 720)
+    camera = dataclasses.replace(camera, K=camera.K + [[0.0, 3.0, 0.0], [0.0] * 3, [0.0] * 3])  # skew
+    points = np.random.default_rng(0).normal(size=(2, 17, 3)) * 0.3 + [0.2, -0.1, 4.0]
+    points[1, 3, 2] = -0.5  # behind the camera: no derivative
+    step = 1e-6
+    numeric = np.stack([
+        (camera.project(points + step * e) - camera.project(points - step * e)) / (2 * step)
+        for e in np.eye(3)
+    ], axis=-1)  # fmt: skip
+    exact = _pinhole_jacobian(camera, points)
+    assert np.array_equal(np.isfinite(exact), np.isfinite(numeric))
+    np.testing.assert_allclose(exact[np.isfinite(exact)], numeric[np.isfinite(numeric)], rtol=1e-6, atol=1e-6)
