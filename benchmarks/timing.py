@@ -1,25 +1,8 @@
-"""Wall-clock timing shared by the benchmarks (each is run as ``python benchmarks/<name>.py``)."""
+"""Wall-clock timing shared by the benchmarks (each is run as ``python benchmarks/<name>.py``): the
+package's helpers, which ``hpe-ros bench`` uses too."""
 
 from __future__ import annotations
 
-import statistics
-import time
-from collections.abc import Callable
+from hpe_ros.evaluation.bench.timing import best_time, call_times, median_time
 
-
-def call_times(fn: Callable[[], object], repeats: int) -> list[float]:
-    """Seconds each of ``repeats`` back-to-back calls of ``fn`` took."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return times
-
-
-def median_time(fn: Callable[[], object], repeats: int) -> float:
-    return statistics.median(call_times(fn, repeats))
-
-
-def best_time(fn: Callable[[], object], repeats: int) -> float:
-    return min(call_times(fn, repeats))
+__all__ = ["best_time", "call_times", "median_time"]
