@@ -72,6 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--node", choices=("pose", "event"), action="append",
                      help="which node(s) to start (default: pose; repeat for both)")
     run.add_argument("--namespace", default="", help="ROS namespace of the nodes")
+    run.add_argument("--cameras", default="", metavar="NAME,NAME",
+                     help="one pose node per camera, in NAMESPACE/NAME, reading the topics below")
+    run.add_argument("--camera-image-topic", default="/{camera}/image_raw",
+                     help="--cameras: image topic of each camera ({camera} is its name)")
+    run.add_argument("--camera-info-topic", default="/{camera}/camera_info",
+                     help="--cameras: CameraInfo topic of each camera")
     run.add_argument("--no-autostart", action="store_true",
                      help="leave the nodes unconfigured (drive them through their lifecycle services)")
     run.add_argument("ros_args", nargs=argparse.REMAINDER, help="extra arguments after '--ros-args'")

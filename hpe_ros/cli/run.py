@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 import yaml
 
@@ -23,6 +24,19 @@ def _node_classes(selected: list[str]) -> list[type]:
     return classes
 
 
+def _camera_node_kwargs(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Constructor keywords of one pose node per ``--cameras`` entry (namespace, topic overrides)."""
+    from rclpy.parameter import Parameter
+
+    from hpe_ros.cli.cameras import camera_nodes, parse_cameras
+
+    nodes = camera_nodes(parse_cameras(args.cameras), args.namespace, args.camera_image_topic,
+                         args.camera_info_topic)
+    return [{"namespace": node.namespace,
+             "parameter_overrides": [Parameter(name, value=value) for name, value in node.parameters.items()]}
+            for node in nodes]
+
+
 def run_command(args: argparse.Namespace) -> int:
     from hpe_ros.nodes.runner import run_nodes
 
@@ -37,8 +51,18 @@ def run_command(args: argparse.Namespace) -> int:
             "-p",
             f"{name}:={yaml.safe_dump(value, default_flow_style=True).strip().removesuffix('...').strip()}",
         ]
-    if args.namespace:
+    classes = _node_classes(selected)
+    node_kwargs: list[dict[str, Any]] | None = None
+    if args.cameras:  # one pose node per camera; a global __ns remap would override their namespaces
+        cameras = _camera_node_kwargs(args)
+        others = [c for c in classes if c.__name__ != "PoseNode"]
+        pose = [c for c in classes if c.__name__ == "PoseNode"]
+        if not pose:
+            raise ValueError("--cameras starts pose nodes: add --node pose")
+        classes = pose * len(cameras) + others
+        node_kwargs = cameras + [{"namespace": "/" + args.namespace.strip("/")} for _ in others]
+    elif args.namespace:
         ros_args += ["-r", f"__ns:={args.namespace}"]
     extra = [a for a in args.ros_args if a != "--ros-args"]
-    return run_nodes(_node_classes(selected), args=["hpe-ros", *ros_args, *extra],
+    return run_nodes(classes, args=["hpe-ros", *ros_args, *extra], node_kwargs=node_kwargs,
                      autostart=False if args.no_autostart else None)

@@ -44,14 +44,15 @@ def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def load_node_parameters(path: str | Path, node_name: str) -> dict[str, Any]:
-    """The ``ros__parameters`` of ``node_name`` (or of ``/**``) in a parameter file, flattened."""
+    """The ``ros__parameters`` of ``node_name`` (or of ``/**``, ``/**/node_name``) in a parameter
+    file, flattened."""
     path = Path(path)
     try:
         document = yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError) as error:
         raise ValueError(f"cannot read parameter file {path}: {error}") from error
     params: dict[str, Any] = {}
-    for key in ("/**", node_name, f"/{node_name}"):
+    for key in ("/**", f"/**/{node_name}", node_name, f"/{node_name}"):
         section = document.get(key)
         if isinstance(section, dict):
             params.update(flatten(section.get("ros__parameters", {}) or {}))
