@@ -314,7 +314,7 @@ def _trt_calibrator(trt: Any, calibrator: Int8Calibrator, device: torch.device) 
             "ONNX explicitly (Q/DQ nodes) and build with precision 'fp16'"
         )
 
-    class _Calibrator(trt.IInt8EntropyCalibrator2):  # type: ignore[misc, name-defined]
+    class _Calibrator(trt.IInt8EntropyCalibrator2):
         def __init__(self) -> None:
             super().__init__()
             self._batches = iter(calibrator.batches())

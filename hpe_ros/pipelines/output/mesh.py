@@ -174,10 +174,10 @@ class MeshOutput:
         rotations, betas = posh.rotation_matrices.to(dtype), posh.betas.to(dtype)[:, : self.smpl.num_betas]
         rest_root = self.smpl.rest_joints(betas, count)[:, 0]
         camera = smpl_to_camera_frame(rotations, torch.zeros_like(rest_root), rest_root)
-        root = (
+        given = (
             np.zeros((count, 3)) if roots is None else np.asarray(roots, dtype=np.float64).reshape(count, 3)
         )
-        root = torch.from_numpy(np.where(np.isfinite(root), root, 0.0)).to(dtype)
+        root = torch.from_numpy(np.where(np.isfinite(given), given, 0.0)).to(dtype)
         translation = root - rest_root
         body = self.smpl(camera.rotation_matrices, betas, translation)
         axis_angle = matrix_to_axis_angle(camera.rotation_matrices).cpu().numpy().astype(np.float64)

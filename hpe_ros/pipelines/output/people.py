@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Protocol
 
 import numpy as np
@@ -17,7 +18,7 @@ DEPTH_ROOT_CONFIDENCE = 0.95  # root confidence of a person placed from measured
 
 
 class MeshEstimator(Protocol):
-    def estimate(self, joints: np.ndarray, roots: np.ndarray | None) -> list[SMPLEstimate | None]: ...
+    def estimate(self, joints: np.ndarray, roots: np.ndarray | None, /) -> Sequence[SMPLEstimate | None]: ...
 
 
 def place_people(keypoints: np.ndarray, scores: np.ndarray, relative: np.ndarray, boxes: np.ndarray,
@@ -47,7 +48,7 @@ def place_people(keypoints: np.ndarray, scores: np.ndarray, relative: np.ndarray
             metric = metric | measured.placed
             root_confidence = np.where(measured.placed, DEPTH_ROOT_CONFIDENCE, root_confidence)
     timings["place"] = time.perf_counter() - started
-    bodies: list[SMPLEstimate | None] = [None] * count
+    bodies: Sequence[SMPLEstimate | None] = [None] * count
     if mesh is not None:
         started = time.perf_counter()
         bodies = mesh.estimate(joints, roots)

@@ -60,7 +60,7 @@ class Letterbox:
     offset: np.ndarray  # (2,) image pixels
 
     @classmethod
-    def fit(cls, width: int, height: int, size: int = INPUT_SIZE) -> Letterbox:
+    def fit(cls, width: float, height: float, size: int = INPUT_SIZE) -> Letterbox:
         side = max(width, height)
         return cls(side / size, np.array([(side - width) / 2, (side - height) / 2]))
 

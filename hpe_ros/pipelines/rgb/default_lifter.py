@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import torch
@@ -31,9 +31,17 @@ from hpe_ros.core.joints import H36M_17
 from hpe_ros.models.checkpoints import load_strict, read_checkpoint
 from hpe_ros.models.registry import create_model
 
-NORMALISATION = {"name": "ray_box_v2", "score_threshold": 0.2}
+
+class Normalisation(TypedDict):
+    """How the lifter's inputs were normalised (stored in its checkpoint)."""
+
+    name: str
+    score_threshold: float
+
+
+NORMALISATION: Normalisation = {"name": "ray_box_v2", "score_threshold": 0.2}
 #: The first release's normalisation (pixels, no camera): still loadable.
-PIXEL_NORMALISATION = {"name": "pelvis_box_v1", "score_threshold": 0.2}
+PIXEL_NORMALISATION: Normalisation = {"name": "pelvis_box_v1", "score_threshold": 0.2}
 _NORMALISATIONS = (NORMALISATION["name"], PIXEL_NORMALISATION["name"])
 GUESSED_HFOV_DEG = 60.0  # field of view assumed for images without CameraInfo
 DEFAULT_MODEL_NAME = "simple_lifter"

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable
+from typing import Protocol
 
 import numpy as np
 
@@ -92,6 +93,13 @@ class UpstreamBoxes(BoxSource):
             self.fallback.close()
 
 
+class _People(Protocol):
+    """What a bottom-up estimator returns, as far as boxes go."""
+
+    @property
+    def boxes(self) -> np.ndarray: ...
+
+
 class BottomUpBoxes(BoxSource):
     """Boxes of the people a bottom-up estimator finds (e.g.
     :class:`~hpe_ros.pipelines.rgb.bottom_up.BottomUpEstimator`).
@@ -102,7 +110,7 @@ class BottomUpBoxes(BoxSource):
 
     name = "bottom_up"
 
-    def __init__(self, estimator: Callable[[np.ndarray], object], expand: float = 0.1) -> None:
+    def __init__(self, estimator: Callable[[np.ndarray], _People], expand: float = 0.1) -> None:
         self.estimator = estimator
         self.expand = expand
 

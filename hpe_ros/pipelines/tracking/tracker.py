@@ -229,11 +229,11 @@ class PeopleTracker:
             elif track.track_id:
                 ended.append(track.track_id)
         self._tracks = survivors
-        for index, track in enumerate(assigned):
-            if track is None:
+        for index, match in enumerate(assigned):
+            if match is None:
                 assigned[index] = self._start(detection, index, stamp_s, bool(edges[index]))
             else:
-                self._correct(track, detection, index, stamp_s, bool(edges[index]))
+                self._correct(match, detection, index, stamp_s, bool(edges[index]))
         return TrackUpdate(
             ids=[t.track_id for t in assigned if t is not None],
             track_keys=[t.key for t in assigned if t is not None],
@@ -349,8 +349,8 @@ class PeopleTracker:
         every = len(rows) == len(tracks)
         states = states if every else states[rows]
         moved = states[:, :2] - np.array([tracks[r].box.last[:2] for r in rows])
-        shifted = np.array([tracks[r].keypoints for r in rows]) + moved[:, None]  # type: ignore[misc]
-        track_ok = np.array([tracks[r].scores for r in rows]) >= config.min_keypoint_score  # type: ignore[misc]
+        shifted = np.array([tracks[r].keypoints for r in rows]) + moved[:, None]
+        track_ok = np.array([tracks[r].scores for r in rows]) >= config.min_keypoint_score
         scale_sq = np.maximum(states[:, 2] * states[:, 3], 1.0) * (2 * config.oks_sigma) ** 2
         keypoints, scores = _rows(detection.keypoints, columns), _rows(detection.scores, columns)
         detection_ok = scores >= config.min_keypoint_score
@@ -434,7 +434,7 @@ def _edge_mask(detection: Detection, margin: float = 0.02) -> np.ndarray:
     inner_hi = np.array([(1 - margin) * width, (1 - margin) * height])
     boxes = np.asarray(detection.boxes[:, :4], dtype=float)
     with np.errstate(invalid="ignore"):
-        return (boxes[:, :2] <= inner_lo).any(-1) | (boxes[:, 2:] >= inner_hi).any(-1)
+        return np.asarray((boxes[:, :2] <= inner_lo).any(-1) | (boxes[:, 2:] >= inner_hi).any(-1), dtype=bool)
 
 
 def _without_cut_roots(detection: Detection, cut: np.ndarray) -> Detection:
