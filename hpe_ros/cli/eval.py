@@ -30,9 +30,7 @@ def add_command(commands: argparse._SubParsersAction) -> argparse.ArgumentParser
     parser.add_argument("protocols", nargs="*", metavar="PROTOCOL",
                         help="protocols to run (default: every one whose files are given)")
     parser.add_argument("--list", action="store_true", help="list the protocols and their inputs")
-    load_protocols()
-    for spec in INPUTS.values():
-        parser.add_argument(spec.option, type=Path, dest=f"input_{spec.name}", help=spec.help)
+    parser.__class__ = _EvalParser  # the input options are added when `eval` is parsed
     parser.add_argument("--set", dest="options", action="append", default=[], metavar="NAME=VALUE",
                         help="protocol setting, e.g. capf_backbone=hrnet_48, flip_test=false (repeatable)")
     parser.add_argument("--device", default="cpu", help="torch device")
@@ -51,6 +49,23 @@ def add_command(commands: argparse._SubParsersAction) -> argparse.ArgumentParser
     legacy.add_argument("--checkpoint", type=Path, help="lifter checkpoint or state dict")
     legacy.add_argument("--no-flip-test", action="store_true")
     return parser
+
+
+class _EvalParser(argparse.ArgumentParser):
+    """Adds an option per declared protocol input on first use: importing the protocols (some
+    load torch) is left to the runs of `eval`, not every `hpe-ros` command."""
+
+    _inputs_added = False
+
+    def parse_known_args(self, args=None, namespace=None):  # noqa: ANN001, ANN201 - argparse's signature
+        if not self._inputs_added:
+            self._inputs_added = True
+            load_protocols()
+            group = self.add_argument_group("protocol inputs")
+            for spec in INPUTS.values():
+                group.add_argument(spec.option, type=Path, dest=f"input_{spec.name}", metavar="PATH",
+                                   help=spec.help)
+        return super().parse_known_args(args, namespace)
 
 
 def _options(assignments: list[str]) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""``hpe-ros eval`` and ``hpe-ros train``: the lifters on Human3.6M / MPI-INF-3DHP files."""
+"""``hpe-ros train`` and ``hpe-ros eval --dataset``: the lifters on Human3.6M / MPI-INF-3DHP files."""
 
 from __future__ import annotations
 
@@ -125,14 +125,7 @@ def train_default_lifter_command(args: argparse.Namespace) -> int:
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
-    evaluation = commands.add_parser("eval", help="evaluate a lifter (MPJPE, P-MPJPE, N-MPJPE, PCK, AUC)")
-    add_dataset_arguments(evaluation)
-    add_model_arguments(evaluation)
-    evaluation.add_argument(
-        "--checkpoint", type=Path, required=True, help="training checkpoint or state dict"
-    )
-    evaluation.add_argument("--no-flip-test", action="store_true")
-
+    # `hpe-ros eval --dataset ...` (eval_command above) is parsed by hpe_ros/cli/eval.py
     training = commands.add_parser(
         "train", help="train a lifter (the papers' schedule; checkpoints with optimizer)"
     )

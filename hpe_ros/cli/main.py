@@ -127,6 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_lifter_commands(commands)
 
+    from hpe_ros.cli.eval import add_command as add_eval_command
+
+    add_eval_command(commands)
+
     default_lifter = commands.add_parser("train-default-lifter",
                                          help="train the offline default lifter on CMU motion capture")
     default_lifter.add_argument(
@@ -249,7 +253,7 @@ _COMMANDS = {
     "info": ("hpe_ros.cli.info", "info_command"),
     "play": ("hpe_ros.cli.bag_tools", "play_command"),
     "record": ("hpe_ros.cli.bag_tools", "record_command"),
-    "eval": ("hpe_ros.cli.lifters", "eval_command"),
+    "eval": ("hpe_ros.cli.eval", "eval_command"),
     "train": ("hpe_ros.cli.lifters", "train_command"),
     "train-default-lifter": ("hpe_ros.cli.lifters", "train_default_lifter_command"),
     "simulate-events": ("hpe_ros.cli.simulate", "simulate_command"),
