@@ -155,12 +155,12 @@ def main() -> int:
     print(f"{args.pipeline} {options or ''}: {os.cpu_count()} CPUs, OMP_NUM_THREADS="
           f"{os.environ['OMP_NUM_THREADS']}, {args.seconds:g} s per configuration", flush=True)
     runs = []
-    for mode in args.modes:
-        run = run_threads if mode == "threads" else run_processes
-        for count in cameras:
+    for count in cameras:  # the modes interleaved: a change of the machine's load hits both alike
+        for mode in args.modes:
+            run = run_threads if mode == "threads" else run_processes
             runs.append(run(count, args.pipeline, options, args.seconds, args.warmup))
             print(f"  {mode} x{count}: {runs[-1].frames} frames", flush=True)
-    print(_table(runs))
+    print(_table(sorted(runs, key=lambda r: (args.modes.index(r.mode), r.cameras))))
     return 0
 
 
