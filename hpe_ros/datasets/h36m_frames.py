@@ -38,7 +38,10 @@ class H36MFrames:
 
     def read_image(self, index: int) -> np.ndarray:
         """(H, W, 3) uint8 RGB image of sample ``index``."""
-        return read_rgb(str(self.samples.image_paths[index]))
+        paths = self.samples.image_paths
+        if paths is None:
+            raise ValueError("these samples carry no image paths")
+        return read_rgb(str(paths[index]))
 
 
 def read_rgb(path: str | os.PathLike[str]) -> np.ndarray:

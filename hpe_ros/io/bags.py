@@ -52,8 +52,8 @@ def signals_held() -> Generator[None, None, None]:
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
-        for number in received:
-            signal.raise_signal(number)
+        for signum in received:
+            signal.raise_signal(signum)
 
 
 @dataclass(frozen=True)

@@ -94,6 +94,14 @@ def library_path() -> Path | None:
     return None
 
 
+def _offsets(dtype: np.dtype, names: tuple[str, ...]) -> tuple[int, ...]:
+    """Byte offsets of ``names`` in the structured ``dtype``."""
+    fields = dtype.fields
+    if fields is None:
+        raise TypeError(f"{dtype} is not a structured dtype")
+    return tuple(int(fields[name][1]) for name in names)
+
+
 def _layout_problem(lib: ctypes.CDLL) -> str | None:
     """Why the library's structs or records do not match this module's, or None."""
     abi = lib.hpe_evt3_abi
@@ -103,8 +111,8 @@ def _layout_problem(lib: ctypes.CDLL) -> str | None:
     for what, size in expected.items():
         if abi(what) != size:
             return f"size {what} is {abi(what)} in the library, {size} here"
-    cd_offsets = tuple(CD_EVENT_DTYPE.fields[name][1] for name in ("x", "y", "t", "p"))
-    trigger_offsets = tuple(TRIGGER_EVENT_DTYPE.fields[name][1] for name in ("t", "p", "id"))
+    cd_offsets = _offsets(CD_EVENT_DTYPE, ("x", "y", "t", "p"))
+    trigger_offsets = _offsets(TRIGGER_EVENT_DTYPE, ("t", "p", "id"))
     if cd_offsets != (0, 2, 4, 12) or trigger_offsets != (0, 8, 9):
         return f"event dtypes changed (offsets {cd_offsets}, {trigger_offsets}); update _evt3.c"
     return None
@@ -158,6 +166,8 @@ class NativeEvt3Stream:
     into a buffer reused from packet to packet (it stays in the cache), copying the events out
     at their exact size; longer buffers are decoded in place into their own array.
     """
+
+    _on_scratch: bool  # whether the job points at the scratch buffers (set by _use_scratch)
 
     def __init__(self, state: Sequence[int] | None = None) -> None:
         if _LIB is None:

@@ -85,12 +85,12 @@ def skeleton_markers(classes: MessageClasses, result: PoseResult, prefix: str = 
     for index, person in enumerate(result.people):
         ns = person_namespace(prefix, person, index)
         joints = np.asarray(person.joints_3d, dtype=np.float64)
-        valid = np.isfinite(joints).all(axis=1)
+        valid = np.asarray(np.isfinite(joints).all(axis=1), dtype=bool)
         colours = confidence_colours(person.confidence)
         markers.append(_marker(classes, header, ns, 0, SPHERE_LIST, JOINT_DIAMETER_M,
                                joints[valid], colours[valid], lifetime_s))
         bones = np.array(
-            [b for b in person.joint_set.bones if valid[b[0]] and valid[b[1]]], dtype=int
+            [b for b in person.joint_set.bones if valid[b[0]] and valid[b[1]]], dtype=np.intp
         ).reshape(-1, 2)
         bone_colours = confidence_colours(
             np.minimum(person.confidence[bones[:, 0]], person.confidence[bones[:, 1]])

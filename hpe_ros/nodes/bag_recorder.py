@@ -9,6 +9,7 @@ is let through (:class:`~hpe_ros.io.bags.BagWriter`), so an interrupted recordin
 from __future__ import annotations
 
 import time
+from functools import partial
 from pathlib import Path
 
 import rclpy
@@ -38,7 +39,7 @@ class BagRecorder(Node):
                 durability=DurabilityPolicy.TRANSIENT_LOCAL if transient else DurabilityPolicy.VOLATILE,
             )
             self._subscriptions_by_topic[topic] = self.create_subscription(
-                classes[topic], topic, lambda raw, t=topic: self._write(t, raw), qos, raw=True)
+                classes[topic], topic, partial(self._write, topic), qos, raw=True)
 
     def _write(self, topic: str, raw: bytes) -> None:
         self._writer.write_serialized(topic, raw, self.get_clock().now().nanoseconds)

@@ -331,7 +331,9 @@ class PoseNodeBase(LifecycleNode):
         executor's spin and with it the process."""
         current = self._state_machine.current_state
         try:
-            return LifecycleNodeMixin._LifecycleNodeMixin__on_change_state(self, request, response)
+            # rclpy's name-mangled private handler, which mypy does not resolve
+            return LifecycleNodeMixin._LifecycleNodeMixin__on_change_state(  # type: ignore[attr-defined]
+                self, request, response)
         except Exception as error:
             self.stats.rejected(f"lifecycle request: {error}", "lifecycle request")
             available = ", ".join(f"{t.transition.label} ({t.transition.id})"
@@ -347,8 +349,8 @@ class PoseNodeBase(LifecycleNode):
 
         request, response = GetAvailableTransitions.Request(), GetAvailableTransitions.Response()
         try:
-            return list(self._LifecycleNodeMixin__on_get_available_transitions(request, response)
-                        .available_transitions)
+            handler = self._LifecycleNodeMixin__on_get_available_transitions  # type: ignore[attr-defined]
+            return list(handler(request, response).available_transitions)
         except Exception:
             return []
 

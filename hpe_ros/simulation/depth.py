@@ -67,7 +67,7 @@ def render_depth(
 ) -> np.ndarray:
     """(H, W) float32 metres of (N, 17, 3) camera-frame skeletons; a wall ``wall_distance_m`` behind
     the farthest person (None: no background, NaN there)."""
-    depth = np.full(camera.height * camera.width, np.inf)
+    flat = np.full(camera.height * camera.width, np.inf)
     for joints in np.asarray(people, dtype=np.float64):
         points = body_surface(joints, rng)
         points = points[points[:, 2] > 0.05]
@@ -76,8 +76,8 @@ def render_depth(
             for dy in (0, 1):
                 u, v = pixels[:, 0] + dx, pixels[:, 1] + dy
                 inside = (u >= 0) & (u < camera.width) & (v >= 0) & (v < camera.height)
-                np.minimum.at(depth, v[inside] * camera.width + u[inside], points[inside, 2])
-    depth = depth.reshape(camera.height, camera.width)
+                np.minimum.at(flat, v[inside] * camera.width + u[inside], points[inside, 2])
+    depth = flat.reshape(camera.height, camera.width)
     if wall_distance_m is not None and len(people):
         wall = float(np.max(np.asarray(people)[..., 2])) + wall_distance_m
         depth = np.minimum(depth, wall)

@@ -30,6 +30,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 from scipy.spatial.transform import Rotation
@@ -188,7 +189,7 @@ def parse_asf(text: str) -> AsfSkeleton:
 def _make_bone(fields: dict[str, object], degrees: bool) -> AsfBone:
     try:
         direction = np.asarray(fields["direction"], dtype=np.float64)
-        angles, order = fields.get("axis", (np.zeros(3), "XYZ"))  # type: ignore[misc]
+        angles, order = cast(tuple[np.ndarray, str], fields.get("axis", (np.zeros(3), "XYZ")))
         length = float(fields["length"])  # type: ignore[arg-type]
     except KeyError as error:
         raise AsfAmcError(f"bone {fields.get('name')!r} lacks {error}") from None
@@ -221,14 +222,14 @@ def parse_amc(text: str, skeleton: AsfSkeleton) -> AmcMotion:
             raise AsfAmcError(f"{bone}: {len(values)} values for the channels {skeleton.channels(bone)}")
         frames[-1][bone] = values
     names = ["root"] + [bone for bone in skeleton.bones if skeleton.bones[bone].dofs]
-    values = {}
+    arrays: dict[str, np.ndarray] = {}
     for bone in names:
         channels = len(skeleton.channels(bone))
-        values[bone] = np.array([frame.get(bone, [0.0] * channels) for frame in frames], dtype=np.float64)
-        values[bone] = values[bone].reshape(len(frames), channels)
-    if not np.all(np.isfinite(np.concatenate([v.ravel() for v in values.values()]))):
+        arrays[bone] = np.array([frame.get(bone, [0.0] * channels) for frame in frames], dtype=np.float64)
+        arrays[bone] = arrays[bone].reshape(len(frames), channels)
+    if not np.all(np.isfinite(np.concatenate([v.ravel() for v in arrays.values()]))):
         raise AsfAmcError("non-finite values")
-    return AmcMotion(values, len(frames))
+    return AmcMotion(arrays, len(frames))
 
 
 def _channel_rotation(skeleton: AsfSkeleton, motion: AmcMotion, bone: str) -> np.ndarray:

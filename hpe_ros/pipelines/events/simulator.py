@@ -74,7 +74,8 @@ class EventSimulator:
         chunks = []
         for frame, stamp in zip(frames, stamps, strict=True):
             current = log_intensity(frame, self.config.log_eps).ravel()
-            if self.reference is None:
+            # the three are set together, on the first frame
+            if self.reference is None or self.last_log is None or self.last_stamp is None:
                 self.reference = current.copy()
             else:
                 if stamp <= self.last_stamp:
@@ -85,6 +86,7 @@ class EventSimulator:
 
     def _between(self, start: np.ndarray, end: np.ndarray, t0: int, t1: int) -> np.ndarray:
         ref = self.reference
+        assert ref is not None  # simulate sets it on the first frame
         n_pos = np.floor(np.maximum(end - ref, 0.0) / self.contrast_pos).astype(np.int64)
         n_neg = np.floor(np.maximum(ref - end, 0.0) / self.contrast_neg).astype(np.int64)
         crossings = n_pos + n_neg  # one of the two is zero
