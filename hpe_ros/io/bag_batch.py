@@ -83,8 +83,8 @@ def _ray_outcomes(jobs: Sequence[BagJob], address: str, num_cpus: int | None, cp
         else:
             ray.init(address=address, log_to_driver=False)
     try:
-        # a worker runs one bag at a time and starts afresh after it (models and their memory go with it)
-        remote = ray.remote(num_cpus=cpus_per_bag, max_calls=1, max_retries=0)(run_job)
+        # workers are reused between bags (imports once per worker); a bag is not retried on failure
+        remote = ray.remote(num_cpus=cpus_per_bag, max_retries=0)(run_job)
         pending = {remote.remote(job): index for index, job in enumerate(jobs)}
         outcomes: list[BagOutcome | None] = [None] * len(jobs)
         while pending:
