@@ -1,12 +1,17 @@
 """Time per event window of the EventHPE pipeline on the CPU, by stage, at the official 256 x 256.
 
 Events are simulated from a textured square moving over a 346 x 260 (DAVIS-sized) sensor and cut
-into 50 ms windows. Prints the median time per window and per stage for each torch thread count,
-and, side by side, the streaming step (one ShapeNet step per window, GRU and SMPL state carried)
-against re-running ShapeNet over the last 8 windows for every window (what a clip model without
-a carried state would cost): their ratio.
+into 50 ms windows. For each torch thread count, the pipeline runs the same windows with FlowNet
+and ShapeNet on each backend, window by window in turn: torch eager with its BatchNorms (as the
+pipeline ran before it had backends), torch with BatchNorms folded, ONNX Runtime (folded, as
+``backend: auto`` runs on a CPU). Prints the median time per window and per stage of each,
+windows/s and the ratio to torch eager, and the largest difference of ONNX Runtime's joints and
+flow from torch's. Then, side by side, the streaming step (one ShapeNet step per window, GRU and
+SMPL state carried) against re-running ShapeNet over the last 8 windows for every window (what a
+clip model without a carried state would cost): their ratio.
 
     python benchmarks/bench_event_pipeline.py [--windows 6] [--size 256] [--threads 1 2]
+        [--backends eager torch onnxruntime]
 """
 
 from __future__ import annotations
@@ -48,29 +53,55 @@ def simulated_windows(count: int) -> list[EventWindow]:
     return EventWindower(WIDTH, HEIGHT, duration_ns=WINDOW_NS).add(events)[:count]
 
 
-def run(windows: list[EventWindow], size: int, threads: int) -> None:
+VARIANTS = {"eager": ("torch", False), "torch": ("torch", True), "onnxruntime": ("onnxruntime", True)}
+LABELS = {"eager": "torch eager (BatchNorms)", "torch": "torch, folded", "onnxruntime": "onnxruntime, folded"}
+
+
+def run(windows: list[EventWindow], size: int, threads: int, variants: list[str]) -> None:
     torch.set_num_threads(threads)
-    torch.manual_seed(0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # random weights, synthetic SMPL: known here
-        pipeline = EventHPEPipeline(input_size=size, publish_flow=True)
-    pipeline.process(windows[0])  # warm-up (oneDNN primitives)
-    totals, stages = [], {}
+    pipelines = {}
+    for variant in variants:
+        backend, fold = VARIANTS[variant]
+        torch.manual_seed(0)  # the same random weights in every pipeline
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # random weights, synthetic SMPL: known here
+            pipeline = EventHPEPipeline(input_size=size, publish_flow=True, backend="torch")
+        if variant != "torch":
+            pipeline.flownet_runner, pipeline.shapenet_runner = pipeline.runners(backend, fold=fold)
+        pipeline.process(windows[0])  # warm-up (oneDNN primitives, ONNX Runtime's first run)
+        pipelines[variant] = pipeline
+    totals: dict[str, list[float]] = {v: [] for v in variants}
+    stages: dict[str, dict[str, list[float]]] = {v: {} for v in variants}
+    worst = {"joints (m)": 0.0, "flow (px)": 0.0}
     for window in windows[1:]:
-        started = time.perf_counter()
-        result = pipeline.process(window)
-        totals.append(time.perf_counter() - started)
-        for stage, seconds in result.timings_s.items():
-            stages.setdefault(stage, []).append(seconds)
-    per_stage = ", ".join(f"{k} {statistics.median(v) * 1e3:.0f}" for k, v in stages.items())
-    print(f"threads {threads}: {statistics.median(totals) * 1e3:.0f} ms per window "
-          f"({len(totals)} windows, {sum(w.events.size for w in windows[1:]) // len(totals)} events each); "
-          f"median ms: {per_stage}")
+        results = {}
+        for variant, pipeline in pipelines.items():  # in turn: the same load on each
+            started = time.perf_counter()
+            results[variant] = pipeline.process(window)
+            totals[variant].append(time.perf_counter() - started)
+            for stage, seconds in results[variant].timings_s.items():
+                stages[variant].setdefault(stage, []).append(seconds)
+        if "onnxruntime" in results and "torch" in results:
+            got, want = results["onnxruntime"], results["torch"]
+            joints = np.abs(got.people[0].joints_3d - want.people[0].joints_3d).max()
+            worst["joints (m)"] = max(worst["joints (m)"], float(joints))
+            worst["flow (px)"] = max(worst["flow (px)"], float(np.abs(got.flow - want.flow).max()))
+    events = sum(w.events.size for w in windows[1:]) // (len(windows) - 1)
+    print(f"threads {threads}: {len(windows) - 1} windows, {events} events each")
+    base = statistics.median(totals[variants[0]])
+    for variant in variants:
+        total = statistics.median(totals[variant])
+        per_stage = ", ".join(f"{k} {statistics.median(v) * 1e3:.0f}" for k, v in stages[variant].items())
+        print(f"  {LABELS[variant]:<26} {total * 1e3:5.0f} ms per window, {1 / total:5.2f} windows/s "
+              f"(x{base / total:.2f} of {LABELS[variants[0]]}); median ms: {per_stage}")
+    if "onnxruntime" in pipelines and "torch" in pipelines:
+        print("  onnxruntime vs torch, largest difference: "
+              + ", ".join(f"{k} {v:.2g}" for k, v in worst.items()))
+    pipeline = pipelines[variants[0]]
 
     # streaming step vs the clip model re-run over the last CLIP windows for every window
     frames = torch.from_numpy(pipeline.window_input(windows[1]).frames)[None]
-    with torch.no_grad():
-        flow = pipeline.flownet(frames, 1.0).flow
+    flow = pipeline.flownet_runner(frames)[0]
     step_times = []
     for _ in range(3):
         started = time.perf_counter()
@@ -96,12 +127,13 @@ def main() -> None:
     parser.add_argument("--windows", type=int, default=6)
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, torch.get_num_threads()])
+    parser.add_argument("--backends", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
     args = parser.parse_args()
     windows = simulated_windows(args.windows)
     print(f"EventHPE pipeline, {args.size} x {args.size} network input, {WIDTH} x {HEIGHT} sensor, "
           f"{WINDOW_NS // 1_000_000} ms windows, torch {torch.__version__} on CPU")
     for threads in dict.fromkeys(args.threads):
-        run(windows, args.size, threads)
+        run(windows, args.size, threads, args.backends)
 
 
 if __name__ == "__main__":

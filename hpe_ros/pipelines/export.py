@@ -32,6 +32,7 @@ from hpe_ros.pipelines.backends.runtime import (
     export_onnx,
     half_copy,
 )
+from hpe_ros.pipelines.events.eventhpe import FlowNetStep, ShapeNetStep
 
 
 class ExportUnsupportedError(RuntimeError):
@@ -117,41 +118,6 @@ class ExportCheck:
 
 
 # ---- wrappers: the pipelines' calls with tuple outputs -------------------------------------------
-
-
-class _FirstFlow(nn.Module):
-    """FlowNet as the event pipeline runs it: the full-resolution flow at ``dt = 1``."""
-
-    def __init__(self, flownet: nn.Module) -> None:
-        super().__init__()
-        self.flownet = flownet
-
-    def forward(self, events: Tensor) -> Tensor:
-        return self.flownet(events, 1.0).flow
-
-
-class ShapeNetStep(nn.Module):
-    """One window of ShapeNet as the event pipeline runs it (:meth:`EventHPEPipeline.step`).
-
-    ``(frames (B, C, S, S), flow (B, 2, S, S), hidden (B, H))`` -> ``(delta rotations (B, 24, 3, 3),
-    delta translation (B, 3), new hidden (B, H))``; the caller composes the deltas with its state.
-    """
-
-    def __init__(self, shapenet: nn.Module) -> None:
-        super().__init__()
-        self.encoder = shapenet.encoder
-        self.temporal = shapenet.temporal
-        self.pose_head = shapenet.pose_head
-        self.translation_head = shapenet.translation_head
-
-    def forward(self, frames: Tensor, flow: Tensor, hidden: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        from hpe_ros.models.eventhpe import NUM_SMPL_JOINTS, contiguous_rot6d_to_matrix
-
-        feature = self.encoder(torch.cat([frames, flow], dim=1))
-        out, new_hidden = self.temporal.gru(feature[:, None], hidden[None])
-        temporal = out[:, 0] + feature if self.temporal.use_residual else out[:, 0]
-        delta = contiguous_rot6d_to_matrix(self.pose_head(temporal).reshape(-1, NUM_SMPL_JOINTS, 6))
-        return delta, self.translation_head(temporal), new_hidden[0]
 
 
 class _SMPLVerticesJoints(nn.Module):
@@ -387,7 +353,7 @@ def _flownet(name: str, options: ExportOptions) -> ExportModel:
     if _need_weights(name, options, "the official model_flow.pkl"):
         load_flownet_state(model, str(options.checkpoint))
         weights = str(options.checkpoint)
-    module = _FirstFlow(optimize_for_inference(model, channels_last=False))
+    module = FlowNetStep(optimize_for_inference(model, channels_last=False))
     return ExportModel(
         name,
         module,

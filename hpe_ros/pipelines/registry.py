@@ -155,6 +155,7 @@ def _build_blazepose(**options: Any) -> Pipeline:
         "intervals_per_window": 2,
         "clip_steps": 8,
         "initial_pelvis": "0.0,0.0,4.0",
+        "backend": "auto",
     },
     summary="EventHPE: event frames -> FlowNet -> ShapeNet (GRU tracking from a rest pose) -> SMPL body",
 )

@@ -31,6 +31,12 @@ positions. A skeleton is flagged ``metric`` only while its pelvis is plausible: 
 :data:`MAX_ROOT_SPEED_MPS`. Others go out root-relative in meaning (``metric`` false, the
 positions as tracked) and are counted (``not metric (implausible root)`` in :meth:`describe`).
 
+``backend``. FlowNet and ShapeNet's step (encoder, GRU step, heads: :class:`ShapeNetStep`) run
+with their BatchNorms folded into the convolutions, on ``torch`` or ``onnxruntime`` (exported at
+start-up, in memory) or ``tensorrt`` (see :mod:`hpe_ros.pipelines.backends.runtime`); ``auto``
+is ONNX Runtime on a CPU when it is installed, torch on CUDA. ONNX Runtime gives torch's outputs
+within float32 rounding (tested: flow, delta rotations, translation and hidden state).
+
 Without trained EventHPE weights (``flownet_checkpoint`` / ``shapenet_checkpoint`` empty) the
 networks have random weights: the output has the right form and nothing else. Without a SMPL
 file (``smpl_model_path`` empty) the synthetic SMPL-format stand-in is used, which is not a
@@ -46,6 +52,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch import Tensor, nn
 
 from hpe_ros.core.joints import SMPL_24
 from hpe_ros.models.checkpoints import CheckpointError
@@ -54,11 +61,13 @@ from hpe_ros.models.convert_eventhpe import (
     load_flownet_state,
     load_shapenet_state,
 )
-from hpe_ros.models.eventhpe import EventFlowNet, EventShapeNet, contiguous_rot6d_to_matrix
+from hpe_ros.models.eventhpe import NUM_SMPL_JOINTS, EventFlowNet, EventShapeNet, contiguous_rot6d_to_matrix
+from hpe_ros.models.fuse import optimize_for_inference
 from hpe_ros.models.rotations import matrix_to_axis_angle
 from hpe_ros.models.smpl import Y_UP_TO_OPTICAL, SMPLModel
 from hpe_ros.models.smpl_file import normalise_gender
 from hpe_ros.models.smpl_synthetic import make_synthetic_smpl
+from hpe_ros.pipelines.backends.runtime import Backend, OnnxRuntimeBackend, create_backend, resolve_backend
 from hpe_ros.pipelines.base import EventWindow, PersonPose, Pipeline, PoseResult, SMPLEstimate
 from hpe_ros.pipelines.events.representations import EventHPEFrameConfig, eventhpe_frames
 
@@ -181,6 +190,42 @@ def flow_to_rgb(flow: np.ndarray, max_magnitude: float | None = None) -> np.ndar
     return np.rint(rgb * 255.0).astype(np.uint8)
 
 
+class FlowNetStep(nn.Module):
+    """FlowNet as the pipeline runs it: ``events (B, 8, S, S)`` -> full-resolution flow ``(B, 2, S, S)``
+    at ``dt = 1``."""
+
+    def __init__(self, flownet: nn.Module) -> None:
+        super().__init__()
+        self.flownet = flownet
+
+    def forward(self, events: Tensor) -> Tensor:
+        return self.flownet(events, 1.0).flow
+
+
+class ShapeNetStep(nn.Module):
+    """One window of ShapeNet as the pipeline runs it (:meth:`EventHPEPipeline.step`).
+
+    ``(frames (B, C, S, S), flow (B, 2, S, S), hidden (B, H))`` -> ``(delta rotations (B, 24, 3, 3),
+    delta translation (B, 3), new hidden (B, H))``; the caller composes the deltas with its state.
+    """
+
+    def __init__(self, shapenet: nn.Module) -> None:
+        super().__init__()
+        if shapenet.temporal.gru.num_layers != 1:
+            raise ValueError("ShapeNetStep runs a one-layer GRU (the official ShapeNet's)")
+        self.encoder = shapenet.encoder
+        self.temporal = shapenet.temporal
+        self.pose_head = shapenet.pose_head
+        self.translation_head = shapenet.translation_head
+
+    def forward(self, frames: Tensor, flow: Tensor, hidden: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        feature = self.encoder(torch.cat([frames, flow], dim=1))
+        out, new_hidden = self.temporal.gru(feature[:, None], hidden[None])
+        temporal = out[:, 0] + feature if self.temporal.use_residual else out[:, 0]
+        delta = contiguous_rot6d_to_matrix(self.pose_head(temporal).reshape(-1, NUM_SMPL_JOINTS, 6))
+        return delta, self.translation_head(temporal), new_hidden[0]
+
+
 class EventHPEPipeline(Pipeline[EventWindow]):
     """Event windows -> one tracked SMPL body per window (see the module docstring)."""
 
@@ -200,6 +245,7 @@ class EventHPEPipeline(Pipeline[EventWindow]):
         intervals_per_window: int = 2,
         clip_steps: int = 8,
         initial_pelvis: str = "0.0,0.0,4.0",
+        backend: str = "auto",
     ) -> None:
         if input_size <= 0 or input_size % 16:
             raise ValueError(f"option input_size must be a positive multiple of 16, got {input_size}")
@@ -239,6 +285,8 @@ class EventHPEPipeline(Pipeline[EventWindow]):
         self.flownet.to(self.device).eval()
         self.shapenet.to(self.device).eval()
         self.smpl = smpl
+        self.backend = resolve_backend(backend, device)
+        self.flownet_runner, self.shapenet_runner = self.runners(self.backend)
         self._faces = smpl.faces.cpu().numpy().astype(np.int64)
         self.state = self.initial_state()
 
@@ -257,6 +305,28 @@ class EventHPEPipeline(Pipeline[EventWindow]):
         except CheckpointError as error:
             raise CheckpointError(f"option {which}_checkpoint ({path}): {error}") from error
         self._facts[which] = path
+
+    def runners(self, backend: str, fold: bool = True) -> tuple[Backend, Backend]:
+        """FlowNet's and ShapeNet's step on ``backend`` (BatchNorms folded unless ``fold`` is False).
+
+        The pipeline makes them once, from the networks as loaded: after changing the networks'
+        weights, make them again. ONNX Runtime on the CPU gets as many threads as torch has."""
+        size = self.frame_config.out_size
+        frames = torch.zeros(1, self.frame_config.channels, size, size, device=self.device)
+        flow = torch.zeros(1, 2, size, size, device=self.device)
+        hidden = torch.zeros(1, self.shapenet.temporal.gru.hidden_size, device=self.device)
+        device = str(self.device)
+
+        def runner(step: nn.Module, inputs: list[Tensor]) -> Backend:
+            if backend == "onnxruntime" and self.device.type == "cpu":
+                return OnnxRuntimeBackend.from_module(step, inputs, threads=torch.get_num_threads())
+            return create_backend(backend, step, inputs, device=device)
+
+        def prepared(module: nn.Module) -> nn.Module:
+            return optimize_for_inference(module, channels_last=False, fold=fold)
+
+        return (runner(FlowNetStep(prepared(self.flownet)), [frames]),
+                runner(ShapeNetStep(prepared(self.shapenet)), [frames, flow, hidden]))
 
     # ---- state ---------------------------------------------------------------------------------
     def initial_state(self) -> TrackingState:
@@ -286,16 +356,15 @@ class EventHPEPipeline(Pipeline[EventWindow]):
     @torch.no_grad()
     def step(self, frames: torch.Tensor, flow: torch.Tensor) -> None:
         """Advance :attr:`state` by one step from (1, 8, S, S) events and (1, 2, S, S) flow."""
-        net, state = self.shapenet, self.state
+        state = self.state
         if self.clip_steps and state.steps_in_clip >= self.clip_steps:
             state.hidden = torch.zeros_like(state.hidden)
             state.steps_in_clip = 0
-        feature = net.encoder(torch.cat([frames, flow], dim=1))  # (1, 2048)
-        out, state.hidden = net.temporal.gru(feature[:, None], state.hidden)
-        temporal = out[:, 0] + feature if net.temporal.use_residual else out[:, 0]
-        delta_rotmats = contiguous_rot6d_to_matrix(net.pose_head(temporal).reshape(1, 24, 6))
-        state.rotmats = delta_rotmats @ state.rotmats
-        state.translation = state.translation + net.translation_head(temporal)
+        delta_rotmats, delta_translation, hidden = self.shapenet_runner(frames, flow, state.hidden[0])
+        like = state.rotmats
+        state.hidden = hidden.to(like)[None]
+        state.rotmats = delta_rotmats.to(like) @ state.rotmats
+        state.translation = state.translation + delta_translation.to(like)
         state.steps_in_clip += 1
 
     def process(self, frame: EventWindow) -> PoseResult:
@@ -310,8 +379,7 @@ class EventHPEPipeline(Pipeline[EventWindow]):
         result.timings_s["event_frames"] = time.perf_counter() - started
 
         started = time.perf_counter()
-        with torch.no_grad():
-            flow = self.flownet(frames, 1.0).flow
+        flow = self.flownet_runner(frames)[0].to(self.device)
         result.timings_s["flownet"] = time.perf_counter() - started
 
         started = time.perf_counter()
@@ -360,6 +428,7 @@ class EventHPEPipeline(Pipeline[EventWindow]):
             "shapenet": self._facts["shapenet"],
             "smpl": self._facts["smpl"],
             "device": str(self.device),
+            "backend": ", ".join(f"{k}={v}" for k, v in self.shapenet_runner.describe().items()),
             "input": f"{self.frame_config.channels} x {size} x {size} event frames, "
                      f"{self.intervals_per_window} intervals per window",
             "tracking": f"GRU state reset every {self.clip_steps or 'never'} windows; "
@@ -374,3 +443,4 @@ class EventHPEPipeline(Pipeline[EventWindow]):
 
     def close(self) -> None:
         self.flownet = self.shapenet = None  # type: ignore[assignment]
+        self.flownet_runner = self.shapenet_runner = None  # type: ignore[assignment]

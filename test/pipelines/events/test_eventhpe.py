@@ -64,8 +64,10 @@ def windows() -> list[EventWindow]:
 
 
 def _pipeline(**options: object) -> EventHPEPipeline:
+    """torch unless asked: an ONNX Runtime pipeline exports both networks when it is made."""
     torch.manual_seed(0)
-    return create_pipeline("eventhpe", {"input_size": SIZE, **options})  # type: ignore[return-value]
+    options = {"input_size": SIZE, "backend": "torch", **options}
+    return create_pipeline("eventhpe", options)  # type: ignore[return-value]
 
 
 def test_registered_with_options_and_defaults() -> None:
@@ -197,13 +199,15 @@ def test_official_checkpoints_load_and_reproduce_outputs(windows: list[EventWind
     for module in source.flownet.modules():
         if isinstance(module, torch.nn.BatchNorm2d):
             module.running_mean.uniform_(-0.2, 0.2)
+    source.flownet_runner, source.shapenet_runner = source.runners(source.backend)  # folded again
     flow_path, shape_path = tmp_path / "model_flow.pkl", tmp_path / "model_events_pose.pkl"
     torch.save(_official_flownet_state(source.flownet.state_dict()), flow_path)
     torch.save({"model_state_dict": _official_shapenet_state(source.shapenet.network_modules()),
                 "optimizer_state_dict": {}}, shape_path)
     torch.manual_seed(123)  # different random init: only the checkpoints can make the outputs equal
     loaded = create_pipeline("eventhpe", {"input_size": SIZE, "flownet_checkpoint": str(flow_path),
-                                          "shapenet_checkpoint": str(shape_path), "publish_flow": True})
+                                          "shapenet_checkpoint": str(shape_path), "publish_flow": True,
+                                          "backend": "torch"})
     assert loaded.describe()["flownet"] == str(flow_path) and "random" not in loaded.describe()["shapenet"]
     for window in windows[:2]:
         expected, got = source.process(window), loaded.process(window)
@@ -300,3 +304,40 @@ def test_plausible_root_bounds_depth_and_speed() -> None:
     assert plausible_root(np.array([0.1, 0.0, 4.0]), before, 0, 50 * ms)  # 2 m/s
     assert not plausible_root(np.array([0.0, 0.0, 4.2]), before, 0, 50 * ms)  # 4 m/s: 4 m to 8 m in 1 s
     assert not plausible_root(np.array([0.0, 0.0, 4.1]), before, 50 * ms, 50 * ms)  # moved in no time
+
+
+# ONNX Runtime against torch: float32 rounding, carried over the tracked state of 4 windows
+ORT_ATOL = {"joints_3d": 1e-4, "vertices": 1e-4, "flow": 1e-4}
+
+
+def test_onnxruntime_backend_gives_torchs_outputs_within_tolerance(windows: list[EventWindow]) -> None:
+    pytest.importorskip("onnxruntime")
+    reference = _pipeline(publish_flow=True)
+    pipeline = _pipeline(publish_flow=True, backend="onnxruntime")
+    assert pipeline.backend == "onnxruntime" and "backend=onnxruntime" in pipeline.describe()["backend"]
+    for window in windows:
+        expected, got = reference.process(window), pipeline.process(window)
+        want, have = expected.people[0], got.people[0]
+        np.testing.assert_allclose(have.joints_3d, want.joints_3d, atol=ORT_ATOL["joints_3d"], rtol=0)
+        np.testing.assert_allclose(have.smpl.vertices, want.smpl.vertices, atol=ORT_ATOL["vertices"], rtol=0)
+        flow_atol = ORT_ATOL["flow"] * max(float(np.abs(expected.flow).max()), 1.0)
+        np.testing.assert_allclose(got.flow, expected.flow, atol=flow_atol, rtol=0)
+
+
+def test_folded_batchnorms_give_the_networks_outputs(windows: list[EventWindow]) -> None:
+    pipeline = _pipeline()
+    for module in pipeline.shapenet.modules():  # non-trivial statistics, so that folding matters
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_var.uniform_(0.5, 2.0)
+    folded = pipeline.runners("torch")
+    unfolded = pipeline.runners("torch", fold=False)
+    frames = torch.from_numpy(pipeline.window_input(windows[1]).frames)[None]
+    flow_folded, flow_unfolded = folded[0](frames)[0], unfolded[0](frames)[0]
+    torch.testing.assert_close(flow_folded, flow_unfolded, atol=1e-4, rtol=1e-4)
+    hidden = torch.randn(1, pipeline.shapenet.temporal.gru.hidden_size) * 0.1
+    inputs = (frames, flow_folded, hidden)
+    for a, b in zip(folded[1](*inputs), unfolded[1](*inputs), strict=True):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+    with torch.no_grad():
+        direct = pipeline.flownet(frames, 1.0).flow
+    torch.testing.assert_close(flow_unfolded, direct)
