@@ -98,7 +98,7 @@ def load_frames(source: str | None, max_frames: int) -> tuple[list[np.ndarray], 
         import cv2
 
         capture = cv2.VideoCapture(int(source.split(":")[1]) if source.startswith("webcam:") else source)
-        frames = []
+        frames: list[np.ndarray] = []
         while len(frames) < max_frames:
             ok, bgr = capture.read()
             if not ok:

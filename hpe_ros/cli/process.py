@@ -69,6 +69,6 @@ def process_command(args: argparse.Namespace) -> int:
         print(f"  {topic}: {count} messages")
     if report.event_counts:
         print("  events: " + ", ".join(f"{name} {count}" for name, count in report.event_counts.items()))
-    for error in report.errors:
-        print(f"  skipped: {error}")
+    for problem in report.errors:
+        print(f"  skipped: {problem}")
     return 0 if report.processed or not report.input_frames else 1

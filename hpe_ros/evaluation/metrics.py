@@ -206,9 +206,9 @@ def _group_metrics(
     for g in range(groups):
         n = int(counts[g])
         with np.errstate(invalid="ignore", divide="ignore"):
-            means = [1000.0 * s[g] / (n * joints) for s in sums]
+            mpjpe, p_mpjpe, n_mpjpe = (1000.0 * s[g] / (n * joints) for s in sums)
             share = below_sum[g] / (n * pck_errors.shape[1])
-        out.append(PoseMetrics(n, *means, 100.0 * share[0], 100.0 * share[1:].mean()))
+        out.append(PoseMetrics(n, mpjpe, p_mpjpe, n_mpjpe, 100.0 * share[0], 100.0 * share[1:].mean()))
     return out
 
 

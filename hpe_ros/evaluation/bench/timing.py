@@ -105,7 +105,7 @@ class NetworkClock:
                 target.register_forward_pre_hook(lambda *_: self.enter(label)),
                 target.register_forward_hook(lambda *_: self.exit(label)),
             )
-            self._undo.append(lambda: [handle.remove() for handle in handles])
+            self._undo.extend(handle.remove for handle in handles)
         elif callable(target):
             setattr(owner, name, _Timed(target, self, label))
             self._undo.append(lambda: setattr(owner, name, target))

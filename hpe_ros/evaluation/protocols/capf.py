@@ -182,11 +182,14 @@ def h36m_frame_samples(folder: Path) -> list[CapfSample]:
 
     frames = load_h36m_frames(folder)
     samples = frames.samples
+    paths = samples.image_paths
+    if paths is None:
+        raise ValueError(f"{folder}: the frames carry no image paths")
     out = []
     for i in range(len(frames)):
         camera = frames.cameras[i].camera
         out.append(CapfSample(
-            str(samples.image_paths[i]), samples.keypoints_2d[i], samples.joints_3d[i] * 1000.0,
+            str(paths[i]), samples.keypoints_2d[i], samples.joints_3d[i] * 1000.0,
             Intrinsics(camera.fx, camera.fy, camera.cx, camera.cy), (camera.width, camera.height),
             h36m_action_name(str(samples.actions[i])),
         ))
@@ -259,8 +262,11 @@ def mpi_samples(folder: Path, sequences: Sequence[str] | None = None) -> list[Ca
         loaded = load_mpi_inf_3dhp_sequence(path, sequence)
         intrinsics = MPI_TEST_INTRINSICS["outdoor" if sequence in MPI_OUTDOOR else "studio"]
         size = MPI_TEST_IMAGE_SIZE[sequence]
+        paths = loaded.image_paths
+        if paths is None:
+            raise ValueError(f"{path}: sequence {sequence} carries no image paths")
         out += [
-            CapfSample(str(loaded.image_paths[i]), loaded.keypoints_2d[i], loaded.joints_3d[i] * 1000.0,
+            CapfSample(str(paths[i]), loaded.keypoints_2d[i], loaded.joints_3d[i] * 1000.0,
                        intrinsics, size, sequence, str(loaded.actions[i]))
             for i in range(len(loaded))
         ]

@@ -100,7 +100,10 @@ def crop_frame(image_bgr: np.ndarray, matrix: np.ndarray, size: tuple[int, int] 
     ok, encoded = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)])
     if not ok:
         raise RuntimeError("JPEG encoding of a crop failed")
-    return cv2.imdecode(encoded, cv2.IMREAD_COLOR)
+    decoded = cv2.imdecode(encoded, cv2.IMREAD_COLOR)
+    if decoded is None:
+        raise RuntimeError("JPEG decoding of a crop failed")
+    return decoded
 
 
 def to_crop(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:

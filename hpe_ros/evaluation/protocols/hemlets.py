@@ -99,7 +99,8 @@ def frame_samples(folder: Path) -> Iterator[HemletsSample]:
 
     frames = load_h36m_frames(folder)
     for index in range(len(frames)):
-        crop = HemletsCrop.around(*frames.centers[index], side=200.0 * float(frames.scales[index]))
+        centre_x, centre_y = frames.centers[index]
+        crop = HemletsCrop.around(centre_x, centre_y, side=200.0 * float(frames.scales[index]))
         bgr = np.ascontiguousarray(frames.read_image(index)[:, :, ::-1])
         joints = frames.samples.joints_3d[index] * 1000.0
         target = np.concatenate([joints, ((joints[11] + joints[14]) / 2)[None]])  # + the thorax
