@@ -216,7 +216,7 @@ def evaluate_poses(
     predicted: np.ndarray,
     target: np.ndarray,
     joint_names: Sequence[str] | None = None,
-    actions: Sequence[str] | None = None,
+    actions: Sequence[str] | np.ndarray | None = None,
     root_index: int = 0,
     center_target: bool = True,
     center_prediction: bool = False,

@@ -294,6 +294,7 @@ class LifterDataGenerator:
         blaze_scores[:, _LANDMARK_INDEX] = scores
         converted = convert_joints(blazepose, BLAZEPOSE_33, H36M_17, blaze_scores)
         keypoints, joint_scores = converted.points, converted.scores
+        assert joint_scores is not None  # scores were given
         direct = rng.random(batch_size) < cfg.direct_2d_rate
         if direct.any():  # 2D from a detector with Human3.6M's own joint definitions
             direct_pixels, direct_scores = self._detector_noise(joint_pixels[direct], joints_inside[direct],

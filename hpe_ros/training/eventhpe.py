@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -101,7 +101,7 @@ def make_shapenet_optimizer(
 
 
 def flownet_training_step(
-    model: EventFlowNet,
+    model: nn.Module,  # an EventFlowNet, or its DDP wrapper
     batch: FlowNetBatch,
     optimizer: torch.optim.Optimizer,
     smoothness_weight: float = SMOOTHNESS_WEIGHT,
@@ -124,7 +124,7 @@ def flownet_training_step(
 
 
 def shapenet_training_step(
-    model: EventShapeNet,
+    model: nn.Module,  # an EventShapeNet, or its DDP wrapper
     batch: ShapeNetBatch,
     optimizer: torch.optim.Optimizer,
     weights: ShapeNetLossWeights | None = None,
@@ -136,7 +136,7 @@ def shapenet_training_step(
     model.train()
     optimizer.zero_grad()
     output = model(batch.events, batch.initial, batch.flows, batch.initial_hidden)
-    intrinsics = unwrap_model(model).camera_intrinsics
+    intrinsics = cast(EventShapeNet, unwrap_model(model)).camera_intrinsics
     losses = shapenet_losses(output, batch.targets, batch.flows, intrinsics, weights)
     (losses.total * loss_scale).backward()
     optimizer.step()

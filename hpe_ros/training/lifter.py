@@ -95,6 +95,12 @@ class ContextProvider(Protocol):
     def __call__(self, indices: np.ndarray, flipped: bool) -> ContextInputs: ...
 
 
+def _feature_maps(backbone: nn.Module, crops: torch.Tensor) -> Sequence[torch.Tensor]:
+    """The maps of ``backbone.forward_features`` (e.g. HRNet's :class:`HRNetFeatures`)."""
+    features = getattr(backbone, "forward_features")(crops)  # noqa: B009 - any backbone that has it
+    return features.maps
+
+
 class FrozenBackboneContext:
     """A :class:`ContextProvider` from a 2D backbone kept frozen (eval mode, no gradients).
 
@@ -111,7 +117,7 @@ class FrozenBackboneContext:
     ) -> None:
         self.backbone = freeze(backbone)
         self.prepare = prepare
-        self.extract = extract or (lambda module, crops: module.forward_features(crops).maps)
+        self.extract = extract or _feature_maps
 
     def __call__(self, indices: np.ndarray, flipped: bool) -> ContextInputs:
         crops, keypoints_crop = self.prepare(indices, flipped)
@@ -278,8 +284,8 @@ def train_epoch(
             part = shard_slice(size, distributed) if distributed.is_distributed else slice(0, size)
             total += loss * (part.stop - part.start)
             count += part.stop - part.start
-    total, count = sum_across([total, count], distributed)
-    return total / max(count, 1)
+    total_all, count_all = sum_across([total, count], distributed)
+    return total_all / max(count_all, 1)
 
 
 @torch.no_grad()
