@@ -335,11 +335,11 @@ def open_frame_source(
         source = FrameSource(f"{path} animated (slow zoom and shift) over {count} frames", fps or 30.0, count,
                              animate_image(read_image_gray(path), count))
     else:
-        frames, video_fps, count = _video_frames(path, max_frames)
+        frames, video_fps, video_count = _video_frames(path, max_frames)
         rate = fps or video_fps
         if not rate or rate <= 0:
             raise ValueError(f"the video {path} does not say its frame rate; give one (--fps)")
-        source = FrameSource(f"video {path}", rate, count, frames)
+        source = FrameSource(f"video {path}", rate, video_count, frames)
     if size is not None:
         width, height = size
         source = replace(source, frames=(resize_gray(to_gray(f), width, height) for f in source.frames))

@@ -214,8 +214,9 @@ class Evt3Decoder:
         if self._native is None:
             return self._state
         values = self._native.state
-        return Evt3State(*(bool(value) if name in _STATE_FLAGS else value
-                           for name, value in zip(evt3_native.STATE_FIELDS, values, strict=True)))
+        fields: list[Any] = [bool(value) if name in _STATE_FLAGS else value  # ints and flags, in order
+                             for name, value in zip(evt3_native.STATE_FIELDS, values, strict=True)]
+        return Evt3State(*fields)
 
     @state.setter
     def state(self, state: Evt3State) -> None:
@@ -262,6 +263,7 @@ class Evt3Decoder:
         )
 
     def _decode_native(self, raw: np.ndarray, is_bigendian: bool, offset_ns: int) -> DecodedEvents:
+        assert self._native is not None  # called only when uses_native
         result = self._native.decode(raw, bool(is_bigendian), self.width, self.height, offset_ns)
         if result.reserved_word >= 0:
             self.state = self.state.resynced()  # the stream's state is the one before the packet
@@ -378,6 +380,7 @@ def _decode_evt3(
         pos_ev_v = np.empty(0, np.intp)
 
     # --- CD events
+    x: np.ndarray  # int64 or uint16, by branch
     pos_x = np.flatnonzero(types == EVT_ADDR_X) if counts[EVT_ADDR_X] else np.empty(0, np.intp)
     xwords = words[pos_x]
     if pos_ev_v.size:
