@@ -107,7 +107,14 @@ def train_command(args: argparse.Namespace) -> int:
 
 def train_default_lifter_command(args: argparse.Namespace) -> int:
     """Also under ``torchrun --nproc_per_node N -m hpe_ros.cli.main train-default-lifter ...``."""
-    from hpe_ros.training.default_lifter import TrainingCheckpoint, report_dict, train_default_lifter
+    from dataclasses import replace
+
+    from hpe_ros.training.default_lifter import (
+        SHIPPED_CONFIG,
+        TrainingCheckpoint,
+        report_dict,
+        train_default_lifter,
+    )
     from hpe_ros.training.distributed import distributed_session
 
     if args.resume and args.checkpoint is None:
@@ -115,9 +122,12 @@ def train_default_lifter_command(args: argparse.Namespace) -> int:
     checkpoint = (TrainingCheckpoint(args.checkpoint, args.checkpoint_every, args.resume)
                   if args.checkpoint is not None else None)
     with distributed_session() as distributed:
+        config = replace(SHIPPED_CONFIG, synthesis_rate=args.synthesis_rate,
+                         synthesis_families=args.synthesis_families)
         report = train_default_lifter(args.data, args.output, steps=args.steps, seed=args.seed,
                                       extra_data=args.extra_data, extra_stride=args.extra_stride,
-                                      checkpoint=checkpoint, distributed=distributed)
+                                      checkpoint=checkpoint, distributed=distributed, config=config,
+                                      learning_rate=args.learning_rate, init_from=args.init)
     if report is not None:
         for key, value in report_dict(report).items():
             print(f"{key}: {value}")

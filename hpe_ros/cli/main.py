@@ -151,6 +151,13 @@ def build_parser() -> argparse.ArgumentParser:
     default_lifter.add_argument("--checkpoint-every", type=int, default=1000,
                                 help="steps between checkpoints (a multiple of 100)")
     default_lifter.add_argument("--resume", action="store_true", help="continue from --checkpoint")
+    default_lifter.add_argument("--init", type=Path, help="default-lifter file to fine-tune (same network)")
+    default_lifter.add_argument("--learning-rate", type=float, default=1e-3,
+                                help="Adam's starting rate (cosine decay to 2 %% of it)")
+    default_lifter.add_argument("--synthesis-rate", type=float, default=0.35,
+                                help="share of frames bent into synthesised poses (the shipped file: 0.35)")
+    default_lifter.add_argument("--synthesis-families", choices=("standard", "seated"), default="standard",
+                                help="pose families to synthesise (seated: more sitting, chairs and floor)")
 
     from hpe_ros.cli.simulate import add_command as add_simulate_command
 

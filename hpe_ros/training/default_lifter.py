@@ -13,6 +13,7 @@ and the inputs are normalised exactly as at run time (:mod:`hpe_ros.pipelines.rg
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import time
@@ -370,6 +371,7 @@ def train_lifter(
     checkpoint: TrainingCheckpoint | None = None,
     distributed: DistributedContext = SINGLE_PROCESS,
     log: Callable[[str], None] | None = None,
+    init_state: dict[str, torch.Tensor] | None = None,
 ) -> TrainingResult:
     """Adam with a cosine learning-rate decay on freshly generated batches (seeded).
 
@@ -380,7 +382,7 @@ def train_lifter(
     each process generates its slice of every batch from its own seeded generator; DDP averages
     the gradients. A resumed run continues exactly as the uninterrupted one (same process count).
     ``log`` receives the progress lines (default ``print`` when ``progress``), after any checkpoint
-    of that step.
+    of that step. ``init_state``: start from these weights (fine-tuning) instead of a fresh network.
     """
     previous_threads = torch.get_num_threads()
     if num_threads is not None:
@@ -388,7 +390,7 @@ def train_lifter(
     try:
         return _train(
             frames, steps, seed, batch_size, learning_rate, model_name, model_kwargs, config, log_every,
-            normalisation, checkpoint, distributed, log or (_print_now if progress else None),
+            normalisation, checkpoint, distributed, log or (_print_now if progress else None), init_state,
         )
     finally:
         torch.set_num_threads(previous_threads)
@@ -412,12 +414,15 @@ def _train(
     checkpoint: TrainingCheckpoint | None,
     distributed: DistributedContext,
     log: Callable[[str], None] | None,
+    init_state: dict[str, torch.Tensor] | None = None,
 ) -> TrainingResult:
     if checkpoint is not None and checkpoint.every % log_every:
         raise ValueError(f"checkpoint every {checkpoint.every} steps: must be a multiple of log_every "
                          f"({log_every})")
     torch.manual_seed(seed)
     model = create_model(model_name, **(DEFAULT_MODEL_KWARGS if model_kwargs is None else model_kwargs))
+    if init_state is not None:
+        load_strict(model, init_state)
     model.train()
     optimiser = torch.optim.Adam(model.parameters(), lr=learning_rate)
     schedule = torch.optim.lr_scheduler.LambdaLR(
@@ -559,6 +564,8 @@ def train_default_lifter(
     extra_stride: int = 4,
     checkpoint: TrainingCheckpoint | None = None,
     distributed: DistributedContext = SINGLE_PROCESS,
+    learning_rate: float = 1e-3,
+    init_from: str | os.PathLike[str] | None = None,
 ) -> DefaultLifterReport | None:
     """Train the default lifter on ``data_dir`` (a cmu_mocap folder or its parent) and save it.
 
@@ -569,6 +576,7 @@ def train_default_lifter(
     test split, and the Human3.6M frames when ``h36m_frames/test_h36m_body3d.npz`` lies beside the
     cmu_mocap folder. ``checkpoint`` and ``distributed``: see :func:`train_lifter`; under torchrun
     the main process evaluates and writes ``out_path`` and returns the report, the others None.
+    ``init_from``: a default-lifter file to fine-tune (same network), recorded in the new file.
     """
     cmu_dir = _cmu_dir(data_dir)
     train_sequences = cmu_mocap.read_cmu_split(cmu_dir, "train")
@@ -577,8 +585,10 @@ def train_default_lifter(
     base_frames = sum(s.num_frames for s in train_sequences)
     test = MocapFrames.from_split(cmu_dir, "test")
     kwargs = dict(DEFAULT_MODEL_KWARGS if model_kwargs is None else model_kwargs)
-    result = train_lifter(train, steps, seed, batch_size, model_kwargs=kwargs, config=config,
-                          progress=progress, checkpoint=checkpoint, distributed=distributed)
+    start = _fine_tuning_start(init_from, kwargs) if init_from is not None else None
+    result = train_lifter(train, steps, seed, batch_size, learning_rate, model_kwargs=kwargs, config=config,
+                          progress=progress, checkpoint=checkpoint, distributed=distributed,
+                          init_state=None if start is None else start[0])
     if not distributed.is_main:
         return None
     lifter = DefaultLifter(result.model)
@@ -615,14 +625,32 @@ def train_default_lifter(
         "steps": int(steps),
         "batch_size": int(batch_size),
         "train_seconds": float(result.seconds),
+        "learning_rate": float(learning_rate),
         "metrics": {"final_train_mpjpe_mm": final, **metrics},
     }
+    if start is not None:
+        payload["fine_tuned_from"] = start[1]
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(payload, out_path)
     return DefaultLifterReport(
         str(out_path), steps, seed, result.seconds, train.num_frames, test.num_frames, final, metrics
     )
+
+
+def _fine_tuning_start(path: str | os.PathLike[str], model_kwargs: dict[str, Any]
+                       ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """The weights of a default-lifter file to fine-tune, and what the new file records about it."""
+    path = Path(path)
+    payload = read_checkpoint(path)
+    if not isinstance(payload, dict) or "state_dict" not in payload:
+        raise CheckpointError(f"{path} is not a default-lifter file (no 'state_dict')")
+    if payload.get("model_name") != DEFAULT_MODEL_NAME or payload.get("model_kwargs") != model_kwargs:
+        raise CheckpointError(f"{path}: {payload.get('model_name')} {payload.get('model_kwargs')} is not the "
+                              f"network being trained ({DEFAULT_MODEL_NAME} {model_kwargs})")
+    record = {"file": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+              "steps": int(payload.get("steps", 0)), "generator": payload.get("generator", {})}
+    return payload["state_dict"], record
 
 
 def report_dict(report: DefaultLifterReport) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from hpe_ros.core.joints import H36M_17
+from hpe_ros.models.checkpoints import CheckpointError
 from hpe_ros.pipelines.rgb import default_lifter as dl
 from hpe_ros.training import cmu_mocap
 from hpe_ros.training import default_lifter as dlt
@@ -86,13 +87,6 @@ def test_saved_file_round_trips(tmp_path: Path, walking_frames: dlt.MocapFrames)
     np.testing.assert_allclose(lifter.lift_features(features), expected)
 
 
-# Regression bounds on the accuracy documented in docs/models.md and hpe_ros/data/default_lifter.md
-# (CMU test views: 75.1 / 47.6 mm noisy, 60.5 / 36.9 mm clean; Human3.6M frames: 91.1 / 57.9 mm),
-# with about 10 % margin so that a retrained file of the same quality still passes.
-
-
-
-
 def test_seated_synthesis_is_an_option_of_the_generator(walking_frames: dlt.MocapFrames) -> None:
     standard = dlt.GeneratorConfig(synthesis_rate=1.0)
     assert dlt.SHIPPED_CONFIG.synthesis_families == "standard"  # what the shipped file was made with
@@ -103,3 +97,28 @@ def test_seated_synthesis_is_an_option_of_the_generator(walking_frames: dlt.Moca
     assert not np.allclose(first.target, other.target)
     with pytest.raises(ValueError, match="synthesis_families"):
         dlt.GeneratorConfig(synthesis_families="lying")
+
+
+def test_fine_tuning_starts_from_the_given_file(tmp_path: Path, walking_frames: dlt.MocapFrames) -> None:
+    kwargs = {"num_joints": 17, "in_features": 3, "hidden": 16, "num_blocks": 1}
+    first = dlt.train_lifter(walking_frames, steps=3, seed=0, batch_size=16, model_kwargs=kwargs)
+    path = tmp_path / "start.pt"
+    torch.save({"state_dict": first.model.state_dict(), "model_name": "simple_lifter",
+                "model_kwargs": kwargs, "steps": 3}, path)
+    state, record = dlt._fine_tuning_start(path, kwargs)
+    assert record["file"] == "start.pt" and record["steps"] == 3 and len(record["sha256"]) == 64
+    features = dlt.LifterDataGenerator(walking_frames, seed=3).sample(8).features
+    expected = dl.DefaultLifter(first.model).lift_features(features)
+    # no step taken: the network is the file's (another seed would draw other initial weights)
+    kept = dlt.train_lifter(walking_frames, steps=0, seed=5, batch_size=16, model_kwargs=kwargs,
+                            init_state=state)
+    np.testing.assert_allclose(dl.DefaultLifter(kept.model).lift_features(features), expected)
+    fresh = dlt.train_lifter(walking_frames, steps=0, seed=5, batch_size=16, model_kwargs=kwargs)
+    assert not np.allclose(dl.DefaultLifter(fresh.model).lift_features(features), expected)
+    with pytest.raises(CheckpointError, match="not the network"):
+        dlt._fine_tuning_start(path, {**kwargs, "hidden": 32})
+
+
+# Regression bounds on the accuracy documented in docs/models.md and hpe_ros/data/default_lifter.md
+# (CMU test views: 75.1 / 47.6 mm noisy, 60.5 / 36.9 mm clean; Human3.6M frames: 91.1 / 57.9 mm),
+# with about 10 % margin so that a retrained file of the same quality still passes.
