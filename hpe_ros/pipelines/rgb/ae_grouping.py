@@ -182,22 +182,24 @@ def refine_person(person: np.ndarray, heatmaps: np.ndarray, tags: np.ndarray) ->
     present = out[:, 2] > 0
     if not present.any():
         return out
-    num_joints, height, width = heatmaps.shape
+    width = heatmaps.shape[2]
     joints = np.nonzero(present)[0]
     px = out[joints, 0].astype(np.int32)
     py = out[joints, 1].astype(np.int32)
     mean_tag = tags[joints, py, px].mean(axis=0)
-    distance = ((tags - mean_tag) ** 2).sum(axis=3) ** 0.5  # (K, H, W)
-    score = heatmaps - np.round(distance)
-    best = score.reshape(num_joints, -1).argmax(axis=1)
+    absent = np.nonzero(out[:, 2] == 0)[0]  # the official code scores every joint, keeps only these
+    if len(absent) == 0:
+        return out
+    distance = ((tags[absent] - mean_tag) ** 2).sum(axis=3) ** 0.5  # (A, H, W)
+    score = heatmaps[absent] - np.round(distance)
+    best = score.reshape(len(absent), -1).argmax(axis=1)
     y, x = np.divmod(best, width)
-    all_joints = np.arange(num_joints)
-    values = heatmaps[all_joints, y, x]
-    dx, dy = _quarter_step(heatmaps, all_joints, x, y)
-    fill = (values > 0) & (out[:, 2] == 0)
-    out[fill, 0] = (x + 0.5 + dx)[fill]
-    out[fill, 1] = (y + 0.5 + dy)[fill]
-    out[fill, 2] = values[fill]
+    values = heatmaps[absent, y, x]
+    dx, dy = _quarter_step(heatmaps, absent, x, y)
+    fill = values > 0
+    out[absent[fill], 0] = (x + 0.5 + dx)[fill]
+    out[absent[fill], 1] = (y + 0.5 + dy)[fill]
+    out[absent[fill], 2] = values[fill]
     return out
 
 

@@ -84,13 +84,14 @@ def official_test_config(
     ``scale_factors=(0.5, 1.0, 2.0)``, no flip ``flip_test=False``.
     """
     input_size, threshold = (512, 0.12) if width == 32 else (640, 0.1)
-    common = {"protocol": protocol, "input_size": input_size, "flip_test": flip_test,
-              "scale_factors": tuple(float(s) for s in scale_factors)}
+    common = BottomUpConfig(protocol=protocol, input_size=input_size, flip_test=flip_test,
+                            scale_factors=tuple(float(s) for s in scale_factors),
+                            grouping=GroupingConfig(detection_threshold=threshold))
     if dataset == "coco":
-        return BottomUpConfig(**common, grouping=GroupingConfig(detection_threshold=threshold))
+        return common
     if dataset == "crowdpose":  # 14 joints, grouped in the first 14 entries of the COCO order
-        grouping = GroupingConfig(detection_threshold=threshold, joint_order=COCO_GROUPING_ORDER[:14])
-        return BottomUpConfig(**common, flip_index=CROWDPOSE_FLIP_INDEX, grouping=grouping)
+        grouping = replace(common.grouping, joint_order=COCO_GROUPING_ORDER[:14])
+        return replace(common, flip_index=CROWDPOSE_FLIP_INDEX, grouping=grouping)
     raise ValueError(f"unknown dataset {dataset!r}; expected 'coco' or 'crowdpose'")
 
 
@@ -152,24 +153,29 @@ def compute_resize(
                            (float(official_scale[0]), float(official_scale[1])))
 
 
-def warp_image(image: np.ndarray, transform: ResizeTransform) -> torch.Tensor:
-    """Bilinear resample of an (H, W, 3) uint8 RGB image to the network input, normalised (3, h, w).
+def warp_image(
+    image: np.ndarray, transform: ResizeTransform, device: str | torch.device = "cpu"
+) -> torch.Tensor:
+    """Bilinear resample of an (H, W, 3) uint8 RGB image to the network input, normalised (3, h, w),
+    on ``device`` (the uint8 frame is uploaded, not the larger input).
 
     Pixels outside the image are black before normalisation (like ``cv2.warpAffine``'s default).
     """
     height, width = image.shape[:2]
     out_w, out_h = transform.size
-    xs = (torch.arange(out_w, dtype=torch.float64) - out_w / 2) / transform.scale + transform.center[0]
-    ys = (torch.arange(out_h, dtype=torch.float64) - out_h / 2) / transform.scale + transform.center[1]
+    xs = torch.arange(out_w, dtype=torch.float64, device=device)
+    ys = torch.arange(out_h, dtype=torch.float64, device=device)
+    xs = (xs - out_w / 2) / transform.scale + transform.center[0]
+    ys = (ys - out_h / 2) / transform.scale + transform.center[1]
     grid_x = (2 * xs / max(width - 1, 1) - 1).view(1, out_w).expand(out_h, out_w)
     grid_y = (2 * ys / max(height - 1, 1) - 1).view(out_h, 1).expand(out_h, out_w)
     grid = torch.stack((grid_x, grid_y), -1).float()[None]
-    pixels = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float() / 255.0
+    pixels = torch.from_numpy(np.ascontiguousarray(image)).to(device).permute(2, 0, 1)[None].float() / 255.0
     warped = functional.grid_sample(pixels, grid, mode="bilinear", padding_mode="zeros", align_corners=True)[
         0
     ]
-    mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
-    std = torch.tensor(IMAGENET_STD).view(3, 1, 1)
+    mean = torch.tensor(IMAGENET_MEAN, device=device).view(3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, device=device).view(3, 1, 1)
     return (warped - mean) / std
 
 
@@ -287,7 +293,7 @@ class BottomUpEstimator:
         if self.config.protocol == "official":
             center = np.array(transform.center, np.float64)
             return resize_official(image, center, np.array(transform.official_scale), transform.size)
-        return warp_image(image, transform)
+        return warp_image(image, transform, self.device)
 
     @torch.no_grad()
     def network_maps(
