@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 from collections import Counter
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 import torch.fx
@@ -30,6 +31,7 @@ _CONV_TYPES = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _BN_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
 Conv = nn.Conv1d | nn.Conv2d | nn.Conv3d
 BatchNorm = nn.BatchNorm1d | nn.BatchNorm2d | nn.BatchNorm3d
+ModuleT = TypeVar("ModuleT", bound=nn.Module)
 
 
 @dataclass(frozen=True)
@@ -120,8 +122,8 @@ def fold_batchnorm(module: nn.Module) -> FoldReport:
 
 
 def optimize_for_inference(
-    model: nn.Module, *, channels_last: bool = True, fold: bool = True, copy_model: bool = True
-) -> nn.Module:
+    model: ModuleT, *, channels_last: bool = True, fold: bool = True, copy_model: bool = True
+) -> ModuleT:
     """An eval-mode copy of ``model`` with BatchNorms folded, grads off and NHWC weights.
 
     Run the result under ``torch.inference_mode()``; 4-D inputs may be contiguous or

@@ -197,12 +197,14 @@ def _hrnet(width: int, head: str) -> Callable[[str, ExportOptions], ExportModel]
 def _swahr(model_name: str) -> Callable[[str, ExportOptions], ExportModel]:
     def build(name: str, options: ExportOptions) -> ExportModel:
         from hpe_ros.models.convert_swahr import load_swahr_checkpoint
+        from hpe_ros.models.swahr import HigherHRNet
 
         size = _image_size(options, (512, 512), 32)
         network = create_model(model_name)
+        assert isinstance(network, HigherHRNet)
         weights = "random"
         if _need_weights(name, options, "a SWAHR / HigherHRNet checkpoint"):
-            load_swahr_checkpoint(network, str(options.checkpoint))  # type: ignore[arg-type]
+            load_swahr_checkpoint(network, str(options.checkpoint))
             weights = str(options.checkpoint)
         module = optimize_for_inference(network, channels_last=False)
         outputs = tuple(f"output_{i}" for i in range(1 + len(network.deconv_layers)))  # 1/4, then finer
@@ -221,10 +223,12 @@ def _swahr(model_name: str) -> Callable[[str, ExportOptions], ExportModel]:
 
 def _capf(model_name: str, **kwargs: object) -> Callable[[str, ExportOptions], ExportModel]:
     def build(name: str, options: ExportOptions) -> ExportModel:
+        from hpe_ros.models.capf import ContextAwarePoseFormer
         from hpe_ros.pipelines.rgb.topdown import CapfWithFlatInputs, load_lifter_weights
 
         width, height = _image_size(options, (192, 256), 32)
         model = create_model(model_name, **kwargs)
+        assert isinstance(model, ContextAwarePoseFormer)
         weights = "random"
         if _need_weights(name, options, "a CA-PF checkpoint"):
             load_lifter_weights(model, str(options.checkpoint))
@@ -380,10 +384,12 @@ def _smpl_model(options: ExportOptions) -> tuple[nn.Module, str]:
 
 def _shapenet(name: str, options: ExportOptions) -> ExportModel:
     from hpe_ros.models.convert_eventhpe import load_shapenet_state
+    from hpe_ros.models.eventhpe import EventShapeNet
 
     width, height = _image_size(options, (256, 256), 32)
     smpl, smpl_source = _smpl_model(options)
     model = create_model("eventhpe_shapenet", smpl=smpl)
+    assert isinstance(model, EventShapeNet)
     weights = "random"
     if _need_weights(name, options, "the official model_events_pose.pkl"):
         load_shapenet_state(model, str(options.checkpoint))
