@@ -89,6 +89,18 @@ def coco_stats(annotation_file: Path, results: list[dict], image_ids: list[int] 
             if value >= 0}
 
 
+def coco_results(image_ids: list[int], keypoints: np.ndarray, joint_scores: np.ndarray,
+                 box_scores: np.ndarray, scales: np.ndarray) -> list[dict]:
+    """Every crop's keypoints (N, 17, 2), joint scores, box score and crop scale -> the result file's
+    entries after the official rescoring and OKS NMS (keypoints with their scores, the new score)."""
+    from hpe_ros.pipelines.rgb.topdown_protocol import rescore_and_oks_nms
+
+    kept = rescore_and_oks_nms(image_ids, keypoints, joint_scores, box_scores, scales)
+    return [{"image_id": p.image_id, "category_id": 1, "score": p.score,
+             "keypoints": np.concatenate([p.keypoints, p.joint_scores[:, None]], 1).ravel().tolist()}
+            for p in kept]
+
+
 @register_protocol("coco_topdown", paper="HRNet (CVPR 2019) / SimDR, SA-SimDR (ECCV 2022)",
                    dataset="COCO val2017", inputs=(COCO_IMAGES, COCO_ANNOTATIONS), published=PUBLISHED)
 def coco_topdown(inputs: EvalInputs) -> ProtocolResult:
@@ -96,7 +108,6 @@ def coco_topdown(inputs: EvalInputs) -> ProtocolResult:
     from hpe_ros.datasets.h36m_frames import read_rgb
     from hpe_ros.pipelines.rgb.crops import boxes_to_center_scale
     from hpe_ros.pipelines.rgb.topdown import INPUT_SIZES, TopDownPipeline
-    from hpe_ros.pipelines.rgb.topdown_protocol import rescore_and_oks_nms
 
     annotation_file = inputs.path(COCO_ANNOTATIONS)
     annotations = json.loads(annotation_file.read_text())
@@ -132,11 +143,8 @@ def coco_topdown(inputs: EvalInputs) -> ProtocolResult:
                                             official=True).scale)
     results = []
     if ids:
-        kept = rescore_and_oks_nms(ids, np.concatenate(points), np.concatenate(joint_scores),
-                                   np.concatenate(box_scores), np.concatenate(scales))
-        results = [{"image_id": p.image_id, "category_id": 1, "score": p.score,
-                    "keypoints": np.concatenate([p.keypoints, p.joint_scores[:, None]], 1).ravel().tolist()}
-                   for p in kept]
+        results = coco_results(ids, np.concatenate(points), np.concatenate(joint_scores),
+                               np.concatenate(box_scores), np.concatenate(scales))
     stats = coco_stats(annotation_file, results, used if inputs.limit else None)
     boxes_note = (f"boxes from {detection_file.name}" if detection_file
                   else "the annotated boxes (score 1): the published numbers use detected boxes")
@@ -146,4 +154,4 @@ def coco_topdown(inputs: EvalInputs) -> ProtocolResult:
 
 
 __all__ = ["COCO_ANNOTATIONS", "COCO_DETECTIONS", "COCO_IMAGES", "POSE_CHECKPOINT", "PUBLISHED",
-           "coco_stats", "coco_topdown", "load_boxes"]
+           "coco_results", "coco_stats", "coco_topdown", "load_boxes"]
