@@ -62,7 +62,7 @@ from hpe_ros.models.convert_eventhpe import (
     load_shapenet_state,
 )
 from hpe_ros.models.eventhpe import NUM_SMPL_JOINTS, EventFlowNet, EventShapeNet, contiguous_rot6d_to_matrix
-from hpe_ros.models.fuse import optimize_for_inference
+from hpe_ros.models.fuse import ModuleT, optimize_for_inference
 from hpe_ros.models.rotations import matrix_to_axis_angle
 from hpe_ros.models.smpl import Y_UP_TO_OPTICAL, SMPLModel
 from hpe_ros.models.smpl_file import normalise_gender
@@ -209,7 +209,7 @@ class ShapeNetStep(nn.Module):
     delta translation (B, 3), new hidden (B, H))``; the caller composes the deltas with its state.
     """
 
-    def __init__(self, shapenet: nn.Module) -> None:
+    def __init__(self, shapenet: EventShapeNet) -> None:
         super().__init__()
         if shapenet.temporal.gru.num_layers != 1:
             raise ValueError("ShapeNetStep runs a one-layer GRU (the official ShapeNet's)")
@@ -322,7 +322,7 @@ class EventHPEPipeline(Pipeline[EventWindow]):
                 return OnnxRuntimeBackend.from_module(step, inputs, threads=torch.get_num_threads())
             return create_backend(backend, step, inputs, device=device)
 
-        def prepared(module: nn.Module) -> nn.Module:
+        def prepared(module: ModuleT) -> ModuleT:
             return optimize_for_inference(module, channels_last=False, fold=fold)
 
         return (runner(FlowNetStep(prepared(self.flownet)), [frames]),

@@ -156,7 +156,7 @@ def voxel_grid(
     ``normalize`` scales the non-zero cells to zero mean and unit standard deviation, as E2VID does.
     """
     cells = height * width
-    grid = np.zeros(num_bins * cells, np.float64)
+    flat: np.ndarray = np.zeros(num_bins * cells, np.float64)
     if events.size:
         t = (events["t"] - events["t"][0]).astype(np.float64)
         span = t[-1] if t[-1] > 0 else 1.0
@@ -168,8 +168,8 @@ def voxel_grid(
         right_ok = left + 1 < num_bins
         index = np.concatenate([left * cells + pixel, (left[right_ok] + 1) * cells + pixel[right_ok]])
         weight = np.concatenate([polarity * (1.0 - frac), (polarity * frac)[right_ok]])
-        grid = np.bincount(index, weights=weight, minlength=num_bins * cells)
-    grid = grid.reshape(num_bins, height, width).astype(np.float32)
+        flat = np.bincount(index, weights=weight, minlength=num_bins * cells)
+    grid = flat.reshape(num_bins, height, width).astype(np.float32)
     if normalize:
         nonzero = grid != 0
         if nonzero.any():
@@ -353,6 +353,8 @@ class EventWindower:
         return [] if last is None else [last]
 
     def _add_by_time(self, events: np.ndarray) -> list[EventWindow]:
+        duration = self.duration_ns
+        assert duration is not None  # add() calls this for time windows only
         t = events["t"]
         if self._window_start is None:
             self._window_start = int(t[0])
@@ -361,30 +363,32 @@ class EventWindower:
         self._last_t = newest if self._last_t is None else max(self._last_t, newest)
         self._pending.append(events)
         self._pending_size += events.size
-        if self._last_t < self._window_start + self.duration_ns:
+        if self._last_t < self._window_start + duration:
             return []
         buffer = self._take_pending()
-        closing = (self._last_t - self._window_start) // self.duration_ns  # windows now complete
+        closing = (self._last_t - self._window_start) // duration  # windows now complete
         if closing <= _FEW_WINDOWS:
             return self._cut_few(buffer, closing)
         # window index of every event; only the windows that hold events are ever made
-        index = (buffer["t"] - self._window_start) // self.duration_ns
+        index = (buffer["t"] - self._window_start) // duration
         open_index = int(index[-1])
         cut = int(np.searchsorted(index, open_index, side="left"))
         closed = index[:cut]
         bounds = np.flatnonzero(np.diff(closed)) + 1
         chunks = np.split(buffer[:cut], bounds) if cut else []
-        firsts = closed[np.r_[0, bounds]] if cut else []
-        windows = [self._window(chunk, self._window_start + (int(k) + 1) * self.duration_ns)
+        firsts: np.ndarray | list[int] = closed[np.r_[0, bounds]] if cut else []
+        windows = [self._window(chunk, self._window_start + (int(k) + 1) * duration)
                    for chunk, k in zip(chunks, firsts, strict=True)]
-        self._window_start += open_index * self.duration_ns
+        self._window_start += open_index * duration
         rest = buffer[cut:]
         self._pending, self._pending_size = [rest], rest.size
         return windows
 
     def _cut_few(self, buffer: np.ndarray, closing: int) -> list[EventWindow]:
         """The usual case, a few windows complete: cut at their ends."""
-        ends = self._window_start + self.duration_ns * np.arange(1, closing + 1, dtype=np.int64)
+        window_start, duration = self._window_start, self.duration_ns
+        assert window_start is not None and duration is not None  # time windows, one open
+        ends = window_start + duration * np.arange(1, closing + 1, dtype=np.int64)
         cuts = np.searchsorted(buffer["t"], ends, side="left")
         windows, begin = [], 0
         for end_ns, cut in zip(ends.tolist(), cuts.tolist(), strict=True):
@@ -397,16 +401,18 @@ class EventWindower:
         return windows
 
     def _add_by_count(self, events: np.ndarray) -> list[EventWindow]:
+        count = self.count
+        assert count is not None  # add() calls this for count windows only
         self._last_t = int(events["t"][-1])  # add() dropped anything older than the newest event
         self._pending.append(events)
         self._pending_size += events.size
-        if self._pending_size < self.count:
+        if self._pending_size < count:
             return []
         buffer = concatenate_events(self._pending)
-        full = buffer.size // self.count
+        full = buffer.size // count
         windows = [self._window(chunk, int(chunk["t"][-1]))
-                   for chunk in np.split(buffer[: full * self.count], full)]
-        rest = buffer[full * self.count:]
+                   for chunk in np.split(buffer[: full * count], full)]
+        rest = buffer[full * count:]
         self._pending, self._pending_size = ([rest], rest.size) if rest.size else ([], 0)
         return windows
 
@@ -427,6 +433,7 @@ class EventWindower:
         if self.count is not None or self._window_start is None:
             stamp = int(buffer["t"][-1])
         else:
+            assert self.duration_ns is not None  # time windows
             stamp = self._window_start + self.duration_ns
             self._window_start = stamp
         return self._window(buffer, stamp)
