@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 #: modules of this package that register protocols (imported by :func:`load_protocols`)
-PROTOCOL_MODULES: tuple[str, ...] = ("capf", "coco_topdown", "hemlets", "eventhpe")
+PROTOCOL_MODULES: tuple[str, ...] = ("capf", "coco_topdown", "coco_bottom_up", "hemlets", "eventhpe")
 
 
 class MissingInputError(LookupError):
