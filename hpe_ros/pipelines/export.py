@@ -166,6 +166,7 @@ def _image_size(options: ExportOptions, default: tuple[int, int], multiple: int)
 def _hrnet(width: int, head: str) -> Callable[[str, ExportOptions], ExportModel]:
     def build(name: str, options: ExportOptions) -> ExportModel:
         from hpe_ros.models.convert_hrnet import load_hrnet_checkpoint
+        from hpe_ros.models.simdr import HRNetHeatmap, HRNetSimDR
         from hpe_ros.pipelines.rgb.topdown import PoseNetWithFeatures
 
         size = _image_size(options, (192, 256), 32)
@@ -173,6 +174,7 @@ def _hrnet(width: int, head: str) -> Callable[[str, ExportOptions], ExportModel]
             network = create_model(f"hrnet_w{width}_heatmap")
         else:
             network = create_model(f"hrnet_w{width}_simdr", input_size=size, head_type=head)
+        assert isinstance(network, (HRNetHeatmap, HRNetSimDR))
         weights = "random"
         if _need_weights(name, options, "an HRNet / SimDR COCO checkpoint"):
             load_hrnet_checkpoint(network, str(options.checkpoint))

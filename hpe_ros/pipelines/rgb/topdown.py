@@ -48,6 +48,7 @@ import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import torch
@@ -57,11 +58,14 @@ from hpe_ros.core.boxes import select_boxes
 from hpe_ros.core.camera import CameraModel
 from hpe_ros.core.joints import COCO_17, H36M_17, convert_joints, flip_joints
 from hpe_ros.datasets.samples import normalize_screen
+from hpe_ros.models.capf import ContextAwarePoseFormer
 from hpe_ros.models.checkpoints import load_strict, read_checkpoint, strip_prefix, unwrap_state_dict
 from hpe_ros.models.convert_hrnet import load_hrnet_checkpoint
 from hpe_ros.models.convert_lifters import convert_capf_state_dict
 from hpe_ros.models.fuse import optimize_for_inference
+from hpe_ros.models.lifter_baseline import CoordinateLifter
 from hpe_ros.models.registry import create_model
+from hpe_ros.models.simdr import HRNetHeatmap, HRNetSimDR
 from hpe_ros.pipelines.backends.runtime import Backend, create_backend, resolve_backend
 from hpe_ros.pipelines.base import ImageFrame, Pipeline, PoseResult
 from hpe_ros.pipelines.output.mesh import MeshOutput, mesh_off_message
@@ -78,6 +82,9 @@ from hpe_ros.pipelines.rgb.person_boxes import (
     WholeImageBoxes,
 )
 from hpe_ros.pipelines.rgb.topdown_protocol import PROTOCOLS, decode_2d
+
+if TYPE_CHECKING:
+    from hpe_ros.pipelines.rgb.bottom_up import BottomUpEstimator
 
 NAME = "topdown"
 POSE_MODEL_PATTERN = re.compile(r"^hrnet_w(32|48)_(heatmap|simdr|sa_simdr)$")
@@ -119,7 +126,7 @@ class PoseNetWithFeatures(nn.Module):
     One tuple of tensors, so that every backend (and an ONNX export) can run it.
     """
 
-    def __init__(self, network: nn.Module, simdr: bool) -> None:
+    def __init__(self, network: HRNetHeatmap | HRNetSimDR, simdr: bool) -> None:
         super().__init__()
         self.network = network
         self.simdr = simdr
@@ -129,7 +136,8 @@ class PoseNetWithFeatures(nn.Module):
         maps = self.network.final_layer(features.maps[0])
         if self.simdr:
             flat = maps.flatten(2)
-            return (self.network.mlp_head_x(flat), self.network.mlp_head_y(flat), *features.maps)
+            simdr = cast(HRNetSimDR, self.network)  # simdr is set for SimDR networks
+            return (simdr.mlp_head_x(flat), simdr.mlp_head_y(flat), *features.maps)
         return (maps, *features.maps)
 
 
@@ -271,11 +279,13 @@ class TopDownPipeline(Pipeline):
         self._facts["boxes"] = source.describe()
         return source
 
-    def _bottom_up_estimator(self, checkpoint: str, device: str) -> object:
+    def _bottom_up_estimator(self, checkpoint: str, device: str) -> BottomUpEstimator:
         from hpe_ros.models.convert_swahr import load_swahr_checkpoint
+        from hpe_ros.models.swahr import HigherHRNet
         from hpe_ros.pipelines.rgb.bottom_up import BottomUpEstimator
 
         model = create_model("swahr_w32")
+        assert isinstance(model, HigherHRNet)
         if checkpoint:
             load_swahr_checkpoint(model, checkpoint)
         else:
@@ -284,6 +294,7 @@ class TopDownPipeline(Pipeline):
 
     def _build_pose(self, spec: PoseModelSpec, name: str, checkpoint: str, split_ratio: float, backend: str,
                     device: str) -> None:
+        network: nn.Module
         if spec.head == "heatmap":
             network = create_model(f"hrnet_w{spec.width}_heatmap")
             width, height = self.input_size
@@ -292,6 +303,7 @@ class TopDownPipeline(Pipeline):
             network = create_model(f"hrnet_w{spec.width}_simdr", input_size=self.input_size,
                                    split_ratio=split_ratio, head_type=spec.head)
             self.codec = SimDRCodec(self.input_size, split_ratio, spec.head)
+        assert isinstance(network, (HRNetHeatmap, HRNetSimDR))
         if checkpoint:
             load_hrnet_checkpoint(network, checkpoint)
             self._facts["2d"] = f"{name} {checkpoint}"
@@ -317,6 +329,7 @@ class TopDownPipeline(Pipeline):
             self._facts["lifter"] = f"default context-agnostic {checkpoint or '(packaged weights)'}"
             return
         model = create_model(lifter)
+        assert isinstance(model, (ContextAwarePoseFormer, CoordinateLifter))
         if checkpoint:
             load_lifter_weights(model, checkpoint)
             self._facts["lifter"] = f"{lifter} {checkpoint}"
@@ -327,6 +340,7 @@ class TopDownPipeline(Pipeline):
         model.eval().requires_grad_(False)
         joints = torch.zeros(1, len(H36M_17), 2)
         if lifter in _CAPF_WIDTH:
+            assert isinstance(model, ContextAwarePoseFormer)
             self.capf_crop_size = model.config.crop_size
             width, height = self.input_size
             maps = [
@@ -372,6 +386,7 @@ class TopDownPipeline(Pipeline):
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """H36M-17 pixels (N, 17, 2), scores (N, 17) and pelvis-relative camera-frame joints (N, 17, 3)."""
         converted = convert_joints(people.image, COCO_17, H36M_17, people.scores)
+        assert converted.scores is not None  # scores were given
         keypoints, scores = converted.points, converted.scores.astype(np.float32)
         if self.default_lifter is not None:
             return keypoints, scores, self.default_lifter.lift(keypoints, scores, camera, image_size)
