@@ -21,6 +21,7 @@ test: venv
 
 lint: venv
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 bench: venv
 	for b in benchmarks/bench_*.py; do $(PYTHON) $$b || exit 1; done
