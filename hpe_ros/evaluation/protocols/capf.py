@@ -196,16 +196,17 @@ def h36m_frame_samples(folder: Path) -> list[CapfSample]:
     return out
 
 
-def h36m_tables(predicted: np.ndarray, samples: Sequence[CapfSample]) -> tuple[Table, ...]:
-    """MPJPE and P-MPJPE (mm), per action and their mean over the actions, as the official script."""
+def h36m_tables(predicted: np.ndarray, joints_mm: np.ndarray, actions: Sequence[str]) -> tuple[Table, ...]:
+    """MPJPE and P-MPJPE (mm) of estimates (N, 17, 3, metres) against camera-frame joints (mm), per
+    action and their mean over the actions, as the official script."""
     from hpe_ros.core.joints import H36M_17
     from hpe_ros.evaluation.metrics import evaluate_poses
 
-    target = root_relative_target(np.stack([s.joints_mm for s in samples]) / 1000.0, H36M_17.root)
-    report = evaluate_poses(predicted, target, actions=[s.group for s in samples], root_index=H36M_17.root)
+    target = root_relative_target(np.asarray(joints_mm) / 1000.0, H36M_17.root)
+    report = evaluate_poses(predicted, target, actions=list(actions), root_index=H36M_17.root)
     mean = report.action_mean or report.overall
     actions = list(report.per_action)
-    label = f"measured ({len(samples)} frames)"
+    label = f"measured ({len(target)} frames)"
     summary = Table(H36M_SUMMARY, ("MPJPE", "P-MPJPE"),
                     (Row(label, {"MPJPE": mean.mpjpe_mm, "P-MPJPE": mean.p_mpjpe_mm}),))
     per_action = Table(
@@ -240,7 +241,63 @@ def capf_h36m(inputs: EvalInputs) -> ProtocolResult:
         "detections on all S9/S11 frames)",
         f"backbone {inputs.options.get('capf_backbone', 'hrnet_32')}",
     ]
-    return ProtocolResult(h36m_tables(predicted, samples), tuple(notes))
+    tables = h36m_tables(predicted, np.stack([s.joints_mm for s in samples]), [s.group for s in samples])
+    return ProtocolResult(tables, tuple(notes))
+
+
+CAPF_LABELS = declare_input(
+    "capf_labels", "CA-PF's pre-processed h36m_validation.pkl (official labels, CPN 2D) with --h36m-images"
+)
+H36M_IMAGES = declare_input("h36m_images",
+                            "the H36M-Toolbox images/ folder (s_09_act_02_subact_01_ca_01/...)")
+
+
+def prepare_labels(labels: Sequence, images: Path) -> CapfInputs:  # Sequence[CapfLabel]
+    """Network inputs from the official labels: their box, screen and crop keypoints as stored."""
+    crops = []
+    for label in labels:
+        matrix = crop_matrix(label.center, label.scale)
+        crops.append(crop_frame(_read_bgr(str(images / label.image)), matrix, CROP_SIZE))
+    stacked = np.stack(crops)
+    return CapfInputs(stacked, normalize_image(stacked),
+                      np.stack([label.screen_2d for label in labels]).astype(np.float32),
+                      np.stack([label.crop_2d for label in labels]).astype(np.float32))
+
+
+@register_protocol(
+    "capf_h36m_labels",
+    paper="Context-Aware PoseFormer (Zhao et al., NeurIPS 2023)",
+    dataset="Human3.6M",
+    inputs=(CAPF_LABELS, H36M_IMAGES),
+    published=(
+        Published(H36M_SUMMARY, "CA-PF HRNet-32 (CPN 2D)", {"MPJPE": 41.3},
+                  "official README", checkpoint="best_epoch.bin (HRNet-32)"),
+    ),
+)
+def capf_h36m_labels(inputs: EvalInputs) -> ProtocolResult:
+    """CA-PF on its own pre-processed labels and the H36M-Toolbox frames: the published run.
+
+    Settings: ``capf_2d`` (``cpn``, the published input, or ``gt``), ``capf_backbone``, ``flip_test``."""
+    from hpe_ros.core.joints import H36M_17
+    from hpe_ros.datasets.capf_labels import load_capf_labels
+
+    keypoints = inputs.options.get("capf_2d", "cpn")
+    labels = load_capf_labels(inputs.path(CAPF_LABELS), keypoints)[: inputs.limit]
+    images = inputs.path(H36M_IMAGES)
+    lifter, backbone = build_models("h36m", inputs.options.get("capf_backbone", "hrnet_32"),
+                                    inputs.get(CAPF_CHECKPOINT), inputs.allow_random_weights)
+    lifter.to(inputs.device)
+    backbone.to(inputs.device)
+    flip_test = inputs.options.get("flip_test", "true").lower() not in ("0", "false", "no")
+    predicted = np.concatenate([
+        lift(lifter, backbone, prepare_labels(labels[start : start + inputs.batch_size], images),
+             H36M_17.flip_permutation, flip_test, inputs.device)
+        for start in range(0, len(labels), inputs.batch_size)
+    ])
+    joints_mm = np.stack([label.joints_3d for label in labels]) * 1000.0
+    notes = (f"{len(labels)} frames of the official labels, {keypoints.upper()} 2D",
+             f"backbone {inputs.options.get('capf_backbone', 'hrnet_32')}")
+    return ProtocolResult(h36m_tables(predicted, joints_mm, [label.action for label in labels]), notes)
 
 
 # ---- MPI-INF-3DHP ----------------------------------------------------------------------------
@@ -322,6 +379,8 @@ def capf_mpi_inf_3dhp(inputs: EvalInputs) -> ProtocolResult:
 
 __all__ = [
     "CAPF_CHECKPOINT",
+    "CAPF_LABELS",
+    "H36M_IMAGES",
     "H36M_FRAMES",
     "MPI_TEST",
     "MPI_TEST_INTRINSICS",
@@ -329,6 +388,7 @@ __all__ = [
     "CapfSample",
     "build_models",
     "capf_h36m",
+    "capf_h36m_labels",
     "capf_mpi_inf_3dhp",
     "h36m_frame_samples",
     "h36m_tables",
@@ -337,4 +397,5 @@ __all__ = [
     "mpi_tables",
     "predict",
     "prepare",
+    "prepare_labels",
 ]

@@ -58,7 +58,7 @@ def test_h36m_averages_over_actions_not_frames():
     predicted = target.copy()
     predicted[0] += [0.010, 0.0, 0.0]  # Eating: every joint 10 mm off
     predicted[1:] += [0.030, 0.0, 0.0]
-    summary, per_action = h36m_tables(predicted, samples)
+    summary, per_action = h36m_tables(predicted, joints, [s.group for s in samples])
     by_label = {r.label: r.values for r in per_action.rows}
     assert by_label["MPJPE"]["Eating"] == pytest.approx(10.0)
     assert by_label["MPJPE"]["Walking"] == pytest.approx(30.0)
@@ -118,3 +118,44 @@ def test_h36m_protocol_on_the_reference_frames(shared_data: Path):
     assert summary.rows[0].label == "measured (2 frames)"
     assert per_action.columns[-1] == "Avg" and len(per_action.columns) == 3
     assert all(np.isfinite(v) and v > 0 for v in summary.rows[0].values.values())
+
+
+def _label_file(frames: Path, folder: Path) -> Path:
+    """The official label layout for the reference frames (their 2D as both CPN and ground truth)."""
+    import pickle
+
+    from hpe_ros.datasets.capf_labels import H36M_ACTION_NAMES
+    from hpe_ros.evaluation.protocols.capf import h36m_frame_samples
+    from hpe_ros.evaluation.protocols.capf_steps import crop_matrix, root_box, screen_normalize, to_crop
+
+    entries = []
+    for i, sample in enumerate(h36m_frame_samples(frames)):
+        center, scale = root_box(sample.joints_mm[0], sample.intrinsics)
+        action = 2 + H36M_ACTION_NAMES.index(sample.group.replace("WalkDog", "WalkingDog"))
+        sub = f"s_09_act_{action:02d}_subact_01_ca_01"
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+        (folder / sub / f"{sub}_{i + 1:06d}.jpg").write_bytes(Path(sample.image_path).read_bytes())
+        screen = screen_normalize(sample.keypoints, *sample.image_size)
+        crop = to_crop(sample.keypoints, crop_matrix(center, scale))
+        entries.append({"subject": 9, "action": action, "subaction": 1, "camera_id": 0, "image_id": i + 1,
+                        "center": tuple(center), "scale": tuple(scale), "joints_3d": sample.joints_mm / 1000,
+                        "joints_2d_cpn": screen, "joints_2d_cpn_crop": crop, "joints_2d_gt": screen,
+                        "joints_2d_gt_crop": crop})
+    path = folder / "h36m_validation.pkl"
+    path.write_bytes(pickle.dumps(entries))
+    return path
+
+
+def test_the_official_labels_give_what_the_frames_give(shared_data: Path, tmp_path: Path):
+    frames = shared_data / "h36m_frames"
+    labels = _label_file(frames, tmp_path)
+    options = {"flip_test": "false"}
+    from_labels = get_protocol("capf_h36m_labels").run(EvalInputs(
+        paths={"capf_labels": labels, "h36m_images": tmp_path}, limit=2, allow_random_weights=True,
+        options=options))
+    from_frames = get_protocol("capf_h36m").run(EvalInputs(
+        paths={"h36m_frames": frames}, limit=2, allow_random_weights=True, options=options))
+    a, b = from_labels.tables[0].rows[0].values, from_frames.tables[0].rows[0].values
+    assert a["MPJPE"] == pytest.approx(b["MPJPE"], abs=1e-3)
+    assert a["P-MPJPE"] == pytest.approx(b["P-MPJPE"], abs=1e-3)
+
