@@ -67,7 +67,8 @@ def run(windows: list[EventWindow], size: int, threads: int, variants: list[str]
             warnings.simplefilter("ignore", UserWarning)  # random weights, synthetic SMPL: known here
             pipeline = EventHPEPipeline(input_size=size, publish_flow=True, backend="torch")
         if variant != "torch":
-            pipeline.flownet_runner, pipeline.shapenet_runner = pipeline.runners(backend, fold=fold)
+            backends = pipeline.network_backends(backend, fold=fold)
+            pipeline.flownet_backend, pipeline.shapenet_backend = backends
         pipeline.process(windows[0])  # warm-up (oneDNN primitives, ONNX Runtime's first run)
         pipelines[variant] = pipeline
     totals: dict[str, list[float]] = {v: [] for v in variants}
@@ -101,7 +102,7 @@ def run(windows: list[EventWindow], size: int, threads: int, variants: list[str]
 
     # streaming step vs the clip model re-run over the last CLIP windows for every window
     frames = torch.from_numpy(pipeline.window_input(windows[1]).frames)[None]
-    flow = pipeline.flownet_runner(frames)[0]
+    flow = pipeline.flownet_backend(frames)[0]
     step_times = []
     for _ in range(3):
         started = time.perf_counter()

@@ -286,7 +286,7 @@ class EventHPEPipeline(Pipeline[EventWindow]):
         self.shapenet.to(self.device).eval()
         self.smpl = smpl
         self.backend = resolve_backend(backend, device)
-        self.flownet_runner, self.shapenet_runner = self.runners(self.backend)
+        self.flownet_backend, self.shapenet_backend = self.network_backends(self.backend)
         self._faces = smpl.faces.cpu().numpy().astype(np.int64)
         self.state = self.initial_state()
 
@@ -306,7 +306,7 @@ class EventHPEPipeline(Pipeline[EventWindow]):
             raise CheckpointError(f"option {which}_checkpoint ({path}): {error}") from error
         self._facts[which] = path
 
-    def runners(self, backend: str, fold: bool = True) -> tuple[Backend, Backend]:
+    def network_backends(self, backend: str, fold: bool = True) -> tuple[Backend, Backend]:
         """FlowNet's and ShapeNet's step on ``backend`` (BatchNorms folded unless ``fold`` is False).
 
         The pipeline makes them once, from the networks as loaded: after changing the networks'
@@ -360,7 +360,7 @@ class EventHPEPipeline(Pipeline[EventWindow]):
         if self.clip_steps and state.steps_in_clip >= self.clip_steps:
             state.hidden = torch.zeros_like(state.hidden)
             state.steps_in_clip = 0
-        delta_rotmats, delta_translation, hidden = self.shapenet_runner(frames, flow, state.hidden[0])
+        delta_rotmats, delta_translation, hidden = self.shapenet_backend(frames, flow, state.hidden[0])
         like = state.rotmats
         state.hidden = hidden.to(like)[None]
         state.rotmats = delta_rotmats.to(like) @ state.rotmats
@@ -379,7 +379,7 @@ class EventHPEPipeline(Pipeline[EventWindow]):
         result.timings_s["event_frames"] = time.perf_counter() - started
 
         started = time.perf_counter()
-        flow = self.flownet_runner(frames)[0].to(self.device)
+        flow = self.flownet_backend(frames)[0].to(self.device)
         result.timings_s["flownet"] = time.perf_counter() - started
 
         started = time.perf_counter()
@@ -428,7 +428,7 @@ class EventHPEPipeline(Pipeline[EventWindow]):
             "shapenet": self._facts["shapenet"],
             "smpl": self._facts["smpl"],
             "device": str(self.device),
-            "backend": ", ".join(f"{k}={v}" for k, v in self.shapenet_runner.describe().items()),
+            "backend": ", ".join(f"{k}={v}" for k, v in self.shapenet_backend.describe().items()),
             "input": f"{self.frame_config.channels} x {size} x {size} event frames, "
                      f"{self.intervals_per_window} intervals per window",
             "tracking": f"GRU state reset every {self.clip_steps or 'never'} windows; "
@@ -443,4 +443,4 @@ class EventHPEPipeline(Pipeline[EventWindow]):
 
     def close(self) -> None:
         self.flownet = self.shapenet = None  # type: ignore[assignment]
-        self.flownet_runner = self.shapenet_runner = None  # type: ignore[assignment]
+        self.flownet_backend = self.shapenet_backend = None  # type: ignore[assignment]

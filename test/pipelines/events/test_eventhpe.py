@@ -199,7 +199,7 @@ def test_official_checkpoints_load_and_reproduce_outputs(windows: list[EventWind
     for module in source.flownet.modules():
         if isinstance(module, torch.nn.BatchNorm2d):
             module.running_mean.uniform_(-0.2, 0.2)
-    source.flownet_runner, source.shapenet_runner = source.runners(source.backend)  # folded again
+    source.flownet_backend, source.shapenet_backend = source.network_backends(source.backend)  # folded again
     flow_path, shape_path = tmp_path / "model_flow.pkl", tmp_path / "model_events_pose.pkl"
     torch.save(_official_flownet_state(source.flownet.state_dict()), flow_path)
     torch.save({"model_state_dict": _official_shapenet_state(source.shapenet.network_modules()),
@@ -329,8 +329,8 @@ def test_folded_batchnorms_give_the_networks_outputs(windows: list[EventWindow])
     for module in pipeline.shapenet.modules():  # non-trivial statistics, so that folding matters
         if isinstance(module, torch.nn.BatchNorm2d):
             module.running_var.uniform_(0.5, 2.0)
-    folded = pipeline.runners("torch")
-    unfolded = pipeline.runners("torch", fold=False)
+    folded = pipeline.network_backends("torch")
+    unfolded = pipeline.network_backends("torch", fold=False)
     frames = torch.from_numpy(pipeline.window_input(windows[1]).frames)[None]
     flow_folded, flow_unfolded = folded[0](frames)[0], unfolded[0](frames)[0]
     torch.testing.assert_close(flow_folded, flow_unfolded, atol=1e-4, rtol=1e-4)
