@@ -79,6 +79,7 @@ WRAP_TOLERANCE_TICKS = 10
 # The encoder never lets TIME_HIGH advance by more than this, so any gap decodes unambiguously.
 _MAX_HIGH_STEP = 2048
 
+_U8 = np.dtype(np.uint8)
 _U8_4 = np.uint8(4)
 _PAYLOAD = np.uint16(0x0FFF)
 _ADDR_MASK = np.uint16(0x07FF)
@@ -149,6 +150,8 @@ class Evt3State:
 def _as_bytes_array(data: Any) -> np.ndarray:
     """The bytes of ``bytes``, ``array.array``, any numpy array (its memory, in order) or a list of bytes."""
     if isinstance(data, np.ndarray):
+        if data.dtype == _U8 and data.ndim == 1:  # the usual case: already bytes
+            return np.ascontiguousarray(data)
         if data.dtype.hasobject:
             raise EventDecodeError(f"event data is a numpy array of {data.dtype}, not of numbers")
         return np.ascontiguousarray(data).reshape(-1).view(np.uint8)

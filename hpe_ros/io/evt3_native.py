@@ -157,6 +157,14 @@ def _copied(array: np.ndarray, used: int, capacity: int) -> np.ndarray:
     return out
 
 
+def _address(raw: np.ndarray) -> int:
+    """The address of ``raw``'s first byte (``ndarray.ctypes`` costs ~1 us; a writable buffer has a
+    cheaper way)."""
+    if raw.size and raw.flags.writeable:
+        return ctypes.addressof(ctypes.c_char.from_buffer(raw))
+    return raw.ctypes.data
+
+
 class NativeEvt3Stream:
     """One stream's decoding job: the state stays in the C struct from packet to packet.
 
@@ -179,6 +187,8 @@ class NativeEvt3Stream:
         self._scratch_cd_address = self._scratch_cd.ctypes.data
         self._scratch_triggers = np.empty(_FIRST_TRIGGER_CAPACITY, TRIGGER_EVENT_DTYPE)
         self._scratch_triggers_address = self._scratch_triggers.ctypes.data
+        scratch = (self._scratch_cd, self._scratch_triggers)
+        self._scratch_bytes = {id(array): memoryview(array.view(np.uint8)) for array in scratch}
         self._use_scratch()
         if state is not None:
             self.state = tuple(state)
@@ -209,7 +219,7 @@ class NativeEvt3Stream:
             self._use_scratch()
         self._on_scratch = cd is self._scratch_cd
         job.raw, job.n_words, job.big_endian, job.width, job.height = (
-            raw.ctypes.data, n_words, is_bigendian, width, height)
+            _address(raw), n_words, is_bigendian, width, height)
         job.position = job.cd_count = job.trigger_count = job.cd_total = 0
         job.t_offset_ns = offset_ns
         saved = _State.from_buffer_copy(job.state)
@@ -233,8 +243,7 @@ class NativeEvt3Stream:
                 self._on_scratch = False
             else:
                 raise RuntimeError(f"hpe_evt3_decode returned unknown status {status}")
-        return NativeEvt3Result(self._owned(cd, self._scratch_cd, job.cd_count),
-                                self._owned(triggers, self._scratch_triggers, job.trigger_count),
+        return NativeEvt3Result(self._owned(cd, job.cd_count), self._owned(triggers, job.trigger_count),
                                 job.cd_total, None)
 
     def _use_scratch(self) -> None:
@@ -243,14 +252,15 @@ class NativeEvt3Stream:
         job.triggers, job.trigger_capacity = self._scratch_triggers_address, self._scratch_triggers.size
         self._on_scratch = True
 
-    @staticmethod
-    def _owned(array: np.ndarray, scratch: np.ndarray, used: int) -> np.ndarray:
-        """``array[:used]`` as an array of its own: copied out of the scratch buffer, or
-        ``array`` itself with its unused tail given back (no copy)."""
-        if array is scratch:
+    def _owned(self, array: np.ndarray, used: int) -> np.ndarray:
+        """``array[:used]`` as an array of its own: copied out of a scratch buffer (as bytes, into
+        a bytearray: the cheapest writable copy), or ``array`` itself with its unused tail given
+        back (no copy)."""
+        scratch = self._scratch_bytes.get(id(array))
+        if scratch is not None:
             if not used:
                 return np.empty(0, array.dtype)
-            return array[:used].view(np.uint8).copy().view(array.dtype)
+            return np.frombuffer(bytearray(scratch[:used * array.dtype.itemsize]), array.dtype)
         array.resize(used, refcheck=False)
         return array
 

@@ -273,3 +273,18 @@ def test_the_stream_state_stays_in_the_compiled_job_and_can_be_set():
     np.testing.assert_array_equal(fresh.decode(data[half:]).cd, numpy_decoder.decode(data[half:]).cd)
     fresh.reset()
     assert fresh.state == Evt3State()
+
+
+@needs_native
+def test_read_only_and_writable_buffers_decode_alike():
+    # the compiled path reads the address of writable and read-only buffers in different ways
+    rng = np.random.default_rng(29)
+    events = _random_events(rng, 1500, 0, 800_000)
+    data = encode_evt3(events, vectorize=True)
+    inputs = [data, bytearray(data), np.frombuffer(data, np.uint8), np.frombuffer(data, np.uint8).copy(),
+              np.frombuffer(data, "<u2").copy()]
+    assert not inputs[2].flags.writeable and inputs[3].flags.writeable
+    for packet in inputs:
+        decoded = Evt3Decoder(1280, 720, backend="native").decode(packet)
+        np.testing.assert_array_equal(decoded.cd, events)
+        assert decoded.cd.flags.writeable
