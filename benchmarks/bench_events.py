@@ -115,7 +115,7 @@ def packet_messages(template: Any, payload: bytes, packet_bytes: int) -> list[An
             stamp_ns = 1_700_000_000 * 10**9 + int(events["t"][-1])
         header = replace(template.header, stamp=replace(template.header.stamp, sec=stamp_ns // 10**9,
                                                         nanosec=stamp_ns % 10**9))
-        messages.append(replace(template, header=header, events=np.frombuffer(chunk, np.uint8)))
+        messages.append(replace(template, header=header, events=np.frombuffer(bytearray(chunk), np.uint8)))
     return messages
 
 
@@ -132,7 +132,8 @@ def node_path(bag_messages: list[Any], stream: bytes, copies: int, repeats: int)
           "Mev/s; packet by packet (and x of the long stream):")
     print(f"  {'packets':>19} {'Evt3Decoder':>17} {'EventPacketDecoder':>19} {'EventStream.push':>19}")
     payload = stream[:len(stream) // copies]
-    cuts = [("bag's own", bag_messages)]
+    # writable event buffers, as rclpy hands them over (array.array); the bag reader's are read-only
+    cuts = [("bag's own", [replace(m, events=np.array(m.events)) for m in bag_messages])]
     for size in (2048, 32768, 131072):
         cuts.append((f"{size // 1024} KB", packet_messages(bag_messages[0], payload, size)))
     for label, messages in cuts:
