@@ -80,7 +80,8 @@ def test_imports_follow_the_layers(name: str) -> None:
         assert not ros, f"{name} below nodes imports {ros}"
     parts = name.split(".")
     if layer == "pipelines" and len(parts) > 3 and parts[2] in PIPELINE_STAGES_FORBIDDEN:
-        stage_of = {m.split(".")[2] for m in imported if m.startswith("hpe_ros.pipelines.") and len(m.split(".")) > 3}
+        inside = [m.split(".") for m in imported if m.startswith("hpe_ros.pipelines.")]
+        stage_of = {m[2] for m in inside if len(m) > 3}
         wrong_stages = sorted(stage_of & PIPELINE_STAGES_FORBIDDEN[parts[2]])
         assert not wrong_stages, f"{name} imports pipelines stages {wrong_stages}"
 
