@@ -161,7 +161,8 @@ def _address(raw: np.ndarray) -> int:
     """The address of ``raw``'s first byte (``ndarray.ctypes`` costs ~1 us; a writable buffer has a
     cheaper way)."""
     if raw.size and raw.flags.writeable:
-        return ctypes.addressof(ctypes.c_char.from_buffer(raw))
+        # numpy's stubs give ndarray __buffer__ for Python >= 3.12 only; mypy checks 3.11
+        return ctypes.addressof(ctypes.c_char.from_buffer(raw))  # type: ignore[arg-type]
     return raw.ctypes.data
 
 
@@ -188,7 +189,7 @@ class NativeEvt3Stream:
         self._scratch_triggers = np.empty(_FIRST_TRIGGER_CAPACITY, TRIGGER_EVENT_DTYPE)
         self._scratch_triggers_address = self._scratch_triggers.ctypes.data
         scratch = (self._scratch_cd, self._scratch_triggers)
-        self._scratch_bytes = {id(array): memoryview(array.view(np.uint8)) for array in scratch}
+        self._scratch_bytes = {id(array): array.view(np.uint8).data for array in scratch}
         self._use_scratch()
         if state is not None:
             self.state = tuple(state)
