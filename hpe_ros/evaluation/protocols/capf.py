@@ -22,6 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from hpe_ros.datasets.samples import normalize_screen
 from hpe_ros.evaluation.protocols import (
     EvalInputs,
     ProtocolResult,
@@ -41,7 +42,6 @@ from hpe_ros.evaluation.protocols.capf_steps import (
     normalize_image,
     root_box,
     root_relative_target,
-    screen_normalize,
     to_crop,
     unflip_output,
 )
@@ -99,7 +99,7 @@ def prepare(samples: Sequence[CapfSample], root: int, jpeg_quality: int | None =
         matrix = crop_matrix(center, scale)
         crops.append(crop_frame(read(sample.image_path), matrix, CROP_SIZE, jpeg_quality))
         crop_points.append(to_crop(sample.keypoints, matrix))
-        screens.append(screen_normalize(sample.keypoints, *sample.image_size))
+        screens.append(normalize_screen(sample.keypoints, np.asarray(sample.image_size)))
     stacked = np.stack(crops)
     return CapfInputs(stacked, normalize_image(stacked), np.stack(screens).astype(np.float32),
                       np.stack(crop_points))

@@ -28,12 +28,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from hpe_ros.pipelines.rgb.crops import IMAGENET_MEAN, IMAGENET_STD, PIXEL_STD, normalize_uint8_crops
+
 CROP_SIZE = (192, 256)  # width, height
-PIXEL_STD = 200.0
 #: offsets (mm) of the box corners from the root: (left, top), (right, bottom)
 BOX_OFFSETS_MM = ((-1000.0, -900.0), (1000.0, 1100.0))
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 #: OpenCV's default JPEG quality (the official MPI-INF-3DHP crops were saved with cv2.imwrite)
 JPEG_QUALITY = 95
 
@@ -112,16 +111,9 @@ def to_crop(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     return (points @ matrix[:, :2].T + matrix[:, 2]).astype(np.float32)
 
 
-def screen_normalize(points: np.ndarray, width: float, height: float) -> np.ndarray:
-    """Pixels -> [-1, 1] across the width, the aspect kept (``x / w * 2 - [1, h / w]``)."""
-    return np.asarray(points, np.float64) / width * 2 - np.array([1.0, height / width])
-
-
 def normalize_image(crops_bgr: np.ndarray) -> np.ndarray:
     """(N, H, W, 3) uint8 BGR -> (N, 3, H, W) float32 RGB, ImageNet-normalised (the HRNet input)."""
-    rgb = np.asarray(crops_bgr)[..., ::-1].astype(np.float32) / np.float32(255.0)
-    normalised = (rgb - np.asarray(IMAGENET_MEAN, np.float32)) / np.asarray(IMAGENET_STD, np.float32)
-    return np.ascontiguousarray(normalised.transpose(0, 3, 1, 2))
+    return normalize_uint8_crops(np.ascontiguousarray(np.asarray(crops_bgr)[..., ::-1])).numpy()
 
 
 def flip_inputs(images: np.ndarray, screen: np.ndarray, crop: np.ndarray, permutation: np.ndarray,
@@ -153,6 +145,7 @@ __all__ = [
     "CROP_SIZE",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
+    "PIXEL_STD",
     "JPEG_QUALITY",
     "Intrinsics",
     "crop_frame",
@@ -161,7 +154,6 @@ __all__ = [
     "normalize_image",
     "root_box",
     "root_relative_target",
-    "screen_normalize",
     "to_crop",
     "unflip_output",
 ]

@@ -22,10 +22,9 @@ import cv2
 import numpy as np
 from torch import Tensor
 
-from hpe_ros.pipelines.rgb.crops import normalize_uint8_crops, warp_crops_cv2
+from hpe_ros.pipelines.rgb.crops import PIXEL_STD, normalize_uint8_crops, warp_crops_cv2
 
 PROTOCOLS = ("official", "float")
-PIXEL_STD = 200.0
 
 
 def official_center_scale(

@@ -125,8 +125,9 @@ def _label_file(frames: Path, folder: Path) -> Path:
     import pickle
 
     from hpe_ros.datasets.capf_labels import H36M_ACTION_NAMES
+    from hpe_ros.datasets.samples import normalize_screen
     from hpe_ros.evaluation.protocols.capf import h36m_frame_samples
-    from hpe_ros.evaluation.protocols.capf_steps import crop_matrix, root_box, screen_normalize, to_crop
+    from hpe_ros.evaluation.protocols.capf_steps import crop_matrix, root_box, to_crop
 
     entries = []
     for i, sample in enumerate(h36m_frame_samples(frames)):
@@ -135,7 +136,7 @@ def _label_file(frames: Path, folder: Path) -> Path:
         sub = f"s_09_act_{action:02d}_subact_01_ca_01"
         (folder / sub).mkdir(parents=True, exist_ok=True)
         (folder / sub / f"{sub}_{i + 1:06d}.jpg").write_bytes(Path(sample.image_path).read_bytes())
-        screen = screen_normalize(sample.keypoints, *sample.image_size)
+        screen = normalize_screen(sample.keypoints, np.asarray(sample.image_size))
         crop = to_crop(sample.keypoints, crop_matrix(center, scale))
         entries.append({"subject": 9, "action": action, "subaction": 1, "camera_id": 0, "image_id": i + 1,
                         "center": tuple(center), "scale": tuple(scale), "joints_3d": sample.joints_mm / 1000,

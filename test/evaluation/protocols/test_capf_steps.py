@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from hpe_ros.core.joints import H36M_17, flip_joints
+from hpe_ros.datasets.samples import normalize_screen
 from hpe_ros.evaluation.protocols.capf_steps import (
     CROP_SIZE,
     IMAGENET_MEAN,
@@ -18,7 +19,6 @@ from hpe_ros.evaluation.protocols.capf_steps import (
     normalize_image,
     root_box,
     root_relative_target,
-    screen_normalize,
     to_crop,
     unflip_output,
 )
@@ -69,7 +69,7 @@ def test_the_jpeg_round_trip_is_opencvs_encoding_of_the_crop():
 
 
 def test_screen_normalisation_maps_the_width_to_minus_one_one():
-    points = screen_normalize(np.array([[0.0, 501.0], [1000.0, 0.0]]), 1000, 1002)
+    points = normalize_screen(np.array([[0.0, 501.0], [1000.0, 0.0]]), np.array([1000, 1002]))
     np.testing.assert_allclose(points, [[-1.0, 0.0], [1.0, -1.002]], atol=1e-12)
 
 
