@@ -127,7 +127,9 @@ def train_default_lifter_command(args: argparse.Namespace) -> int:
         report = train_default_lifter(args.data, args.output, steps=args.steps, seed=args.seed,
                                       extra_data=args.extra_data, extra_stride=args.extra_stride,
                                       checkpoint=checkpoint, distributed=distributed, config=config,
-                                      learning_rate=args.learning_rate, init_from=args.init)
+                                      learning_rate=args.learning_rate, init_from=args.init,
+                                      final_lr_fraction=args.final_lr_fraction,
+                                      generator_seed=args.generator_seed)
     if report is not None:
         for key, value in report_dict(report).items():
             print(f"{key}: {value}")

@@ -153,7 +153,11 @@ def build_parser() -> argparse.ArgumentParser:
     default_lifter.add_argument("--resume", action="store_true", help="continue from --checkpoint")
     default_lifter.add_argument("--init", type=Path, help="default-lifter file to fine-tune (same network)")
     default_lifter.add_argument("--learning-rate", type=float, default=1e-3,
-                                help="Adam's starting rate (cosine decay to 2 %% of it)")
+                                help="Adam's starting rate (cosine decay to --final-lr-fraction of it)")
+    default_lifter.add_argument("--final-lr-fraction", type=float, default=0.02,
+                                help="where the cosine decay ends, as a share of --learning-rate")
+    default_lifter.add_argument("--generator-seed", type=int,
+                                help="seed of the sample generator (default: --seed, which also seeds torch)")
     default_lifter.add_argument("--synthesis-rate", type=float, default=0.35,
                                 help="share of frames bent into synthesised poses (the shipped file: 0.35)")
     default_lifter.add_argument("--synthesis-families", choices=("standard", "seated"), default="standard",

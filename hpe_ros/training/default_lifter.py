@@ -348,6 +348,17 @@ def _loss(model: nn.Module, batch: LifterBatch) -> torch.Tensor:
     return torch.linalg.vector_norm(output - torch.from_numpy(batch.target), dim=-1).mean()
 
 
+#: Where the cosine learning-rate decay of :func:`train_lifter` ends, as a share of the starting rate.
+DEFAULT_FINAL_LR_FRACTION = 0.02
+
+
+def cosine_lr_factor(step: int, steps: int, final_fraction: float = DEFAULT_FINAL_LR_FRACTION) -> float:
+    """The learning rate of ``step`` over the starting rate: half a cosine from 1 down to
+    ``final_fraction`` at ``steps``, held there afterwards."""
+    cosine = 0.5 * (1 + math.cos(math.pi * min(step, steps) / max(steps, 1)))
+    return final_fraction + (1 - final_fraction) * cosine
+
+
 @dataclass
 class TrainingResult:
     model: nn.Module
@@ -372,6 +383,8 @@ def train_lifter(
     distributed: DistributedContext = SINGLE_PROCESS,
     log: Callable[[str], None] | None = None,
     init_state: dict[str, torch.Tensor] | None = None,
+    final_lr_fraction: float = DEFAULT_FINAL_LR_FRACTION,
+    generator_seed: int | None = None,
 ) -> TrainingResult:
     """Adam with a cosine learning-rate decay on freshly generated batches (seeded).
 
@@ -383,6 +396,9 @@ def train_lifter(
     the gradients. A resumed run continues exactly as the uninterrupted one (same process count).
     ``log`` receives the progress lines (default ``print`` when ``progress``), after any checkpoint
     of that step. ``init_state``: start from these weights (fine-tuning) instead of a fresh network.
+    The rate decays from ``learning_rate`` to ``final_lr_fraction`` of it (:func:`cosine_lr_factor`).
+    ``generator_seed``: the sample generator's seed when it should differ from ``seed`` (which
+    then seeds only torch: initial weights and dropout).
     """
     previous_threads = torch.get_num_threads()
     if num_threads is not None:
@@ -391,6 +407,7 @@ def train_lifter(
         return _train(
             frames, steps, seed, batch_size, learning_rate, model_name, model_kwargs, config, log_every,
             normalisation, checkpoint, distributed, log or (_print_now if progress else None), init_state,
+            final_lr_fraction, seed if generator_seed is None else generator_seed,
         )
     finally:
         torch.set_num_threads(previous_threads)
@@ -415,7 +432,11 @@ def _train(
     distributed: DistributedContext,
     log: Callable[[str], None] | None,
     init_state: dict[str, torch.Tensor] | None = None,
+    final_lr_fraction: float = DEFAULT_FINAL_LR_FRACTION,
+    generator_seed: int | None = None,
 ) -> TrainingResult:
+    if not 0.0 <= final_lr_fraction <= 1.0:
+        raise ValueError(f"final_lr_fraction must lie in [0, 1], got {final_lr_fraction}")
     if checkpoint is not None and checkpoint.every % log_every:
         raise ValueError(f"checkpoint every {checkpoint.every} steps: must be a multiple of log_every "
                          f"({log_every})")
@@ -426,11 +447,12 @@ def _train(
     model.train()
     optimiser = torch.optim.Adam(model.parameters(), lr=learning_rate)
     schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimiser, lambda step: 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(step, steps) / max(steps, 1)))
+        optimiser, lambda step: cosine_lr_factor(step, steps, final_lr_fraction)
     )
     # one process keeps the historical seeds; under torchrun each rank draws its own slice and its
     # own dropout masks
-    rank_seed: int | list[int] = [seed, distributed.rank] if distributed.is_distributed else seed
+    data_seed = seed if generator_seed is None else generator_seed
+    rank_seed: int | list[int] = [data_seed, distributed.rank] if distributed.is_distributed else data_seed
     if distributed.is_distributed:
         torch.manual_seed(seed + 7919 * (distributed.rank + 1))
     generator = LifterDataGenerator(frames, rank_seed, config, normalisation)
@@ -446,6 +468,7 @@ def _train(
     start = time.perf_counter()
     for step in range(first_step, steps):
         loss = _loss(trained, generator.sample(part.stop - part.start))
+        rate = float(optimiser.param_groups[0]["lr"])
         optimiser.zero_grad()
         (loss * scale).backward()
         optimiser.step()
@@ -467,7 +490,8 @@ def _train(
                 save_checkpoint(checkpoint.path, payload, distributed)
             if log is not None and distributed.is_main:
                 elapsed = seconds_before + time.perf_counter() - start
-                log(f"step {step + 1}/{steps}: MPJPE {1000 * losses[-1]:.1f} mm ({elapsed:.0f} s)")
+                log(f"step {step + 1}/{steps}: MPJPE {1000 * losses[-1]:.1f} mm, lr {rate:.4g} "
+                    f"({elapsed:.0f} s)")
     model.eval()
     return TrainingResult(model, losses, seconds_before + time.perf_counter() - start)
 
@@ -566,6 +590,8 @@ def train_default_lifter(
     distributed: DistributedContext = SINGLE_PROCESS,
     learning_rate: float = 1e-3,
     init_from: str | os.PathLike[str] | None = None,
+    final_lr_fraction: float = DEFAULT_FINAL_LR_FRACTION,
+    generator_seed: int | None = None,
 ) -> DefaultLifterReport | None:
     """Train the default lifter on ``data_dir`` (a cmu_mocap folder or its parent) and save it.
 
@@ -577,6 +603,7 @@ def train_default_lifter(
     cmu_mocap folder. ``checkpoint`` and ``distributed``: see :func:`train_lifter`; under torchrun
     the main process evaluates and writes ``out_path`` and returns the report, the others None.
     ``init_from``: a default-lifter file to fine-tune (same network), recorded in the new file.
+    ``final_lr_fraction`` and ``generator_seed``: see :func:`train_lifter`.
     """
     cmu_dir = _cmu_dir(data_dir)
     train_sequences = cmu_mocap.read_cmu_split(cmu_dir, "train")
@@ -588,7 +615,8 @@ def train_default_lifter(
     start = _fine_tuning_start(init_from, kwargs) if init_from is not None else None
     result = train_lifter(train, steps, seed, batch_size, learning_rate, model_kwargs=kwargs, config=config,
                           progress=progress, checkpoint=checkpoint, distributed=distributed,
-                          init_state=None if start is None else start[0])
+                          init_state=None if start is None else start[0], final_lr_fraction=final_lr_fraction,
+                          generator_seed=generator_seed)
     if not distributed.is_main:
         return None
     lifter = DefaultLifter(result.model)
@@ -622,10 +650,12 @@ def train_default_lifter(
         "extra_trials": [s.name for s in extra],
         "generator": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()},
         "seed": int(seed),
+        "generator_seed": int(seed if generator_seed is None else generator_seed),
         "steps": int(steps),
         "batch_size": int(batch_size),
         "train_seconds": float(result.seconds),
         "learning_rate": float(learning_rate),
+        "final_lr_fraction": float(final_lr_fraction),
         "metrics": {"final_train_mpjpe_mm": final, **metrics},
     }
     if start is not None:

@@ -1,4 +1,4 @@
-"""`hpe-ros train` then `hpe-ros eval` on the shared Human3.6M frames."""
+"""`hpe-ros train` then `hpe-ros eval` on the shared Human3.6M frames; `hpe-ros train-default-lifter`."""
 
 from pathlib import Path
 
@@ -43,3 +43,30 @@ def test_h36m_needs_cameras(tmp_path: Path, capsys) -> None:
         main(["eval", "--dataset", "nope", "--data", "x", "--checkpoint", "y"])
     assert main(["eval", "--dataset", "h36m", "--data", str(tmp_path / "x.npz"), "--checkpoint", "y"]) == 2
     assert "--cameras" in capsys.readouterr().err
+
+
+def test_train_default_lifter_fine_tunes_with_its_schedule_and_seeds(shared_data: Path, tmp_path: Path,
+                                                                     capsys) -> None:
+    import hashlib
+
+    import torch
+
+    from hpe_ros.pipelines.rgb.default_lifter import default_lifter_path
+
+    start = default_lifter_path()
+    out = tmp_path / "tuned.pt"
+    assert main(["train-default-lifter", "--data", str(shared_data / "cmu_mocap"), "--output", str(out),
+                 "--init", str(start), "--steps", "2", "--learning-rate", "3e-4", "--final-lr-fraction",
+                 "0.1", "--generator-seed", "100", "--synthesis-rate", "0.5", "--synthesis-families",
+                 "seated"]) == 0
+    # the second (last) step's rate: 3e-4 x (0.1 + 0.9 x (1 + cos(pi / 2)) / 2)
+    printed = capsys.readouterr().out
+    assert "step 2/2: " in printed and "lr 0.000165 " in printed
+    payload = torch.load(out, weights_only=True)
+    assert payload["final_lr_fraction"] == 0.1 and payload["generator_seed"] == 100 and payload["seed"] == 0
+    assert payload["learning_rate"] == 3e-4 and payload["generator"]["synthesis_families"] == "seated"
+    assert payload["fine_tuned_from"]["sha256"] == hashlib.sha256(start.read_bytes()).hexdigest()
+    shipped = torch.load(start, weights_only=True)["state_dict"]
+    moved = [name for name, value in payload["state_dict"].items()
+             if value.is_floating_point() and not torch.equal(value, shipped[name])]
+    assert moved  # two steps of Adam changed the weights

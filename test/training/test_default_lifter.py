@@ -10,6 +10,7 @@ import torch
 
 from hpe_ros.core.joints import H36M_17
 from hpe_ros.models.checkpoints import CheckpointError
+from hpe_ros.models.registry import create_model
 from hpe_ros.pipelines.rgb import default_lifter as dl
 from hpe_ros.training import cmu_mocap
 from hpe_ros.training import default_lifter as dlt
@@ -117,6 +118,37 @@ def test_fine_tuning_starts_from_the_given_file(tmp_path: Path, walking_frames: 
     assert not np.allclose(dl.DefaultLifter(fresh.model).lift_features(features), expected)
     with pytest.raises(CheckpointError, match="not the network"):
         dlt._fine_tuning_start(path, {**kwargs, "hidden": 32})
+
+
+def test_cosine_schedule_ends_at_the_final_fraction() -> None:
+    assert dlt.cosine_lr_factor(0, 3000, 0.1) == 1.0
+    assert dlt.cosine_lr_factor(1500, 3000, 0.1) == pytest.approx(0.55)
+    assert dlt.cosine_lr_factor(3000, 3000, 0.1) == pytest.approx(0.1)
+    assert dlt.cosine_lr_factor(4000, 3000, 0.1) == dlt.cosine_lr_factor(3000, 3000, 0.1)  # held
+    rates = [dlt.cosine_lr_factor(step, 100) for step in range(101)]
+    assert all(a > b for a, b in zip(rates, rates[1:], strict=False))
+    assert rates[-1] == pytest.approx(dlt.DEFAULT_FINAL_LR_FRACTION)
+
+
+def test_training_follows_the_schedule_and_the_generator_seed(walking_frames: dlt.MocapFrames) -> None:
+    kwargs = {"num_joints": 17, "in_features": 3, "hidden": 16, "num_blocks": 1}
+    lines: list[str] = []
+    result = dlt.train_lifter(walking_frames, steps=4, seed=0, batch_size=16, learning_rate=1e-3,
+                              model_kwargs=kwargs, log_every=1, log=lines.append, final_lr_fraction=0.1,
+                              generator_seed=5)
+    logged = [float(line.split("lr ")[1].split()[0]) for line in lines]
+    expected = [1e-3 * dlt.cosine_lr_factor(step, 4, 0.1) for step in range(4)]
+    np.testing.assert_allclose(logged, expected, rtol=1e-3)
+    # the first loss is that of the torch-seeded network on the first batch of generator seed 5
+    torch.manual_seed(0)
+    model = create_model(dl.DEFAULT_MODEL_NAME, **kwargs)
+    model.train()
+    first = dlt._loss(model, dlt.LifterDataGenerator(walking_frames, 5).sample(16))
+    assert result.losses[0] == first.item()
+    same_seeds = dlt.train_lifter(walking_frames, steps=1, seed=0, batch_size=16, model_kwargs=kwargs)
+    assert same_seeds.losses[0] != result.losses[0]
+    with pytest.raises(ValueError, match="final_lr_fraction"):
+        dlt.train_lifter(walking_frames, steps=1, seed=0, model_kwargs=kwargs, final_lr_fraction=1.5)
 
 
 # Regression bounds on the accuracy documented in docs/models.md and hpe_ros/data/default_lifter.md
