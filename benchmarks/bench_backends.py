@@ -7,7 +7,10 @@ BatchNorm folded where the pipeline folds it) at the pipeline's input size, rand
 runs it eagerly under ``inference_mode`` (contiguous NCHW); ONNX Runtime runs its export with
 the settings of :class:`~hpe_ros.pipelines.backends.runtime.OnnxRuntimeBackend`. The two calls alternate,
 so that load from other processes hits both alike; medians are printed with the median of the
-per-iteration ratios (torch / ONNX Runtime: above 1 means ONNX Runtime is faster).
+per-iteration ratios (torch / ONNX Runtime: above 1 means ONNX Runtime is faster). Where the export
+is a rewritten graph of the same function (SMPL: ``ExportModel.graph``), torch runs the pipeline's
+module and, in the same alternation, the rewritten graph too (column "torch graph ms"; its ratio
+is the runtime's alone).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the nodes run; must precede torch's import
@@ -48,29 +52,34 @@ def bench(name: str, repeats: int, threads: int, folder: Path) -> dict[str, obje
     session = OnnxRuntimeBackend(exported.path, providers=["CPUExecutionProvider"], threads=threads)
     inputs = model.inputs(1)
 
-    def eager() -> None:
-        with torch.inference_mode():
-            model.module(*inputs)
+    def eager(module: torch.nn.Module) -> Callable[[], None]:
+        def call() -> None:
+            with torch.inference_mode():
+                module(*inputs)
 
+        return call
+
+    calls = {"torch": eager(model.module), "onnxruntime": lambda: session(*inputs)}
+    if model.graph is not None:
+        calls["torch_graph"] = eager(model.graph)
     for _ in range(2):  # warm-up: first calls allocate and plan
-        eager()
-        session(*inputs)
-    torch_s, ort_s = [], []
+        for call in calls.values():
+            call()
+    seconds: dict[str, list[float]] = {key: [] for key in calls}
     for _ in range(repeats):
-        started = time.perf_counter()
-        eager()
-        torch_s.append(time.perf_counter() - started)
-        started = time.perf_counter()
-        session(*inputs)
-        ort_s.append(time.perf_counter() - started)
+        for key, call in calls.items():
+            started = time.perf_counter()
+            call()
+            seconds[key].append(time.perf_counter() - started)
     exported.path.unlink()
-    return {
-        "network": name,
-        "onnx_mb": exported.size_bytes / 1e6,
-        "torch_ms": statistics.median(torch_s) * 1e3,
-        "onnxruntime_ms": statistics.median(ort_s) * 1e3,
-        "ratio": statistics.median(t / o for t, o in zip(torch_s, ort_s, strict=False)),
-    }
+    ort_s = seconds["onnxruntime"]
+    row: dict[str, object] = {"network": name, "onnx_mb": exported.size_bytes / 1e6}
+    for key, values in seconds.items():
+        row[f"{key}_ms"] = statistics.median(values) * 1e3
+        if key != "onnxruntime":
+            prefix = "ratio" if key == "torch" else "ratio_graph"
+            row[prefix] = statistics.median(t / o for t, o in zip(values, ort_s, strict=False))
+    return row
 
 
 def main() -> int:
@@ -88,13 +97,17 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     rows = []
     print(f"batch 1, {args.threads} thread(s), medians of {args.repeats} alternating calls")
-    print(f"{'network':<22} {'torch ms':>10} {'ORT ms':>10} {'torch/ORT':>10}")
+    print(f"{'network':<22} {'torch ms':>10} {'ORT ms':>10} {'torch/ORT':>10}   (torch graph ms, ratio)")
     with tempfile.TemporaryDirectory(prefix="hpe_ros_bench_") as folder:
         for name in args.targets:
             row = bench(name, args.repeats, args.threads, Path(folder))
             rows.append(row)
+            graph = ""
+            if "ratio_graph" in row:
+                graph = f"   ({row['torch_graph_ms']:.2f}, {row['ratio_graph']:.2f})"
             print(
-                f"{name:<22} {row['torch_ms']:>10.2f} {row['onnxruntime_ms']:>10.2f} {row['ratio']:>10.2f}",
+                f"{name:<22} {row['torch_ms']:>10.2f} {row['onnxruntime_ms']:>10.2f} {row['ratio']:>10.2f}"
+                + graph,
                 flush=True,
             )
     if args.json:

@@ -76,6 +76,13 @@ class ExportModel:
     output_names: tuple[str, ...]
     tolerance: Tolerance
     weights: str  # where the weights come from, for reports
+    # What is written to ONNX when it is not ``module`` itself: the same function rewritten into
+    # fewer, larger operators for the runtime. ``module`` stays the torch reference it is checked against.
+    graph: nn.Module | None = None
+
+    @property
+    def exported_module(self) -> nn.Module:
+        return self.module if self.graph is None else self.graph
 
     def inputs(self, batch: int, seed: int = 0) -> list[Tensor]:
         return self.make_inputs(batch, torch.Generator().manual_seed(seed))
@@ -416,6 +423,8 @@ def _shapenet(name: str, options: ExportOptions) -> ExportModel:
 
 def _smpl(name: str, options: ExportOptions) -> ExportModel:
     from hpe_ros.models.rotations import axis_angle_to_matrix
+    from hpe_ros.models.smpl import SMPLModel
+    from hpe_ros.models.smpl_fused import FusedSMPL
 
     smpl, source = _smpl_model(options)
     joints, betas = int(smpl.num_joints), int(smpl.num_betas)  # type: ignore[arg-type]
@@ -432,6 +441,7 @@ def _smpl(name: str, options: ExportOptions) -> ExportModel:
         ("vertices", "joints"),
         Tolerance(1e-5, 1e-5),
         source,
+        graph=FusedSMPL(smpl) if isinstance(smpl, SMPLModel) else None,  # one blend product, folded regressor
     )
 
 
@@ -487,7 +497,9 @@ def build_export(name: str, options: ExportOptions | None = None) -> ExportModel
         raise ValueError(f"unknown export target {name!r}; known: {', '.join(list_targets())}")
     torch.manual_seed(options.seed)  # random weights are reproducible
     model = EXPORT_TARGETS[name](name, options)
-    model.module.eval().requires_grad_(False)
+    for module in (model.module, model.graph):
+        if module is not None:
+            module.eval().requires_grad_(False)
     return model
 
 
@@ -495,7 +507,7 @@ def export_model(model: ExportModel, path: str | Path, opset: int = 17, half: bo
     """Write ``model`` to ONNX at ``path`` with a dynamic batch axis on every input and output;
     ``half``: in float16, traced on a CUDA device (what a strongly typed TensorRT builds in FP16)."""
     started = time.perf_counter()
-    module, inputs = model.module, model.inputs(1)
+    module, inputs = model.exported_module, model.inputs(1)
     if half:
         module, inputs = half_copy(module, inputs)
     path = export_onnx(
@@ -513,7 +525,8 @@ def export_model(model: ExportModel, path: str | Path, opset: int = 17, half: bo
 def check_export(
     model: ExportModel, path: str | Path, batches: Sequence[int] = (1, 3), seed: int = 1, threads: int = 0
 ) -> ExportCheck:
-    """Run the ONNX file on ONNX Runtime (CPU) and torch eager on the same inputs at each batch size."""
+    """Run the ONNX file on ONNX Runtime (CPU) and torch eager on the same inputs at each batch size
+    (torch runs ``model.module``, the reference, also when the file holds ``model.graph``)."""
     session = OnnxRuntimeBackend(path, providers=["CPUExecutionProvider"], threads=threads)
     check = ExportCheck(model.name)
     for batch in batches:
