@@ -52,6 +52,9 @@ def test_without_files_every_protocol_prints_its_published_table_and_what_it_nee
     out = capsys.readouterr().out
     assert "== capf_h36m" in out and "not run: needs --h36m-frames" in out
     assert "== capf_mpi_inf_3dhp" in out and "not run: needs --mpi-inf-3dhp" in out
+    # a paper without published rows still prints its table layout and says why none are printed
+    block = out[out.index("== eventhpe_mmhpsd") :]
+    assert "PEL-MPJPE" in block and "\npublished: " in block
 
 
 def test_list_names_the_protocols_and_their_options(capsys):

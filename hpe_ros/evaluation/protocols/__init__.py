@@ -14,8 +14,10 @@ Registering a protocol is one declaration in a module of this package::
         paper="Context-Aware PoseFormer (Zhao et al., NeurIPS 2023)",
         dataset="Human3.6M",
         inputs=(H36M_3D,),  # required; optional ones are read with inputs.get(...)
-        published=(Published("Human3.6M (MPJPE)", "CA-PF HRNet-32", {"Avg": 41.6},
-                             "Table 1", checkpoint="best_epoch_hrnet_32.bin"),),
+        layouts=(Table("Human3.6M (mm)", ("MPJPE", "P-MPJPE")),),  # the paper's table(s) it fills
+        published=(Published("Human3.6M (mm)", "CA-PF HRNet-32", {"MPJPE": 41.3},
+                             "official README", checkpoint="best_epoch.bin"),),
+        published_notes=("P-MPJPE: not published in the README",),
     )
     def capf_h36m(inputs: EvalInputs) -> ProtocolResult: ...
 
@@ -26,6 +28,10 @@ and the module's name in :data:`PROTOCOL_MODULES` (imported by :func:`load_proto
   the same help is allowed (protocols share inputs).
 * A protocol function takes :class:`EvalInputs` and returns :class:`ProtocolResult`: tables of
   :class:`Row` s whose titles and column names match those of its :class:`Published` entries.
+* ``layouts`` are the paper's tables (title and every column) the protocol fills: printed even
+  when it does not run, and each :class:`Published` row must name one of them and only its
+  columns (checked at registration). ``published_notes`` say which of the paper's numbers are
+  not among the published rows, and why; they are printed with the tables.
 * Settings other than files come as strings in ``EvalInputs.options`` (``--set NAME=VALUE``),
   e.g. ``capf_backbone=hrnet_48``; a protocol documents the ones it reads in its docstring.
 * Protocol modules are imported to build the command line: keep torch and other heavy imports
@@ -132,6 +138,8 @@ class Protocol:
     inputs: tuple[InputSpec, ...] = ()
     published: tuple[Published, ...] = ()
     description: str = ""
+    layouts: tuple[Table, ...] = ()  # the paper's tables it fills: title and every column
+    published_notes: tuple[str, ...] = ()  # which published numbers are not printed, and why
 
     def missing(self, given: Mapping[str, Path]) -> list[InputSpec]:
         """The required inputs not in ``given``."""
@@ -158,18 +166,35 @@ def register_protocol(
     dataset: str,
     inputs: Sequence[InputSpec] = (),
     published: Sequence[Published] = (),
+    layouts: Sequence[Table] = (),
+    published_notes: Sequence[str] = (),
 ) -> Callable[[ProtocolFunction], ProtocolFunction]:
     """Decorator: register the function as protocol ``name`` (its docstring is the description)."""
+    if layouts:
+        check_published(name, layouts, published)
 
     def decorate(function: ProtocolFunction) -> ProtocolFunction:
         if name in PROTOCOLS and PROTOCOLS[name].run is not function:
             raise ValueError(f"protocol {name!r} is already registered")
         description = (function.__doc__ or "").strip().split("\n\n")[0]
         PROTOCOLS[name] = Protocol(name, paper, dataset, function, tuple(inputs), tuple(published),
-                                   " ".join(description.split()))
+                                   " ".join(description.split()), tuple(layouts), tuple(published_notes))
         return function
 
     return decorate
+
+
+def check_published(name: str, layouts: Sequence[Table], published: Sequence[Published]) -> None:
+    """ValueError unless every published row names a layout's title and only that layout's columns."""
+    columns = {t.title: t.columns for t in layouts}
+    for entry in published:
+        if entry.table not in columns:
+            raise ValueError(f"protocol {name!r}: published row {entry.label!r} names table "
+                             f"{entry.table!r}, not one of its layouts {sorted(columns)}")
+        unknown = [c for c in entry.values if c not in columns[entry.table]]
+        if unknown:
+            raise ValueError(f"protocol {name!r}: published row {entry.label!r} has columns {unknown} "
+                             f"that table {entry.table!r} does not have")
 
 
 def load_protocols() -> dict[str, Protocol]:
@@ -215,16 +240,18 @@ def format_result(protocol: Protocol, result: ProtocolResult | None, random_weig
     lines = [f"== {protocol.name}: {protocol.paper}, {protocol.dataset}"]
     if skipped:
         lines.append(f"   not run: {skipped}")
-    titles: list[str] = [t.title for t in result.tables] if result else []
-    titles += [p.table for p in protocol.published if p.table not in titles]
     measured = {t.title: t for t in result.tables} if result else {}
+    layouts = {t.title: t for t in protocol.layouts}
+    titles = dict.fromkeys([*measured, *layouts, *(p.table for p in protocol.published)])
     for title in titles:
         published = [p for p in protocol.published if p.table == title]
-        table = measured.get(title)
+        table = measured.get(title) or layouts.get(title)
         if table is None:
             columns = tuple(dict.fromkeys(c for p in published for c in p.values))
             table = Table(title, columns)
         lines += ["", format_table(table, published, random_weights)]
+    if protocol.published_notes:
+        lines += [""] + [f"published: {n}" for n in protocol.published_notes]
     if result:
         lines += [""] + [f"note: {n}" for n in result.notes]
     return "\n".join(lines).rstrip()
@@ -247,6 +274,7 @@ __all__ = [
     "Published",
     "Row",
     "Table",
+    "check_published",
     "declare_input",
     "format_result",
     "format_table",

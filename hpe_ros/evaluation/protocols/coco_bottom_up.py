@@ -75,7 +75,9 @@ def person_results(image_id: int, keypoints: np.ndarray, scores: np.ndarray) -> 
 
 
 @register_protocol("coco_bottom_up", paper="SWAHR (CVPR 2021) / HigherHRNet (CVPR 2020)",
-                   dataset="COCO val2017", inputs=(COCO_IMAGES, COCO_ANNOTATIONS), published=PUBLISHED)
+                   dataset="COCO val2017", inputs=(COCO_IMAGES, COCO_ANNOTATIONS), published=PUBLISHED,
+                   layouts=(Table(SINGLE, COLUMNS), Table(MULTI, COLUMNS)),
+                   published_notes=("AR: the README's val2017 tables report AP..APL only",))
 def coco_bottom_up(inputs: EvalInputs) -> ProtocolResult:
     """Bottom-up COCO test: official resize, flip, multi-scale, grouping and refinement, COCOeval AP."""
     from hpe_ros.models.convert_swahr import load_swahr_checkpoint

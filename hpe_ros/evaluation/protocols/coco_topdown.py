@@ -41,6 +41,7 @@ POSE_CHECKPOINT = declare_input("pose_checkpoint", "the authors' HRNet / SimDR /
 TABLE = "COCO val2017, detected boxes (person AP 56.4), flip test"
 COLUMNS = ("AP", "AP50", "AP75", "APM", "APL", "AR")
 _README = "SimCC README (COCO val2017)"
+# the README's heatmap rows with "extra post." (the official shift refinement the protocol runs)
 PUBLISHED = (
     Published(TABLE, "HRNet-W32 256x192 heatmap", {"AP": 74.4, "AR": 79.8}, _README,
               checkpoint="pose_hrnet_w32_256x192.pth"),
@@ -51,6 +52,8 @@ PUBLISHED = (
     Published(TABLE, "HRNet-W48 256x192 SimDR", {"AP": 75.9, "AR": 81.2}, _README,
               checkpoint="SimDR HRNet-W48 256x192"),
 )
+PUBLISHED_NOTES = ("SA-SimDR (the README's SimDR*): its 256x192 val2017 table has no such row; "
+                   "AP50..APL: that table reports AP and AR only",)
 
 
 def load_boxes(annotations: dict, detections: list | None) -> dict[int, np.ndarray]:
@@ -102,7 +105,8 @@ def coco_results(image_ids: list[int], keypoints: np.ndarray, joint_scores: np.n
 
 
 @register_protocol("coco_topdown", paper="HRNet (CVPR 2019) / SimDR, SA-SimDR (ECCV 2022)",
-                   dataset="COCO val2017", inputs=(COCO_IMAGES, COCO_ANNOTATIONS), published=PUBLISHED)
+                   dataset="COCO val2017", inputs=(COCO_IMAGES, COCO_ANNOTATIONS), published=PUBLISHED,
+                   layouts=(Table(TABLE, COLUMNS),), published_notes=PUBLISHED_NOTES)
 def coco_topdown(inputs: EvalInputs) -> ProtocolResult:
     """Top-down COCO test: official crops, flip test, decoding, rescoring and OKS NMS, COCOeval AP."""
     from hpe_ros.datasets.h36m_frames import read_rgb

@@ -42,6 +42,12 @@ EVENTHPE_SMPL = declare_input(
 TABLE = "MMHPSD test set (mm; PCKs as fractions)"
 COLUMNS = ("MPJPE", "PA-MPJPE", "PEL-MPJPE", "PVE", "PCK", "PCKh@0.5", "PCK@0.2 torso")
 STEPS, SKIP, CHANNELS = 8, 2, 8
+PUBLISHED_NOTES = (
+    "none printed: the paper's MMHPSD table (arXiv 2108.06819, ICCV 2021) could not be read when "
+    "this protocol was added (only the paper's first page was reachable) and the official README "
+    "gives no numbers; the rows to add are the full model's (events + flow, VIBE start), which "
+    "need the authors' model_events_pose.pkl",
+)
 
 
 def build_shapenet(inputs: EvalInputs):  # noqa: ANN201 - torch is imported lazily
@@ -113,7 +119,8 @@ def track(model, clips: list[dict[str, np.ndarray]], device: str) -> dict[str, n
 
 
 @register_protocol("eventhpe_mmhpsd", paper="EventHPE (Zou et al., ICCV 2021)", dataset="MMHPSD",
-                   inputs=(EVENTHPE_DATA,))
+                   inputs=(EVENTHPE_DATA,), layouts=(Table(TABLE, COLUMNS),),
+                   published_notes=PUBLISHED_NOTES)
 def eventhpe_mmhpsd(inputs: EvalInputs) -> ProtocolResult:
     """EventHPE's test clips: 8 steps of 2 gray-frame intervals from VIBE's start; MPJPE, PA, PEL, PVE."""
     from hpe_ros.datasets.mmhpsd import MMHPSDFolder

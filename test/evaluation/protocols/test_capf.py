@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy.io import savemat
 
-from hpe_ros.evaluation.protocols import EvalInputs, format_result, get_protocol
+from hpe_ros.evaluation.protocols import EvalInputs, get_protocol
 from hpe_ros.evaluation.protocols.capf import (
     MPI_SUMMARY,
     MPI_TEST_INTRINSICS,
@@ -87,7 +87,7 @@ def _mpi_folder(root: Path) -> None:
     })
 
 
-def test_mpi_crops_centre_on_the_root_and_the_protocol_runs(tmp_path: Path):
+def test_mpi_crops_centre_on_the_root_and_the_protocol_runs(tmp_path: Path, published_tables):
     _mpi_folder(tmp_path)
     samples = mpi_samples(tmp_path)
     assert len(samples) == 2 and [s.activity for s in samples] == ["Standing/Walking", "Sitting"]
@@ -101,7 +101,10 @@ def test_mpi_crops_centre_on_the_root_and_the_protocol_runs(tmp_path: Path):
     summary = result.tables[0]
     assert summary.rows[0].label == "measured (2 frames)"
     assert np.isfinite(list(summary.rows[0].values.values())).all()
-    assert "random weights" in format_result(protocol, result, random_weights=True)
+    text = published_tables(protocol, result)  # beside each released checkpoint's MPJPE
+    assert "random weights" in text
+    assert {p.checkpoint for p in protocol.published} == {"HRNet_32_64_no_refine_24_3214.pth",
+                                                          "HRNet_48_96_no_refine_45_3125.pth"}
 
 
 def test_without_the_authors_checkpoint_the_protocol_refuses(tmp_path: Path):
@@ -110,7 +113,7 @@ def test_without_the_authors_checkpoint_the_protocol_refuses(tmp_path: Path):
         get_protocol("capf_mpi_inf_3dhp").run(EvalInputs(paths={"mpi_inf_3dhp": tmp_path}))
 
 
-def test_h36m_protocol_on_the_reference_frames(shared_data: Path):
+def test_h36m_protocol_on_the_reference_frames(shared_data: Path, published_tables):
     protocol = get_protocol("capf_h36m")
     result = protocol.run(EvalInputs(paths={"h36m_frames": shared_data / "h36m_frames"}, limit=2,
                                      allow_random_weights=True))
@@ -118,6 +121,7 @@ def test_h36m_protocol_on_the_reference_frames(shared_data: Path):
     assert summary.rows[0].label == "measured (2 frames)"
     assert per_action.columns[-1] == "Avg" and len(per_action.columns) == 3
     assert all(np.isfinite(v) and v > 0 for v in summary.rows[0].values.values())
+    published_tables(protocol, result)
 
 
 def _label_file(frames: Path, folder: Path) -> Path:
@@ -147,11 +151,12 @@ def _label_file(frames: Path, folder: Path) -> Path:
     return path
 
 
-def test_the_official_labels_give_what_the_frames_give(shared_data: Path, tmp_path: Path):
+def test_the_official_labels_give_what_the_frames_give(shared_data: Path, tmp_path: Path, published_tables):
     frames = shared_data / "h36m_frames"
     labels = _label_file(frames, tmp_path)
     options = {"flip_test": "false"}
-    from_labels = get_protocol("capf_h36m_labels").run(EvalInputs(
+    protocol = get_protocol("capf_h36m_labels")
+    from_labels = protocol.run(EvalInputs(
         paths={"capf_labels": labels, "h36m_images": tmp_path}, limit=2, allow_random_weights=True,
         options=options))
     from_frames = get_protocol("capf_h36m").run(EvalInputs(
@@ -159,4 +164,5 @@ def test_the_official_labels_give_what_the_frames_give(shared_data: Path, tmp_pa
     a, b = from_labels.tables[0].rows[0].values, from_frames.tables[0].rows[0].values
     assert a["MPJPE"] == pytest.approx(b["MPJPE"], abs=1e-3)
     assert a["P-MPJPE"] == pytest.approx(b["P-MPJPE"], abs=1e-3)
+    published_tables(protocol, from_labels)
 

@@ -34,15 +34,17 @@ def test_images_are_decoded_rgb_as_the_official_loader(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow  # a full-size HRNet-W32 pass on one 640 x 425 image
-def test_the_protocol_runs_on_one_reference_image(shared_data: Path) -> None:
+def test_the_protocol_runs_on_one_reference_image(shared_data: Path, published_tables) -> None:
     folder = shared_data / "coco"
     inputs = EvalInputs(paths={"coco_images": folder, "coco_annotations": folder / "test_coco.json"}, limit=1,
                         allow_random_weights=True, options={"flip_test": "false"})
-    result = get_protocol("coco_bottom_up").run(inputs)
+    protocol = get_protocol("coco_bottom_up")
+    result = protocol.run(inputs)
     (table,) = result.tables
     assert table.title == SINGLE and table.rows[0].label == "measured (1 images)"
     assert all(0.0 <= v <= 100.0 for v in table.rows[0].values.values())
     assert "swahr_w32 at 512" in result.notes[0] and "protocol official" in result.notes[0]
+    published_tables(protocol, result)  # the single-scale rows beside it, the multi-scale table after
 
 
 def test_without_a_checkpoint_it_refuses_and_models_are_checked(shared_data: Path) -> None:

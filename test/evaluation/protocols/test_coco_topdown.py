@@ -38,15 +38,17 @@ def test_the_annotations_as_results_score_full_marks_and_a_shift_scores_less(sha
     assert coco_stats(path, shifted)["AP"] < 100.0
 
 
-def test_the_protocol_runs_on_one_reference_image(shared_data: Path):
+def test_the_protocol_runs_on_one_reference_image(shared_data: Path, published_tables):
     folder = shared_data / "coco"
-    result = get_protocol("coco_topdown").run(EvalInputs(
+    protocol = get_protocol("coco_topdown")
+    result = protocol.run(EvalInputs(
         paths={"coco_images": folder, "coco_annotations": folder / "test_coco.json"}, limit=1,
         allow_random_weights=True, options={"flip_test": "false"}))
     (table,) = result.tables
     assert table.title == TABLE and table.rows[0].label == "measured (1 images)"
     assert all(0.0 <= v <= 100.0 for v in table.rows[0].values.values())
     assert "annotated boxes" in result.notes[0]
+    published_tables(protocol, result)
 
 
 def test_without_a_checkpoint_it_refuses(shared_data: Path):

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from hpe_ros.evaluation.protocols import EvalInputs, format_result, get_protocol
+from hpe_ros.evaluation.protocols import EvalInputs, Table, get_protocol
 from hpe_ros.evaluation.protocols.eventhpe import COLUMNS, TABLE
 
 ACTION = "subject07_group1_time2"
@@ -36,7 +36,7 @@ def _layout(root: Path, joblib, rng: np.random.Generator) -> None:  # noqa: ANN0
     (root / "test_track0802.pkl").write_bytes(pickle.dumps([(ACTION, 0)]))
 
 
-def test_protocol_tracks_a_clip_and_scores_it(tmp_path: Path):
+def test_protocol_tracks_a_clip_and_scores_it(tmp_path: Path, published_tables):
     joblib = pytest.importorskip("joblib")
     _layout(tmp_path, joblib, np.random.default_rng(0))
     protocol = get_protocol("eventhpe_mmhpsd")
@@ -47,7 +47,11 @@ def test_protocol_tracks_a_clip_and_scores_it(tmp_path: Path):
     assert all(np.isfinite(values[c]) for c in COLUMNS)
     assert values["MPJPE"] > 0 and 0 <= values["PCK"] <= 1
     assert "1 clips x 8 steps, start vibe" in result.notes
-    assert "MMHPSD" in format_result(protocol, result, random_weights=True)
+    assert protocol.layouts == (Table(TABLE, COLUMNS),)  # the measured table is the paper's layout
+    text = published_tables(protocol, result)
+    assert "MMHPSD" in text and "random weights" in text
+    # no published row: the protocol says why, and which checkpoint the missing rows need
+    assert not protocol.published and "model_events_pose.pkl" in protocol.published_notes[0]
 
 
 def test_without_the_checkpoint_the_protocol_says_what_it_needs(tmp_path: Path):

@@ -89,6 +89,62 @@ def test_a_second_function_under_a_taken_name_is_refused(toy_protocol):
         register_protocol("toy", paper="", dataset="")(lambda inputs: ProtocolResult(()))
 
 
+@pytest.fixture
+def toy_paper():
+    """A protocol declaring the paper's table layout, one published row and a note on the rest."""
+    spec = declare_input("toy_paper_data", "a toy file")
+    layout = Table("Paper table", ("A", "B", "C"))
+    published = Published("Paper table", "Paper model", {"A": 1.5, "C": 12.0}, "paper Table 2",
+                          checkpoint="paper.pth")
+
+    @register_protocol("toy_paper", paper="Toy et al.", dataset="Toyset", inputs=(spec,), layouts=(layout,),
+                       published=(published,), published_notes=("B: not in the paper's table",))
+    def toy_paper(inputs: EvalInputs) -> ProtocolResult:
+        """Reads the toy file's size."""
+        size = float(inputs.path(spec).stat().st_size)
+        row = Row("measured", {"A": size, "B": 0.5})
+        return ProtocolResult((Table("Paper table", ("A", "B", "C"), (row,)),))
+
+    yield registry.PROTOCOLS["toy_paper"]
+    registry.PROTOCOLS.pop("toy_paper")
+    registry.INPUTS.pop("toy_paper_data")
+
+
+def test_a_protocol_not_run_prints_the_paper_layout_with_the_published_row(toy_paper, published_tables):
+    text = published_tables(toy_paper, None)
+    header = text.splitlines()[text.splitlines().index("Paper table") + 1]
+    assert header.split() == ["A", "B", "C"]  # B has no published value and is still a column
+    assert "published: B: not in the paper's table" in text
+
+
+def test_a_run_prints_its_rows_in_the_layout_beside_the_published_one(toy_paper, published_tables, tmp_path):
+    path = tmp_path / "toy.bin"
+    path.write_bytes(b"123")
+    text = published_tables(toy_paper, toy_paper.run(EvalInputs(paths={"toy_paper_data": path})))
+    measured = next(line for line in text.splitlines() if line.startswith("measured"))
+    assert measured.split()[1:3] == ["3.00", "0.50"]
+
+
+@pytest.mark.parametrize(("table", "values", "message"), [
+    ("Other table", {"A": 1.0}, "not one of its layouts"),
+    ("Paper table", {"A": 1.0, "D": 2.0}, r"columns \['D'\]"),
+])
+def test_a_published_row_outside_the_layout_is_refused(table, values, message):
+    with pytest.raises(ValueError, match=message):
+        register_protocol("toy_bad", paper="", dataset="", layouts=(Table("Paper table", ("A", "B")),),
+                          published=(Published(table, "Model", values, "paper"),))
+    assert "toy_bad" not in registry.PROTOCOLS
+
+
+@pytest.mark.parametrize("name", sorted(load_protocols()))
+def test_every_packaged_protocol_prints_its_paper_tables_without_its_inputs(name, published_tables):
+    protocol = get_protocol(name)
+    published_tables(protocol, None)
+    # each paper says what it published or why the registry has none of it
+    assert protocol.published or protocol.published_notes
+    assert all(entry.source for entry in protocol.published)
+
+
 def test_the_packaged_protocols_are_registered():
     names = load_protocols()
     assert {"capf_h36m", "capf_mpi_inf_3dhp"} <= set(names)
