@@ -4,14 +4,16 @@ Events are simulated from a textured square moving over a 346 x 260 (DAVIS-sized
 into 50 ms windows. For each torch thread count, the pipeline runs the same windows with FlowNet
 and ShapeNet on each backend, window by window in turn: torch eager with its BatchNorms (as the
 pipeline ran before it had backends), torch with BatchNorms folded, ONNX Runtime (folded, as
-``backend: auto`` runs on a CPU). Prints the median time per window and per stage of each,
+``backend: auto`` runs on a CPU), and ONNX Runtime INT8 (``backend: onnxruntime-int8``, quantised and
+calibrated when the pipeline is made; with its per-window differences from fp32: flow end-point error,
+joints and vertices in mm). Prints the median time per window and per stage of each,
 windows/s and the ratio to torch eager, and the largest difference of ONNX Runtime's joints and
 flow from torch's. Then, side by side, the streaming step (one ShapeNet step per window, GRU and
 SMPL state carried) against re-running ShapeNet over the last 8 windows for every window (what a
 clip model without a carried state would cost): their ratio.
 
     python benchmarks/bench_event_pipeline.py [--windows 6] [--size 256] [--threads 1 2]
-        [--backends eager torch onnxruntime]
+        [--backends eager torch onnxruntime int8]
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ sys.path.insert(0, str(REPO))
 
 from hpe_ros.models.eventhpe import SMPLInitialState  # noqa: E402
 from hpe_ros.models.rotations import matrix_to_axis_angle  # noqa: E402
-from hpe_ros.pipelines.base import EventWindow  # noqa: E402
+from hpe_ros.pipelines.base import EventWindow, PoseResult  # noqa: E402
 from hpe_ros.pipelines.events.eventhpe import EventHPEPipeline  # noqa: E402
 from hpe_ros.pipelines.events.representations import EventWindower  # noqa: E402
 from hpe_ros.pipelines.events.simulator import EventSimulatorConfig, simulate_events  # noqa: E402
@@ -53,8 +55,29 @@ def simulated_windows(count: int) -> list[EventWindow]:
     return EventWindower(WIDTH, HEIGHT, duration_ns=WINDOW_NS).add(events)[:count]
 
 
-VARIANTS = {"eager": ("torch", False), "torch": ("torch", True), "onnxruntime": ("onnxruntime", True)}
-LABELS = {"eager": "torch eager (BatchNorms)", "torch": "torch, folded", "onnxruntime": "onnxruntime, folded"}
+VARIANTS = {"eager": ("torch", False), "torch": ("torch", True), "onnxruntime": ("onnxruntime", True),
+            "int8": ("onnxruntime-int8", True)}
+LABELS = {"eager": "torch eager (BatchNorms)", "torch": "torch, folded", "onnxruntime": "onnxruntime, folded",
+          "int8": "onnxruntime-int8"}
+
+
+def int8_difference(got: PoseResult, want: PoseResult) -> dict[str, float]:
+    """How far the INT8 window is from fp32: flow end-point error, joints and vertices (mm), and the
+    pelvis error against the fp32 pelvis's move since the previous window (tracking drift)."""
+    mine, theirs = got.people[0], want.people[0]
+    assert got.flow is not None and want.flow is not None
+    assert mine.smpl is not None and theirs.smpl is not None
+    assert mine.smpl.vertices is not None and theirs.smpl.vertices is not None
+    flow_error = np.linalg.norm(got.flow - want.flow, axis=-1)
+    root_relative = (mine.joints_3d - mine.joints_3d[:1]) - (theirs.joints_3d - theirs.joints_3d[:1])
+    return {
+        "flow EPE mean px": float(flow_error.mean()),
+        "|flow| mean px": float(np.linalg.norm(want.flow, axis=-1).mean()),
+        "joints mean mm": float(np.linalg.norm(mine.joints_3d - theirs.joints_3d, axis=1).mean() * 1e3),
+        "root-relative joints mean mm": float(np.linalg.norm(root_relative, axis=1).mean() * 1e3),
+        "vertices mean mm": float(np.linalg.norm(mine.smpl.vertices - theirs.smpl.vertices, axis=1).mean())
+        * 1e3,
+    }
 
 
 def run(windows: list[EventWindow], size: int, threads: int, variants: list[str]) -> None:
@@ -74,6 +97,7 @@ def run(windows: list[EventWindow], size: int, threads: int, variants: list[str]
     totals: dict[str, list[float]] = {v: [] for v in variants}
     stages: dict[str, dict[str, list[float]]] = {v: {} for v in variants}
     worst = {"joints (m)": 0.0, "flow (px)": 0.0}
+    int8_errors: dict[str, list[float]] = {}
     for window in windows[1:]:
         results = {}
         for variant, pipeline in pipelines.items():  # in turn: the same load on each
@@ -86,7 +110,11 @@ def run(windows: list[EventWindow], size: int, threads: int, variants: list[str]
             got, want = results["onnxruntime"], results["torch"]
             joints = np.abs(got.people[0].joints_3d - want.people[0].joints_3d).max()
             worst["joints (m)"] = max(worst["joints (m)"], float(joints))
+            assert got.flow is not None and want.flow is not None  # publish_flow is on
             worst["flow (px)"] = max(worst["flow (px)"], float(np.abs(got.flow - want.flow).max()))
+        if "int8" in results and "onnxruntime" in results:
+            for key, value in int8_difference(results["int8"], results["onnxruntime"]).items():
+                int8_errors.setdefault(key, []).append(value)
     events = sum(w.events.size for w in windows[1:]) // (len(windows) - 1)
     print(f"threads {threads}: {len(windows) - 1} windows, {events} events each")
     base = statistics.median(totals[variants[0]])
@@ -98,6 +126,9 @@ def run(windows: list[EventWindow], size: int, threads: int, variants: list[str]
     if "onnxruntime" in pipelines and "torch" in pipelines:
         print("  onnxruntime vs torch, largest difference: "
               + ", ".join(f"{k} {v:.2g}" for k, v in worst.items()))
+    if int8_errors:
+        print("  onnxruntime-int8 vs onnxruntime (fp32), per window: "
+              + "; ".join(f"{k} {' '.join(f'{v:.3g}' for v in values)}" for k, values in int8_errors.items()))
     pipeline = pipelines[variants[0]]
 
     # streaming step vs the clip model re-run over the last CLIP windows for every window

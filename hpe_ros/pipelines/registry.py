@@ -156,6 +156,7 @@ def _build_blazepose(**options: Any) -> Pipeline:
         "clip_steps": 8,
         "initial_pelvis": "0.0,0.0,4.0",
         "backend": "auto",
+        "int8_calibration": "",
     },
     summary="EventHPE: event frames -> FlowNet -> ShapeNet (GRU tracking from a rest pose) -> SMPL body",
 )

@@ -36,6 +36,9 @@ with their BatchNorms folded into the convolutions, on ``torch`` or ``onnxruntim
 start-up, in memory) or ``tensorrt`` (see :mod:`hpe_ros.pipelines.backends.runtime`); ``auto``
 is ONNX Runtime on a CPU when it is installed, torch on CUDA. ONNX Runtime gives torch's outputs
 within float32 rounding (tested: flow, delta rotations, translation and hidden state).
+``onnxruntime-int8`` (opt-in, CPU only) runs both with int8 convolutions, quantised at start-up
+and calibrated on ``int8_calibration`` or a fixed simulated set (:mod:`hpe_ros.pipelines.events.int8`):
+faster, and no longer within rounding of fp32 (measured differences in docs/performance.md).
 
 Without trained EventHPE weights (``flownet_checkpoint`` / ``shapenet_checkpoint`` empty) the
 networks have random weights: the output has the right form and nothing else. Without a SMPL
@@ -67,8 +70,20 @@ from hpe_ros.models.rotations import matrix_to_axis_angle
 from hpe_ros.models.smpl import Y_UP_TO_OPTICAL, SMPLModel
 from hpe_ros.models.smpl_file import normalise_gender
 from hpe_ros.models.smpl_synthetic import make_synthetic_smpl
-from hpe_ros.pipelines.backends.runtime import Backend, OnnxRuntimeBackend, create_backend, resolve_backend
+from hpe_ros.pipelines.backends.quantize import INT8_BACKEND
+from hpe_ros.pipelines.backends.runtime import (
+    BACKENDS,
+    Backend,
+    OnnxRuntimeBackend,
+    create_backend,
+    resolve_backend,
+)
 from hpe_ros.pipelines.base import EventWindow, PersonPose, Pipeline, PoseResult, SMPLEstimate
+from hpe_ros.pipelines.events.int8 import (
+    int8_network_backends,
+    load_calibration_frames,
+    simulated_calibration_windows,
+)
 from hpe_ros.pipelines.events.representations import EventHPEFrameConfig, eventhpe_frames
 
 RANDOM_WEIGHTS_WARNING = (
@@ -246,6 +261,7 @@ class EventHPEPipeline(Pipeline[EventWindow]):
         clip_steps: int = 8,
         initial_pelvis: str = "0.0,0.0,4.0",
         backend: str = "auto",
+        int8_calibration: str = "",
     ) -> None:
         if input_size <= 0 or input_size % 16:
             raise ValueError(f"option input_size must be a positive multiple of 16, got {input_size}")
@@ -285,7 +301,12 @@ class EventHPEPipeline(Pipeline[EventWindow]):
         self.flownet.to(self.device).eval()
         self.shapenet.to(self.device).eval()
         self.smpl = smpl
-        self.backend = resolve_backend(backend, device)
+        if backend not in (*BACKENDS, INT8_BACKEND):
+            raise ValueError(f"option backend must be one of {(*BACKENDS, INT8_BACKEND)}, got {backend!r}")
+        if backend == INT8_BACKEND and self.device.type != "cpu":
+            raise ValueError(f"option backend {INT8_BACKEND} runs on the CPU, but device is {device!r}")
+        self.int8_calibration = str(int8_calibration)
+        self.backend = backend if backend == INT8_BACKEND else resolve_backend(backend, device)
         self.flownet_backend, self.shapenet_backend = self.network_backends(self.backend)
         self._faces = smpl.faces.cpu().numpy().astype(np.int64)
         self.state = self.initial_state()
@@ -325,8 +346,21 @@ class EventHPEPipeline(Pipeline[EventWindow]):
         def prepared(module: ModuleT) -> ModuleT:
             return optimize_for_inference(module, channels_last=False, fold=fold)
 
+        if backend == INT8_BACKEND:
+            return int8_network_backends(
+                FlowNetStep(prepared(self.flownet)), ShapeNetStep(prepared(self.shapenet)),
+                self.calibration_frames(), self.shapenet.temporal.gru.hidden_size, self.clip_steps,
+                threads=torch.get_num_threads(),
+            )  # fmt: skip
         return (runner(FlowNetStep(prepared(self.flownet)), [frames]),
                 runner(ShapeNetStep(prepared(self.shapenet)), [frames, flow, hidden]))
+
+    def calibration_frames(self) -> np.ndarray:
+        """INT8 calibration frames (N, 8, S, S): ``int8_calibration``'s, else the fixed simulated set's."""
+        channels, size = self.frame_config.channels, self.frame_config.out_size
+        if self.int8_calibration:
+            return load_calibration_frames(self.int8_calibration, channels, size)
+        return np.stack([self.window_input(window).frames for window in simulated_calibration_windows()])
 
     # ---- state ---------------------------------------------------------------------------------
     def initial_state(self) -> TrackingState:
