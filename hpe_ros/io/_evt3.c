@@ -311,6 +311,174 @@ int hpe_evt3_decode(evt3_job *job) {
     return job->big_endian ? decode_big_endian(job) : decode_little_endian(job);
 }
 
+/*
+ * Batches: consecutive packets of one stream decoded in one call, each exactly as
+ * hpe_evt3_decode decodes it alone (the state carries from packet to packet), and placed on the
+ * ROS clock as hpe_ros.io.events.EventPacketDecoder does packet by packet: the first packet
+ * with an event fixes offset = stamp - (sensor time of its first event); a later packet whose
+ * first event is more than reanchor_ns off its stamp fixes it again (and its events move by the
+ * change). A packet with a reserved word leaves no events and the state it found, resynced
+ * (Evt3State.resynced); the next packet goes on from there. The records of all packets follow
+ * one another in job->cd / job->triggers; on EVT3_NEED_*_ROOM grow that buffer and call again.
+ */
+#define EVT3_REFUSED_RESYNC (-1) /* n_words: refused before decoding (not bytes, odd size): resync */
+#define EVT3_SKIPPED (-2)        /* n_words: not for this decoder (another encoding, refused): untouched */
+
+typedef struct {
+    /* in */
+    int64_t byte_offset; /* of the packet's words in batch->raw */
+    int64_t n_words;     /* or EVT3_REFUSED_RESYNC / EVT3_SKIPPED */
+    int64_t big_endian, width, height;
+    int64_t stamp_ns;
+    /* out */
+    int64_t cd_end, trigger_end; /* records written once this packet is done */
+    int64_t cd_total;            /* CD events in the packet, kept or dropped */
+    int64_t reserved_word;       /* -1, or the index of its first reserved word */
+    int64_t reanchored;          /* 1: the ROS time offset was fixed again at this packet */
+    int64_t in_order;            /* 1: its CD times never decrease, from the batch's CD event before it on */
+} evt3_packet;
+
+typedef struct {
+    evt3_job *job; /* the stream's job: buffers, counts, state */
+    const uint8_t *raw;
+    evt3_packet *packets;
+    int64_t n_packets;
+    int64_t next;     /* progress: the packet to decode (or to resume) */
+    int64_t started;  /* 1: packet `next` is partly decoded */
+    evt3_state saved; /* the state before packet `next` */
+    int64_t cd_start, trigger_start, total_start; /* job counts before packet `next` */
+    int64_t ros_time; /* 1: anchor to the stamps; 0: sensor time */
+    int64_t offset_known, offset_ns, reanchor_ns;
+    int64_t has_last, last_t; /* the batch's newest CD time so far (for in_order) */
+    /* totals over the batch (out): packets decoded, refused for reserved words, CD events dropped,
+     * re-anchored, not in order */
+    int64_t decoded, reserved, dropped, reanchored, out_of_order;
+} evt3_batch;
+
+static evt3_state resynced(evt3_state s) {
+    evt3_state r;
+    memset(&r, 0, sizeof r);
+    r.time_high = s.time_high;
+    r.high_known = s.high_known;
+    r.wraps = s.wraps;
+    r.time_low = s.time_low;
+    return r;
+}
+
+static inline int64_t read_time(const uint8_t *at) {
+    int64_t t;
+    memcpy(&t, at, 8);
+    return t;
+}
+
+/* Two's complement arithmetic, as numpy's int64 (no undefined overflow on hostile stamps). */
+static inline int64_t wrapping_add(int64_t a, int64_t b) { return (int64_t)((uint64_t)a + (uint64_t)b); }
+static inline int64_t wrapping_sub(int64_t a, int64_t b) { return (int64_t)((uint64_t)a - (uint64_t)b); }
+
+static void shift_times(uint8_t *records, int64_t count, int64_t record_size, int64_t time_at, int64_t step) {
+    int64_t k;
+    for (k = 0; k < count; k++) {
+        uint8_t *at = records + record_size * k + time_at;
+        const int64_t t = wrapping_add(read_time(at), step);
+        memcpy(at, &t, 8);
+    }
+}
+
+/* The ROS clock for packet p, just decoded (its records start at the batch's *_start counts). */
+static void anchor(evt3_batch *b, evt3_packet *p) {
+    evt3_job *job = b->job;
+    const int64_t n_cd = job->cd_count - b->cd_start, n_trigger = job->trigger_count - b->trigger_start;
+    if (!n_cd && !n_trigger) return;
+    uint8_t *cd = job->cd + EVT3_CD_RECORD * b->cd_start, *triggers = job->triggers + EVT3_TRIGGER_RECORD * b->trigger_start;
+    int64_t first = n_cd ? read_time(cd + 4) : (int64_t)1 << 62; /* MAX_ABS_TIME_NS when none */
+    if (n_trigger && read_time(triggers) < first) first = read_time(triggers);
+    const int64_t before = b->offset_known ? b->offset_ns : 0, gap = wrapping_sub(p->stamp_ns, first);
+    if (!b->offset_known) {
+        b->offset_ns = gap;
+        b->offset_known = 1;
+    } else if (gap > b->reanchor_ns || gap < -b->reanchor_ns) {
+        b->offset_ns = wrapping_add(b->offset_ns, gap);
+        p->reanchored = 1;
+        b->reanchored++;
+    } else {
+        return;
+    }
+    const int64_t step = wrapping_sub(b->offset_ns, before);
+    shift_times(cd, n_cd, EVT3_CD_RECORD, 4, step);
+    shift_times(triggers, n_trigger, EVT3_TRIGGER_RECORD, 0, step);
+}
+
+static void check_order(evt3_batch *b, evt3_packet *p) {
+    const evt3_job *job = b->job;
+    const uint8_t *at = job->cd + EVT3_CD_RECORD * b->cd_start + 4;
+    int64_t previous = b->has_last ? b->last_t : INT64_MIN, k, in_order = 1;
+    for (k = b->cd_start; k < job->cd_count; k++, at += EVT3_CD_RECORD) {
+        const int64_t t = read_time(at);
+        in_order &= t >= previous;
+        previous = t;
+    }
+    if (job->cd_count > b->cd_start) {
+        b->has_last = 1;
+        b->last_t = previous;
+    }
+    p->in_order = in_order;
+    b->out_of_order += !in_order;
+}
+
+/* Decodes packets b->next.. of the batch; returns EVT3_DONE or EVT3_NEED_*_ROOM. */
+int hpe_evt3_decode_batch(evt3_batch *b) {
+    evt3_job *job = b->job;
+    while (b->next < b->n_packets) {
+        evt3_packet *p = b->packets + b->next;
+        if (!b->started) {
+            p->reserved_word = -1;
+            p->reanchored = 0;
+            p->in_order = 1;
+            p->cd_total = 0;
+            if (p->n_words < 0) {
+                if (p->n_words == EVT3_REFUSED_RESYNC) job->state = resynced(job->state);
+                p->cd_end = job->cd_count;
+                p->trigger_end = job->trigger_count;
+                b->next++;
+                continue;
+            }
+            b->saved = job->state;
+            b->cd_start = job->cd_count;
+            b->trigger_start = job->trigger_count;
+            b->total_start = job->cd_total;
+            job->raw = b->raw + p->byte_offset;
+            job->n_words = p->n_words;
+            job->position = 0;
+            job->big_endian = p->big_endian;
+            job->width = p->width;
+            job->height = p->height;
+            job->t_offset_ns = b->ros_time && b->offset_known ? b->offset_ns : 0;
+            b->started = 1;
+        }
+        const int status = hpe_evt3_decode(job);
+        if (status == EVT3_NEED_CD_ROOM || status == EVT3_NEED_TRIGGER_ROOM) return status;
+        b->started = 0;
+        if (status == EVT3_RESERVED_WORD) {
+            p->reserved_word = job->position;
+            job->state = resynced(b->saved);
+            job->cd_count = b->cd_start;
+            job->trigger_count = b->trigger_start;
+            job->cd_total = b->total_start;
+            b->reserved++;
+        } else {
+            if (b->ros_time) anchor(b, p);
+            check_order(b, p);
+            b->decoded++;
+        }
+        p->cd_end = job->cd_count;
+        p->trigger_end = job->trigger_count;
+        p->cd_total = job->cd_total - b->total_start;
+        b->dropped += p->cd_total - (p->cd_end - b->cd_start);
+        b->next++;
+    }
+    return EVT3_DONE;
+}
+
 /* Sizes the Python side checks before it trusts this library. */
 int64_t hpe_evt3_abi(int64_t what) {
     switch (what) {
@@ -318,6 +486,8 @@ int64_t hpe_evt3_abi(int64_t what) {
     case 1: return (int64_t)sizeof(evt3_state);
     case 2: return EVT3_CD_RECORD;
     case 3: return EVT3_TRIGGER_RECORD;
+    case 4: return (int64_t)sizeof(evt3_packet);
+    case 5: return (int64_t)sizeof(evt3_batch);
     default: return -1;
     }
 }

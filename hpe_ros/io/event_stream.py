@@ -5,21 +5,47 @@ and cuts the events into windows (:class:`~hpe_ros.pipelines.events.representati
 of sensor size ends the open window and starts a new windower; a CameraInfo of another size
 than the events is not attached to their windows (counted). :meth:`EventStream.counts` sums what
 was dropped on the way, for ``/diagnostics`` and the ``process`` report.
+
+Messages go in one at a time (:meth:`EventStream.push`: decoded at once) or in batches
+(:meth:`EventStream.queue`, no decoding, then :meth:`EventStream.flush` when it says a window is
+probably due: all queued packets decoded in one compiled call and windowed together). Both give
+the same events, counts and windows (a batch whose events are not in time order is windowed
+message by message, as ``push`` would).
 """
 
 from __future__ import annotations
 
+import threading
+import time
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from hpe_ros.core.camera import CameraModel
-from hpe_ros.io.events import EventPacketDecoder
+from hpe_ros.io.events import DecodedBatch, EventDecodeError, EventPacketDecoder
 from hpe_ros.pipelines.base import EventWindow
 from hpe_ros.pipelines.events.representations import EventWindower, GrayFrameBuffer, WindowerCounts
 
-__all__ = ["MAX_WINDOW_EVENTS", "MAX_WINDOW_MS", "EventStream", "window_settings_problem"]
+__all__ = ["BATCH_MAX_BYTES", "BATCH_MAX_PACKETS", "BATCH_MAX_WAIT_S", "MAX_WINDOW_EVENTS", "MAX_WINDOW_MS",
+           "EventStream", "StreamBatch", "window_settings_problem"]
 
 MAX_WINDOW_MS = 60_000.0  # a minute of events in one window
 MAX_WINDOW_EVENTS = 100_000_000
+# A batch is decoded at the latest at this size: one flush stays short (~10-20 ms at 1 MiB), so a
+# subscription queue of 1000 packets does not overflow behind it while it runs.
+BATCH_MAX_BYTES = 1 << 20
+BATCH_MAX_PACKETS = 256
+# Queued packets older than this (wall time) are due (see EventStream.stale): a paused stream.
+BATCH_MAX_WAIT_S = 0.025
+_COUNT_WINDOW_SPAN_NS = 50_000_000  # batch stamp span for count windows (time windows: their duration)
+
+
+@dataclass
+class StreamBatch:
+    """What :meth:`EventStream.flush` made of the queued messages."""
+
+    windows: list[EventWindow] = field(default_factory=list)  # completed, oldest first
+    rejected: list[tuple[Any, EventDecodeError]] = field(default_factory=list)  # (message, why), in order
+    messages: int = 0  # messages decoded
 
 
 def window_settings_problem(window_ms: float, window_events: int) -> str:
@@ -50,6 +76,15 @@ class EventStream:
         self._retired = WindowerCounts()  # of the windowers replaced so far
         self.size_changes = 0
         self.intrinsics_ignored = 0  # CameraInfo of another size than the events
+        # queued messages (queue / flush): appended under _queue_lock, decoded under _decode_lock
+        self._queue_lock, self._decode_lock = threading.Lock(), threading.Lock()
+        self._queued: list[Any] = []
+        self._queued_bytes = 0
+        self._first_stamp: int | None = None  # of the first queued message
+        self._first_queued = 0.0  # monotonic time it was queued
+        self._lag_ns = 0  # stamp - time of the last event, for the last batch's last message
+        self._next_due_ns: int | None = None  # no window-end flush before this stamp
+        self._events_per_byte = 0.5
 
     def configure(self, window_ms: float, window_events: int, frame_id: str = "") -> None:
         """Window settings for the windowers made from now on (ValueError when unusable)."""
@@ -60,9 +95,111 @@ class EventStream:
         self.frame_id = frame_id  # overrides the messages' frame_id when set
 
     def push(self, msg: Any) -> list[EventWindow]:
-        """The windows that ``msg``'s events complete (a change of sensor size also ends the open one)."""
-        events = self.decoder.decode(msg).cd
-        size = (int(msg.width), int(msg.height))  # checked by the decoder
+        """The windows that ``msg``'s events complete (a change of sensor size also ends the open one).
+
+        Decodes ``msg`` at once (queued messages first: the stream stays in order); raises
+        :class:`~hpe_ros.io.events.EventDecodeError` for a message to skip."""
+        earlier = self.flush().windows if self._queued else []
+        with self._decode_lock:
+            events = self.decoder.decode(msg).cd
+            windows = earlier + self._windower_for((int(msg.width), int(msg.height)), msg)  # size checked
+            return windows + self._windower().add(events)
+
+    def queue(self, msg: Any) -> bool:
+        """Keep ``msg`` for the next :meth:`flush` (nothing is decoded here; any thread may call this,
+        also while a flush runs). Returns whether a flush is due: a window has probably completed
+        (the message's stamp is past the open window's end, by the stamp-to-event lag seen last),
+        the queued stamps span a window or go back, or the batch is full."""
+        stamp = _stamp_ns(msg)
+        try:
+            n_bytes = len(msg.events)
+        except Exception:  # decoding will say what is wrong with it
+            n_bytes = 0
+        with self._queue_lock:
+            self._queued.append(msg)
+            self._queued_bytes += n_bytes
+            if len(self._queued) == 1:
+                self._first_stamp, self._first_queued = stamp, time.monotonic()
+            return self._due(stamp)
+
+    def _due(self, stamp: int | None) -> bool:
+        windower, first = self.windower, self._first_stamp
+        if (windower is None or stamp is None or first is None or len(self._queued) >= BATCH_MAX_PACKETS
+                or self._queued_bytes >= BATCH_MAX_BYTES):
+            return True
+        span = _COUNT_WINDOW_SPAN_NS if windower.count is not None else int(windower.duration_ns or 0)
+        if not 0 <= stamp - first < span:
+            return True
+        if windower.count is not None:
+            return self._queued_bytes * self._events_per_byte >= windower.count - windower.pending
+        end = windower.open_window_end_ns
+        if end is None:
+            return False  # nothing pending: the span above decides
+        return stamp - self._lag_ns >= end and (self._next_due_ns is None or stamp >= self._next_due_ns)
+
+    def stale(self, max_wait_s: float = BATCH_MAX_WAIT_S) -> bool:
+        """Whether messages have waited in the queue for ``max_wait_s`` or more (flush them: the
+        stream has paused, or runs slower than its windows)."""
+        with self._queue_lock:
+            return bool(self._queued) and time.monotonic() - self._first_queued >= max_wait_s
+
+    @property
+    def queued(self) -> int:
+        """Messages queued, not decoded yet."""
+        return len(self._queued)
+
+    def flush(self) -> StreamBatch:
+        """Decode the queued messages in one batch and window their events: the same events, counts
+        and windows as :meth:`push` for each, the messages that could not be decoded in ``rejected``
+        (their neighbours are decoded as usual)."""
+        with self._decode_lock:
+            with self._queue_lock:
+                messages, n_bytes = self._queued, self._queued_bytes
+                self._queued, self._queued_bytes, self._first_stamp = [], 0, None
+            if not messages:
+                return StreamBatch()
+            batch = self.decoder.decode_batch(messages)
+            windows = self._window_batch(messages, batch)
+            if batch.cd.size:
+                last_stamp = _stamp_ns(messages[int(batch.cd_ends.searchsorted(batch.cd.size))])
+                self._lag_ns = 0 if last_stamp is None else last_stamp - int(batch.cd["t"][-1])
+                windower = self.windower
+                if windower is not None and windower.duration_ns is not None and last_stamp is not None:
+                    self._next_due_ns = last_stamp + windower.duration_ns // 8  # no flush per packet
+                if n_bytes:
+                    self._events_per_byte = batch.cd.size / n_bytes
+            rejected = [(messages[index], error) for index, error in sorted(batch.errors.items())]
+            return StreamBatch(windows, rejected, len(messages))
+
+    def _window_batch(self, messages: list[Any], batch: DecodedBatch) -> list[EventWindow]:
+        """Windows of a decoded batch: one run per sensor size, added at once when in time order."""
+        good = [index for index in range(len(messages)) if index not in batch.errors] if batch.errors \
+            else range(len(messages))
+        if not good:
+            return []
+        if batch.size is not None:
+            runs = [(good[0], len(messages), batch.size)]
+        else:  # sizes change within the batch
+            runs = []
+            for index in good:
+                size = (int(messages[index].width), int(messages[index].height))
+                if runs and runs[-1][2] == size:
+                    runs[-1] = (runs[-1][0], index + 1, size)
+                else:
+                    runs.append((index, index + 1, size))
+        windows: list[EventWindow] = []
+        for start, stop, size in runs:
+            windows += self._windower_for(size, messages[start])
+            windower = self._windower()
+            if batch.all_in_order or batch.in_order[start:stop].all():
+                windows += windower.add(batch.cd_of(start, stop))
+            else:  # as push would: message by message
+                for index in range(start, stop):
+                    windows += windower.add(batch.cd_of(index, index + 1))
+        return windows
+
+    def _windower_for(self, size: tuple[int, int], msg: Any) -> list[EventWindow]:
+        """A windower for ``size`` (the one there, or a new one: a size change ends the open window)."""
         windows = []
         if self.windower is not None and (self.windower.width, self.windower.height) != size:
             last = self.windower.flush()
@@ -75,21 +212,30 @@ class EventStream:
                                           duration_ns=None if count else int(self.window_ms * 1e6),
                                           frame_id=self.frame_id or str(msg.header.frame_id),
                                           camera=self._matching_camera(*size), gray=self.gray)
-        return windows + self.windower.add(events)
+            self._next_due_ns = None
+        return windows
+
+    def _windower(self) -> EventWindower:
+        assert self.windower is not None  # made by _windower_for
+        return self.windower
 
     def finish(self) -> list[EventWindow]:
-        """The last, partial window (end of a bag)."""
+        """The queued messages' windows and the last, partial window (end of a bag)."""
+        windows = self.flush().windows
         last = self.windower.flush() if self.windower is not None else None
-        return [] if last is None else [last]
+        return windows + ([] if last is None else [last])
 
     def discard(self) -> int:
         """Throw the open window's events away (counted); returns how many."""
         return self.windower.discard() if self.windower is not None else 0
 
     def reset(self) -> None:
-        """A new stream (the node is activated again): state goes, counts stay."""
-        self.decoder.reset()
-        self._retire()
+        """A new stream (the node is activated again): state goes, counts stay (flush first: queued
+        messages are dropped)."""
+        with self._decode_lock, self._queue_lock:
+            self._queued, self._queued_bytes, self._first_stamp = [], 0, None
+            self.decoder.reset()
+            self._retire()
 
     @property
     def camera(self) -> CameraModel | None:
@@ -134,3 +280,12 @@ class EventStream:
         if self.intrinsics_ignored:
             values["intrinsics ignored (size mismatch)"] = self.intrinsics_ignored
         return values
+
+
+def _stamp_ns(msg: Any) -> int | None:
+    """The header stamp of ``msg`` in ns, None when it has none (decoding will refuse it)."""
+    try:
+        stamp = msg.header.stamp
+        return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
+    except (AttributeError, TypeError, ValueError, OverflowError):
+        return None

@@ -13,6 +13,7 @@ a tuple of ints in :data:`STATE_FIELDS` order (the fields of ``Evt3State``, bool
 
 from __future__ import annotations
 
+import array
 import ctypes
 import os
 import sys
@@ -26,11 +27,16 @@ import numpy as np
 from hpe_ros.pipelines.events.representations import CD_EVENT_DTYPE, TRIGGER_EVENT_DTYPE
 
 __all__ = [
+    "PACKET_DTYPE",
+    "REFUSED_RESYNC",
     "SCRATCH_WORDS",
+    "SKIPPED",
     "STATE_FIELDS",
+    "NativeEvt3Batch",
     "NativeEvt3Result",
     "NativeEvt3Stream",
     "available",
+    "batch_available",
     "decode_evt3",
     "library_path",
     "unavailable_reason",
@@ -45,6 +51,13 @@ _MAX_EVENTS_PER_WORD = 12
 _FIRST_TRIGGER_CAPACITY = 16
 # Packets up to this many words are decoded into a buffer each stream reuses (see NativeEvt3Stream).
 SCRATCH_WORDS = 1 << 15
+
+# One packet of a batch (evt3_packet in _evt3.c): what the caller gives, then what decoding gave.
+PACKET_FIELDS = ("byte_offset", "n_words", "big_endian", "width", "height", "stamp_ns",  # in
+                 "cd_end", "trigger_end", "cd_total", "reserved_word", "reanchored", "in_order")  # out
+PACKET_DTYPE = np.dtype([(name, np.int64) for name in PACKET_FIELDS])
+# n_words of a packet refused before decoding: the stream resyncs (not bytes, odd size) / is untouched.
+REFUSED_RESYNC, SKIPPED = -1, -2
 
 
 class _State(ctypes.Structure):
@@ -71,6 +84,50 @@ class _Job(ctypes.Structure):
         ("state", _State),
         ("t_offset_ns", ctypes.c_int64),
     ]
+
+
+class _Batch(ctypes.Structure):
+    """``evt3_batch`` of _evt3.c: the stream's job, the packets, progress and the ROS clock."""
+
+    _fields_ = [
+        ("job", ctypes.POINTER(_Job)),
+        ("raw", ctypes.c_char_p),  # assigned a bytes object: its buffer, not copied
+        ("packets", ctypes.c_void_p),
+        ("n_packets", ctypes.c_int64),
+        ("next", ctypes.c_int64),
+        ("started", ctypes.c_int64),
+        ("saved", _State),
+        ("cd_start", ctypes.c_int64),
+        ("trigger_start", ctypes.c_int64),
+        ("total_start", ctypes.c_int64),
+        ("ros_time", ctypes.c_int64),
+        ("offset_known", ctypes.c_int64),
+        ("offset_ns", ctypes.c_int64),
+        ("reanchor_ns", ctypes.c_int64),
+        ("has_last", ctypes.c_int64),
+        ("last_t", ctypes.c_int64),
+        ("decoded", ctypes.c_int64),
+        ("reserved", ctypes.c_int64),
+        ("dropped", ctypes.c_int64),
+        ("reanchored", ctypes.c_int64),
+        ("out_of_order", ctypes.c_int64),
+    ]
+
+
+@dataclass(frozen=True)
+class NativeEvt3Batch:
+    """What a batch of packets decoded to: the records of all packets one after another; ``packets``
+    (PACKET_DTYPE) says where each packet's end and what else happened to it."""
+
+    cd: np.ndarray  # CD_EVENT_DTYPE
+    triggers: np.ndarray  # TRIGGER_EVENT_DTYPE
+    packets: np.ndarray
+    offset_ns: int | None  # ROS time - sensor time after the batch (None: not known yet)
+    decoded: int  # packets decoded (not refused)
+    reserved: int  # packets refused for reserved words
+    dropped: int  # CD events dropped (outside the sensor, before the row / time was known)
+    reanchored: int  # packets where ROS time was anchored again
+    in_order: bool  # every packet's in_order is set
 
 
 @dataclass(frozen=True)
@@ -111,6 +168,8 @@ def _layout_problem(lib: ctypes.CDLL) -> str | None:
     for what, size in expected.items():
         if abi(what) != size:
             return f"size {what} is {abi(what)} in the library, {size} here"
+    if abi(4) != -1 and (abi(4) != PACKET_DTYPE.itemsize or abi(5) != ctypes.sizeof(_Batch)):
+        return f"batch structs are {abi(4)} / {abi(5)} bytes in the library"
     cd_offsets = _offsets(CD_EVENT_DTYPE, ("x", "y", "t", "p"))
     trigger_offsets = _offsets(TRIGGER_EVENT_DTYPE, ("t", "p", "id"))
     if cd_offsets != (0, 2, 4, 12) or trigger_offsets != (0, 8, 9):
@@ -138,6 +197,9 @@ def _load() -> tuple[ctypes.CDLL | None, str | None]:
         return None, f"{path} does not match evt3_native.py: {problem}; rebuild it"
     lib.hpe_evt3_decode.argtypes = [ctypes.POINTER(_Job)]
     lib.hpe_evt3_decode.restype = ctypes.c_int
+    if hasattr(lib, "hpe_evt3_decode_batch"):  # a library built before batches has none
+        lib.hpe_evt3_decode_batch.argtypes = [ctypes.POINTER(_Batch)]
+        lib.hpe_evt3_decode_batch.restype = ctypes.c_int
     return lib, None
 
 
@@ -147,6 +209,11 @@ _LIB, unavailable_reason = _load()
 def available() -> bool:
     """Whether the compiled decoder is loaded."""
     return _LIB is not None
+
+
+def batch_available() -> bool:
+    """Whether the loaded library decodes batches (:meth:`NativeEvt3Stream.decode_batch`)."""
+    return _LIB is not None and hasattr(_LIB, "hpe_evt3_decode_batch")
 
 
 def _copied(array: np.ndarray, used: int, capacity: int) -> np.ndarray:
@@ -191,6 +258,10 @@ class NativeEvt3Stream:
         scratch = (self._scratch_cd, self._scratch_triggers)
         self._scratch_bytes = {id(array): array.view(np.uint8).data for array in scratch}
         self._use_scratch()
+        self._batch = _Batch(job=ctypes.pointer(self._job))
+        self._batch_ref = ctypes.byref(self._batch)
+        self._decode_batch = getattr(_LIB, "hpe_evt3_decode_batch", None)
+        self._events_per_byte = 0.5  # room for a batch's events, learnt from the batches before
         if state is not None:
             self.state = tuple(state)
 
@@ -246,6 +317,52 @@ class NativeEvt3Stream:
                 raise RuntimeError(f"hpe_evt3_decode returned unknown status {status}")
         return NativeEvt3Result(self._owned(cd, job.cd_count), self._owned(triggers, job.trigger_count),
                                 job.cd_total, None)
+
+    def decode_batch(self, raw: bytes, rows: array.array, *, ros_time: bool, offset_ns: int | None,
+                     reanchor_ns: int) -> NativeEvt3Batch:
+        """Decode a batch of packets in one call; the state advances as if they were decoded one by one.
+
+        ``rows``: array('q') of PACKET_DTYPE records, the input fields set (the outputs are written
+        into it); the packets' words lie in ``raw``. ``ros_time``: put the events on the ROS clock
+        from ``offset_ns`` on (None: the first packet with an event fixes it)."""
+        if self._decode_batch is None:
+            raise RuntimeError("the compiled EVT 3.0 decoder was built without batches; rebuild it")
+        if rows.typecode != "q" or len(rows) % len(PACKET_FIELDS):
+            raise ValueError("rows must be an array('q') of whole PACKET_DTYPE records")
+        job = self._job
+        cd = np.empty(int(len(raw) * self._events_per_byte) + 4 * _MAX_EVENTS_PER_WORD, CD_EVENT_DTYPE)
+        triggers = np.empty(_FIRST_TRIGGER_CAPACITY, TRIGGER_EVENT_DTYPE)
+        job.cd, job.cd_capacity = _address(cd), cd.size
+        job.triggers, job.trigger_capacity = _address(triggers), triggers.size
+        job.cd_count = job.trigger_count = job.cd_total = 0
+        self._on_scratch = False
+        batch = self._batch
+        batch.raw, batch.packets = raw, rows.buffer_info()[0]
+        batch.n_packets = len(rows) // len(PACKET_FIELDS)
+        batch.next = batch.started = batch.has_last = 0
+        batch.ros_time, batch.offset_known = ros_time, offset_ns is not None
+        batch.offset_ns, batch.reanchor_ns = offset_ns or 0, reanchor_ns
+        batch.decoded = batch.reserved = batch.dropped = batch.reanchored = batch.out_of_order = 0
+        while True:
+            status = self._decode_batch(self._batch_ref)
+            if status == _DONE:
+                break
+            if status == _NEED_CD_ROOM:
+                cd = _copied(cd, job.cd_count, 2 * cd.size)
+                job.cd, job.cd_capacity = cd.ctypes.data, cd.size
+            elif status == _NEED_TRIGGER_ROOM:
+                triggers = _copied(triggers, job.trigger_count, 2 * triggers.size)
+                job.triggers, job.trigger_capacity = triggers.ctypes.data, triggers.size
+            else:
+                raise RuntimeError(f"hpe_evt3_decode_batch returned unknown status {status}")
+        batch.raw = None  # the job and batch keep no pointer into the caller's buffers
+        if raw:  # the next batch's room: this stream's events per byte, with a margin
+            self._events_per_byte = min(1.25 * job.cd_total / len(raw) + 0.01, _MAX_EVENTS_PER_WORD / 2)
+        offset = batch.offset_ns if batch.offset_known else None
+        packets = np.frombuffer(rows, PACKET_DTYPE)
+        return NativeEvt3Batch(cd[:job.cd_count], triggers[:job.trigger_count], packets, offset,
+                               batch.decoded, batch.reserved, batch.dropped, batch.reanchored,
+                               not batch.out_of_order)
 
     def _use_scratch(self) -> None:
         job = self._job

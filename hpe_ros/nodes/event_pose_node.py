@@ -1,8 +1,12 @@
 """Event pose node: ``event_camera_msgs/EventPacket`` in, windows of events through a pipeline, 3D people out.
 
-Packets are decoded in the subscription callback, in arrival order, because the EVT 3.0
-stream carries state (row, time high bits) from packet to packet; complete windows then go to
-the worker through the bounded queue, where the newest window wins.
+Packets are queued in the subscription callback, in arrival order (no decoding there), and
+decoded in batches when a window is probably due (the packet stamps say so), the batch is full,
+or a timer finds packets waiting for ``BATCH_MAX_WAIT_S``: one compiled call per batch instead of
+one per packet, with the same events and windows (see ``hpe_ros.io.event_stream``). The EVT 3.0
+stream carries state (row, time high bits) from packet to packet, so batches are decoded in
+order, in the callbacks' thread; complete windows then go to the worker through the bounded
+queue, where the newest window wins.
 
 Every input type is checked and a bad message is counted on ``/diagnostics`` per type
 (``rejected event packet evt3`` / ``mono`` / ``other``, ``rejected camera_info``,
@@ -21,8 +25,8 @@ from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rclpy.qos import QoSProfile
 from sensor_msgs.msg import CameraInfo, Image
 
-from hpe_ros.io.event_stream import EventStream, window_settings_problem
-from hpe_ros.io.events import EventDecodeError, EventPacketDecoder
+from hpe_ros.io.event_stream import BATCH_MAX_WAIT_S, EventStream, window_settings_problem
+from hpe_ros.io.events import EventPacketDecoder
 from hpe_ros.io.images import ImageDecodeError, image_to_numpy, rgb8_to_image_fields
 from hpe_ros.io.messages import camera_from_info, make_header
 from hpe_ros.nodes.pose_node_base import PoseNodeBase, reliable_qos
@@ -41,6 +45,7 @@ class EventPoseNode(PoseNodeBase):
         self._gray = GrayFrameBuffer(capacity=32)
         self._stream = EventStream(gray=self._gray)  # counts carry over deactivate / activate
         self._intrinsics_warned = 0
+        self._flush_timer: Any = None  # while active: decodes packets left waiting (a paused stream)
         super().__init__(node_name, **kwargs)
 
     def declare_input_parameters(self) -> None:
@@ -76,7 +81,11 @@ class EventPoseNode(PoseNodeBase):
         topics = [(EventPacket, self.param("input.events_topic"), self._on_packet),
                   (CameraInfo, self.param("input.camera_info_topic"), self._on_camera_info),
                   (Image, self.param("input.gray_topic"), self._on_gray)]
-        return [self.subscribe_input(kind, topic, callback, qos) for kind, topic, callback in topics if topic]
+        subscriptions = [self.subscribe_input(kind, topic, callback, qos) for kind, topic, callback in topics
+                         if topic]
+        if self._flush_timer is None:
+            self._flush_timer = self.create_timer(BATCH_MAX_WAIT_S, self._on_flush_timer)
+        return subscriptions
 
     def parameter_problem(self, name: str, value: Any) -> str:
         if name == "input.window_ms":
@@ -87,27 +96,39 @@ class EventPoseNode(PoseNodeBase):
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         result = super().on_deactivate(state)  # no packet callback runs after this
+        if self._flush_timer is not None:
+            self.destroy_timer(self._flush_timer)
+            self._flush_timer = None
+        self._decode_queued(keep_windows=False)  # the stream state and counts stay right
         discarded = self._stream.discard()
         if discarded:
             self.get_logger().info(f"deactivated: the {discarded} events of the open window are discarded")
         return result
 
     def _on_packet(self, msg: EventPacket) -> None:
+        if self._stream.queue(msg):
+            self._decode_queued()
+
+    def _on_flush_timer(self) -> None:
+        if self._stream.stale():
+            self._decode_queued()
+
+    def _decode_queued(self, keep_windows: bool = True) -> None:
+        """Decode the queued packets; their windows go to the worker, bad packets are reported."""
         stream = self._stream
         sizes_before = (stream.windower is None, stream.size_changes)
-        try:
-            windows = stream.push(msg)
-        except EventDecodeError as error:
+        batch = stream.flush()
+        for msg, error in batch.rejected:
             self.stats.received()
-            self.reject(f"event packet {msg.seq}: {error}", f"event packet {EventPacketDecoder.kind_of(msg)}")
-            return
-        if sizes_before != (stream.windower is None, stream.size_changes):
-            self.get_logger().info(f"receiving {msg.width}x{msg.height} '{msg.encoding}' events from packet "
-                                   f"seq {msg.seq} (size changes so far: {stream.size_changes})",
-                                   throttle_duration_sec=5.0)
+            self.reject(f"event packet {getattr(msg, 'seq', '?')}: {error}",
+                        f"event packet {EventPacketDecoder.kind_of(msg)}")
+        window = stream.windower
+        if sizes_before != (window is None, stream.size_changes) and window is not None:
+            self.get_logger().info(f"receiving {window.width}x{window.height} events (size changes so far: "
+                                   f"{stream.size_changes})", throttle_duration_sec=5.0)
         self._warn_camera_mismatch()
-        for window in windows:
-            self.enqueue(window)
+        for item in batch.windows if keep_windows else ():
+            self.enqueue(item)
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
         try:

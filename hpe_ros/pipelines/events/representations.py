@@ -300,6 +300,13 @@ class EventWindower:
         """Events waiting for their window to complete."""
         return self._pending_size
 
+    @property
+    def open_window_end_ns(self) -> int | None:
+        """End of the open time window (None: count windows, or no window open yet)."""
+        if self.duration_ns is None or self._window_start is None:
+            return None
+        return self._window_start + self.duration_ns
+
     def _window(self, events: np.ndarray, stamp_ns: int) -> EventWindow:
         self.counts.windowed += events.size
         gray = self.gray.nearest(stamp_ns) if self.gray is not None else None
