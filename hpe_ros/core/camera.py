@@ -123,6 +123,8 @@ class CameraModel:
         D.setflags(write=False)
         object.__setattr__(self, "K", K)
         object.__setattr__(self, "D", D)
+        # K and D are read-only: computed once here, not in every projection
+        object.__setattr__(self, "_has_distortion", bool(np.any(D != 0)))
         self.validate()
 
     def validate(self) -> None:
@@ -205,7 +207,7 @@ class CameraModel:
 
     @property
     def has_distortion(self) -> bool:
-        return bool(np.any(self.D != 0))
+        return self._has_distortion  # type: ignore[attr-defined, no-any-return]  # set in __post_init__
 
     # --- pixels <-> normalised coordinates (no distortion) ---
 

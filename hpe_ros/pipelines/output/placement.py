@@ -93,14 +93,15 @@ def place_skeletons(
     translation = np.where(
         np.isfinite(translation), _solve_linear(normalised, rel, weights / safe_depth**2), translation
     )
+    # Each step reuses the projections and cost of the last (the same values as recomputing them).
+    fit = _Fit.at(camera, _observed(keypoints_2d, weights), rel, weights, translation)
     for _ in range(refine_steps):
-        translation = _gauss_newton_step(camera, keypoints_2d, rel, weights, translation)
+        fit = _gauss_newton_step(fit)
+    translation = fit.translation
 
-    residual = _pixel_residual(camera, keypoints_2d, rel, translation, weights)  # (N, J, 2)
-    weight_sum = weights.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rms = np.sqrt(np.sum(weights * np.sum(residual**2, axis=-1), axis=1) / weight_sum)
-    relative_std = _relative_depth_std(camera, keypoints_2d, rel, weights, translation, rms)
+    with np.errstate(invalid="ignore", divide="ignore"):  # the cost is the weighted squared pixel error
+        rms = np.sqrt(fit.cost / weights.sum(axis=1))
+    relative_std = _relative_depth_std(camera, rel, weights, translation, rms)
 
     joints_camera = joints_relative + translation[:, None, :]
     in_front = np.all(np.where(usable, joints_camera[..., 2] > MIN_DEPTH_M, True), axis=1)
@@ -143,36 +144,57 @@ def _solve_linear(normalised: np.ndarray, rel: np.ndarray, weights: np.ndarray) 
 
 
 def _solve_3x3(matrix: np.ndarray, rhs: np.ndarray) -> np.ndarray:
-    """Batched solve; rows whose matrix is (nearly) singular give NaN."""
-    scale = np.abs(matrix).max(axis=(1, 2))
-    ok = (scale > 0) & np.isfinite(matrix).all(axis=(1, 2)) & np.isfinite(rhs).all(-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cond_ok = ok.copy()
-        cond_ok[ok] = np.linalg.cond(matrix[ok]) < 1e12
+    """Batched solve; rows whose matrix is (nearly) singular (condition number 1e12 or more) give NaN."""
+    scale = np.abs(matrix).max(axis=(1, 2))  # NaN where the matrix holds one
+    ok = (scale > 0) & (scale < np.inf) & np.isfinite(rhs).all(-1)
     solution = np.full(rhs.shape, np.nan)
-    if cond_ok.any():
-        solution[cond_ok] = np.linalg.solve(matrix[cond_ok], rhs[cond_ok][..., None])[..., 0]
+    if not ok.any():
+        return solution
+    chosen = matrix if ok.all() else matrix[ok]
+    singular_values = np.linalg.svd(chosen, compute_uv=False)  # what np.linalg.cond does, without its checks
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ok[ok] = singular_values[:, 0] / singular_values[:, -1] < 1e12
+    if ok.all():
+        return np.linalg.solve(matrix, rhs[..., None])[..., 0]
+    if ok.any():
+        solution[ok] = np.linalg.solve(matrix[ok], rhs[ok][..., None])[..., 0]
     return solution
 
 
-def _pixel_residual(
-    camera: CameraModel, keypoints: np.ndarray, rel: np.ndarray, translation: np.ndarray, weights: np.ndarray
-) -> np.ndarray:
-    """(N, J, 2) projected minus observed pixels; 0 for unused joints, NaN for used ones behind the camera."""
-    residual = camera.project(rel + translation[:, None, :]) - np.where(
-        weights[..., None] > 0, keypoints, 0.0
-    )
-    return np.where(weights[..., None] > 0, residual, 0.0)
+def _observed(keypoints: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The pixels the residuals compare with: 0 for unused joints."""
+    return np.where(weights[..., None] > 0, keypoints, 0.0)
 
 
-def _pixel_jacobian(
-    camera: CameraModel, rel: np.ndarray, translation: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Projections (N, J, 2) and their derivatives (N, J, 2, 3) with respect to t: exact for a
-    pinhole (no lens distortion), central differences through the lens model otherwise."""
+@dataclass(frozen=True)
+class _Fit:
+    """A translation with its projections and weighted squared pixel error (the cost)."""
+
+    camera: CameraModel
+    observed: np.ndarray  # (N, J, 2) from :func:`_observed`
+    rel: np.ndarray
+    weights: np.ndarray
+    translation: np.ndarray  # (N, 3)
+    projected: np.ndarray  # (N, J, 2) pixels of rel + translation
+    cost: np.ndarray  # (N,) inf where not finite
+
+    @classmethod
+    def at(cls, camera: CameraModel, observed: np.ndarray, rel: np.ndarray, weights: np.ndarray,
+           translation: np.ndarray) -> _Fit:
+        projected = camera.project(rel + translation[:, None, :])
+        residual = np.where(weights[..., None] > 0, projected - observed, 0.0)
+        with np.errstate(invalid="ignore"):
+            cost = np.sum(weights * np.sum(residual**2, axis=-1), axis=1)
+        cost = np.where(np.isfinite(cost), cost, np.inf)
+        return cls(camera, observed, rel, weights, translation, projected, cost)
+
+
+def _pixel_jacobian(camera: CameraModel, rel: np.ndarray, translation: np.ndarray) -> np.ndarray:
+    """Derivatives (N, J, 2, 3) of the projections with respect to t: exact for a pinhole (no lens
+    distortion), central differences through the lens model otherwise."""
     points = rel + translation[:, None, :]
     if not camera.has_distortion:
-        return camera.project(points), _pinhole_jacobian(camera, points)
+        return _pinhole_jacobian(camera, points)
     steps = _JACOBIAN_STEP_M * np.maximum(1.0, np.abs(translation[:, 2]))
     columns = []
     for axis in range(3):
@@ -181,14 +203,13 @@ def _pixel_jacobian(
         forward = camera.project(points + delta[:, None, :])
         backward = camera.project(points - delta[:, None, :])
         columns.append((forward - backward) / (2.0 * steps[:, None, None]))
-    return camera.project(points), np.stack(columns, axis=-1)
+    return np.stack(columns, axis=-1)
 
 
 def _pinhole_jacobian(camera: CameraModel, points: np.ndarray) -> np.ndarray:
     """d(u, v)/d(t) (N, J, 2, 3) of pinhole projections of ``points`` + t at t = 0; NaN where z <= 0."""
     x, y, z = points[..., 0], points[..., 1], points[..., 2]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        inverse_z = np.where(z > 0, 1.0 / z, np.nan)
+    inverse_z = np.divide(1.0, z, out=np.full(z.shape, np.nan), where=z > 0)
     jacobian = np.zeros(points.shape[:-1] + (2, 3))
     jacobian[..., 0, 0] = camera.fx * inverse_z
     jacobian[..., 0, 1] = camera.skew * inverse_z
@@ -199,12 +220,11 @@ def _pinhole_jacobian(camera: CameraModel, points: np.ndarray) -> np.ndarray:
     return jacobian
 
 
-def _gauss_newton_step(
-    camera: CameraModel, keypoints: np.ndarray, rel: np.ndarray, weights: np.ndarray, translation: np.ndarray
-) -> np.ndarray:
+def _gauss_newton_step(fit: _Fit) -> _Fit:
     """One weighted Gauss-Newton step on pixel error; kept only where it lowers the error."""
-    projected, jacobian = _pixel_jacobian(camera, rel, translation)
-    residual = projected - np.where(weights[..., None] > 0, keypoints, 0.0)
+    weights, translation = fit.weights, fit.translation
+    jacobian = _pixel_jacobian(fit.camera, fit.rel, translation)
+    residual = fit.projected - fit.observed
     w = weights[..., None, None]
     valid = np.isfinite(residual).all(-1)[..., None, None] & np.isfinite(jacobian).all(
         (-2, -1), keepdims=True
@@ -214,21 +234,19 @@ def _gauss_newton_step(
     residual = np.where(valid[..., 0], residual, 0.0)
     normal = np.einsum("njai,njak->nik", jt_w, jacobian)
     gradient = np.einsum("njai,nja->ni", jt_w, residual)
-    candidate = translation - _solve_3x3(normal, gradient)
-
-    def cost(t: np.ndarray) -> np.ndarray:
-        r = _pixel_residual(camera, keypoints, rel, t, weights)
-        with np.errstate(invalid="ignore"):
-            c = np.sum(weights * np.sum(r**2, axis=-1), axis=1)
-        return np.where(np.isfinite(c), c, np.inf)
-
-    better = np.isfinite(candidate).all(-1) & (cost(candidate) <= cost(translation))
-    return np.where(better[:, None], candidate, translation)
+    step = _solve_3x3(normal, gradient)
+    candidate = _Fit.at(fit.camera, fit.observed, fit.rel, weights, translation - step)
+    better = np.isfinite(candidate.translation).all(-1) & (candidate.cost <= fit.cost)
+    return _Fit(
+        fit.camera, fit.observed, fit.rel, weights,
+        np.where(better[:, None], candidate.translation, translation),
+        np.where(better[:, None, None], candidate.projected, fit.projected),
+        np.where(better, candidate.cost, fit.cost),
+    )  # fmt: skip
 
 
 def _relative_depth_std(
     camera: CameraModel,
-    keypoints: np.ndarray,
     rel: np.ndarray,
     weights: np.ndarray,
     translation: np.ndarray,
@@ -236,7 +254,7 @@ def _relative_depth_std(
 ) -> np.ndarray:
     """std(t_z) / t_z for a pixel error of ``rms_px`` per joint (not reduced by the joint count:
     a lifter's errors are correlated across joints, not independent)."""
-    _, jacobian = _pixel_jacobian(camera, rel, np.where(np.isfinite(translation), translation, 0.0))
+    jacobian = _pixel_jacobian(camera, rel, np.where(np.isfinite(translation), translation, 0.0))
     normalised_weights = weights / np.maximum(weights.sum(axis=1, keepdims=True), 1e-12)
     jacobian = np.where(np.isfinite(jacobian), jacobian, 0.0)
     normal = np.einsum("nj,njai,njak->nik", normalised_weights, jacobian, jacobian)

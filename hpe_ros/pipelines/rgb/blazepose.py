@@ -33,16 +33,17 @@ from hpe_ros.core.boxes import box_iou
 from hpe_ros.core.joints import BLAZEPOSE_33, COCO_17, H36M_17, JointSet, convert_joints, get_joint_set
 from hpe_ros.pipelines.backends.tflite import TfliteModel
 from hpe_ros.pipelines.rgb.blazepose_detection import (
+    INPUT_SIZE,
     PersonRoi,
     box_overlap_of_smaller,
-    concatenate,
-    decode_detections,
+    decode_regions,
     detection_regions,
-    detector_input,
+    region_letterbox,
     rois_of_detections,
-    to_image_pixels,
+    warp_letterboxed,
     weighted_nms,
 )
+from hpe_ros.pipelines.rgb.blazepose_inputs import InputBatch
 from hpe_ros.pipelines.rgb.blazepose_models import DETECTION_MODEL, LANDMARK_MODELS, mediapipe_models_dir
 
 LANDMARK_INPUT = 256
@@ -242,6 +243,8 @@ class BlazePoseDetector:
         self.refine_passes = refine_passes
         self._tracked: list[PersonRoi] = []
         self._scan_slice = 0
+        self._tiles = InputBatch(INPUT_SIZE, 127.5, 1.0)  # [-1, 1], as in MediaPipe
+        self._crops = InputBatch(LANDMARK_INPUT, 255.0)  # [0, 1]
 
     # ---- stages ------------------------------------------------------------------------------
     @staticmethod
@@ -271,16 +274,12 @@ class BlazePoseDetector:
         """The detector's person ROIs in the (R, 4) ``regions`` of ``image_rgb``, best first."""
         if len(regions) == 0:
             return []
-        inputs = [detector_input(image_rgb, region) for region in regions]
-        regressors, classifiers = self._detector(np.stack([tensor for tensor, _ in inputs]))
-        found = concatenate(
-            [
-                to_image_pixels(
-                    decode_detections(regressors[i], classifiers[i], self.min_detection_confidence), lb
-                )
-                for i, (_, lb) in enumerate(inputs)
-            ]
-        )
+        height, width = image_rgb.shape[:2]
+        letterboxes = [region_letterbox(width, height, region) for region in regions]
+        tiles = self._tiles.fill(len(regions),
+                                 lambda i, out: warp_letterboxed(image_rgb, letterboxes[i], out))
+        regressors, classifiers = self._detector(tiles)
+        found = decode_regions(regressors, classifiers, letterboxes, self.min_detection_confidence)
         return rois_of_detections(weighted_nms(found))
 
     def landmarks(self, image_rgb: np.ndarray, rois: Sequence[PersonRoi]) -> list[LandmarkOutput]:
@@ -288,21 +287,18 @@ class BlazePoseDetector:
         if not rois:
             return []
         image_rgb = self._check_image(image_rgb)
-        crops = (
-            np.stack(
-                [
-                    cv2.warpAffine(
-                        image_rgb,
-                        roi.crop_matrix(LANDMARK_INPUT),
-                        (LANDMARK_INPUT, LANDMARK_INPUT),
-                        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                        borderMode=cv2.BORDER_REPLICATE,
-                    )
-                    for roi in rois
-                ]
-            ).astype(np.float32)
-            / 255.0
-        )
+
+        def warp(index: int, out: np.ndarray) -> None:
+            cv2.warpAffine(
+                image_rgb,
+                rois[index].crop_matrix(LANDMARK_INPUT),
+                (LANDMARK_INPUT, LANDMARK_INPUT),
+                dst=out,
+                flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                borderMode=cv2.BORDER_REPLICATE,
+            )
+
+        crops = self._crops.fill(len(rois), warp)
         raw, presence, _segmentation, heatmaps, world = self._landmarks(crops)
         raw = raw.reshape(len(rois), _NUM_LANDMARKS, 5).astype(np.float64)
         normalised = refine_from_heatmaps(raw[..., :2] / LANDMARK_INPUT, heatmaps)

@@ -81,18 +81,30 @@ def detector_input(image_rgb: np.ndarray, region: np.ndarray | None = None) -> t
     to pixels of the whole image.
     """
     height, width = image_rgb.shape[:2]
+    letterbox = region_letterbox(width, height, region)
+    return warp_letterboxed(image_rgb, letterbox).astype(np.float32) / 127.5 - 1.0, letterbox
+
+
+def region_letterbox(width: int, height: int, region: np.ndarray | None = None) -> Letterbox:
+    """The letterbox of ``region`` (x0, y0, x1, y1; None: the whole W x H image), to whole-image pixels."""
     x0, y0, x1, y1 = (0.0, 0.0, float(width), float(height)) if region is None else map(float, region)
     letterbox = Letterbox.fit(x1 - x0, y1 - y0)
-    letterbox = Letterbox(letterbox.scale, letterbox.offset - [x0, y0])
-    warped = cv2.warpAffine(
+    return Letterbox(letterbox.scale, letterbox.offset - [x0, y0])
+
+
+def warp_letterboxed(
+    image_rgb: np.ndarray, letterbox: Letterbox, out: np.ndarray | None = None
+) -> np.ndarray:
+    """(224, 224, 3) uint8 detector pixels of ``image_rgb`` under ``letterbox``, into ``out`` when given."""
+    return cv2.warpAffine(
         image_rgb,
         letterbox.matrix(),
         (INPUT_SIZE, INPUT_SIZE),
+        dst=out,
         flags=cv2.INTER_LINEAR,
         borderMode=cv2.BORDER_CONSTANT,
         borderValue=(0, 0, 0),
     )
-    return warped.astype(np.float32) / 127.5 - 1.0, letterbox
 
 
 def detection_regions(
@@ -134,16 +146,38 @@ class PersonDetections:
 
 def decode_detections(regressors: np.ndarray, classifiers: np.ndarray, min_score: float) -> PersonDetections:
     """Raw outputs (A, 12) and (A, 1) -> detections above ``min_score``, in input pixels, unsuppressed."""
-    raw = np.clip(classifiers.reshape(-1).astype(np.float64), -_SCORE_CLIP, _SCORE_CLIP)
+    _, detections = _decode(regressors[None], classifiers[None], min_score)
+    return detections
+
+
+def decode_regions(
+    regressors: np.ndarray, classifiers: np.ndarray, letterboxes: list[Letterbox], min_score: float
+) -> PersonDetections:
+    """Raw outputs (R, A, 12) and (R, A, 1) of the R regions seen through ``letterboxes`` ->
+    detections above ``min_score`` in image pixels, region by region, unsuppressed (what
+    :func:`decode_detections` and :func:`to_image_pixels` give region by region, in one pass)."""
+    region, detections = _decode(regressors, classifiers, min_score)
+    scale = np.array([letterbox.scale for letterbox in letterboxes])[region, None, None]
+    offset = np.array([letterbox.offset for letterbox in letterboxes])[region, None, :]
+    boxes = (detections.boxes.reshape(-1, 2, 2) * scale - offset).reshape(-1, 4)
+    return PersonDetections(boxes, detections.keypoints * scale - offset, detections.scores)
+
+
+def _decode(
+    regressors: np.ndarray, classifiers: np.ndarray, min_score: float
+) -> tuple[np.ndarray, PersonDetections]:
+    """The region of each detection above ``min_score`` in (R, A, ...) outputs, and the detections."""
+    count = len(classifiers)
+    raw = np.clip(classifiers.reshape(count, -1).astype(np.float64), -_SCORE_CLIP, _SCORE_CLIP)
     scores = 1.0 / (1.0 + np.exp(-raw))
-    keep = np.flatnonzero(scores >= min_score)
-    values = regressors.reshape(-1, 12)[keep].astype(np.float64)
-    anchors = ANCHORS[keep] * INPUT_SIZE
+    region, anchor = np.nonzero(scores >= min_score)
+    values = regressors.reshape(count, -1, 12)[region, anchor].astype(np.float64)
+    anchors = ANCHORS[anchor] * INPUT_SIZE
     centre = values[:, 0:2] + anchors
     half = values[:, 2:4] / 2
     boxes = np.concatenate([centre - half, centre + half], axis=1)
     keypoints = values[:, 4:12].reshape(-1, 4, 2) + anchors[:, None]
-    return PersonDetections(boxes, keypoints, scores[keep])
+    return region, PersonDetections(boxes, keypoints, scores[region, anchor])
 
 
 def box_overlap_of_smaller(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -16,9 +16,12 @@ from hpe_ros.pipelines.rgb.blazepose_detection import (  # noqa: E402 (after the
     PersonRoi,
     box_overlap_of_smaller,
     decode_detections,
+    decode_regions,
     detection_regions,
     detector_input,
+    region_letterbox,
     rois_of_detections,
+    to_image_pixels,
     weighted_nms,
 )
 
@@ -45,6 +48,23 @@ def test_decoding_adds_anchor_centres_and_thresholds_scores():
     np.testing.assert_allclose(found.keypoints[0, 1], ANCHORS[5] * 224 + [3, 4])
     assert found.scores[0] == pytest.approx(1 / (1 + math.exp(-3)))
 
+
+
+def test_decoding_all_regions_at_once_matches_region_by_region():
+    rng = np.random.default_rng(3)
+    regressors = rng.normal(0, 20, (3, 2254, 12)).astype(np.float32)
+    classifiers = rng.normal(-4, 3, (3, 2254, 1)).astype(np.float32)
+    classifiers[1] = -20.0  # a region without detections
+    letterboxes = [region_letterbox(640, 480, region) for region in detection_regions(640, 480, (0.6,))[:3]]
+    together = decode_regions(regressors, classifiers, letterboxes, min_score=0.5)
+    parts = [
+        to_image_pixels(decode_detections(regressors[i], classifiers[i], 0.5), letterbox)
+        for i, letterbox in enumerate(letterboxes)
+    ]
+    assert len(together) == sum(len(part) for part in parts) > 0
+    np.testing.assert_array_equal(together.boxes, np.concatenate([part.boxes for part in parts]))
+    np.testing.assert_array_equal(together.keypoints, np.concatenate([part.keypoints for part in parts]))
+    np.testing.assert_array_equal(together.scores, np.concatenate([part.scores for part in parts]))
 
 def test_weighted_nms_averages_overlapping_detections_by_score():
     boxes = np.array([[0, 0, 10, 10], [1, 0, 11, 10], [50, 50, 60, 60]], dtype=float)
