@@ -22,6 +22,7 @@ in the wheel. Install with ``pip install hpe_ros[blazepose]``.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -179,6 +180,16 @@ class LandmarkOutput:
         return PersonRoi.from_points(self.landmarks[33], self.landmarks[34])
 
 
+@functools.lru_cache(maxsize=8)
+def _scan_plan(
+    width: int, height: int, tile_sides: tuple[float, ...], overlap: float, slices: int
+) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+    """The detector's regions of a frame size, and their ``slices`` parts (read-only: shared)."""
+    regions = detection_regions(width, height, tile_sides, overlap)
+    regions.setflags(write=False)
+    return regions, tuple(np.array_split(regions, slices))
+
+
 class BlazePoseDetector:
     """BlazePose 2D keypoints (33 landmarks) of every person in RGB images, offline.
 
@@ -302,23 +313,25 @@ class BlazePoseDetector:
         raw, presence, _segmentation, heatmaps, world = self._landmarks(crops)
         raw = raw.reshape(len(rois), _NUM_LANDMARKS, 5).astype(np.float64)
         normalised = refine_from_heatmaps(raw[..., :2] / LANDMARK_INPUT, heatmaps)
-        world = world.reshape(len(rois), _NUM_LANDMARKS, 3).astype(np.float64)
-        outputs = []
-        for n, roi in enumerate(rois):
-            cos, sin = math.cos(roi.rotation), math.sin(roi.rotation)
-            rotated = world[n, :33].copy()
-            rotated[:, 0] = cos * world[n, :33, 0] - sin * world[n, :33, 1]
-            rotated[:, 1] = sin * world[n, :33, 0] + cos * world[n, :33, 1]
-            outputs.append(
-                LandmarkOutput(
-                    roi=roi,
-                    landmarks=roi.to_image(normalised[n, :35]),
-                    visibility=_sigmoid(raw[n, :33, 3]),
-                    presence=float(presence.reshape(-1)[n]),
-                    world=rotated,
-                )
-            )
-        return outputs
+        world = world.reshape(len(rois), _NUM_LANDMARKS, 3)[:, :33].astype(np.float64)
+        # every ROI at once: what PersonRoi.to_image and a rotation per ROI give, the same operations
+        cos = np.array([math.cos(roi.rotation) for roi in rois])[:, None]
+        sin = np.array([math.sin(roi.rotation) for roi in rois])[:, None]
+        rotated = world.copy()
+        rotated[..., 0] = cos * world[..., 0] - sin * world[..., 1]
+        rotated[..., 1] = sin * world[..., 0] + cos * world[..., 1]
+        local = (normalised[:, :35] - 0.5) * np.array([roi.size for roi in rois])[:, None, None]
+        centres = np.stack([roi.centre for roi in rois])[:, None, :]
+        pixels = np.stack(
+            [cos * local[..., 0] - sin * local[..., 1], sin * local[..., 0] + cos * local[..., 1]], axis=-1
+        ) + centres
+        visibility = _sigmoid(raw[:, :33, 3])
+        scores = presence.reshape(-1)
+        return [
+            LandmarkOutput(roi=roi, landmarks=pixels[n], visibility=visibility[n], presence=float(scores[n]),
+                           world=rotated[n])
+            for n, roi in enumerate(rois)
+        ]
 
     # ---- people ------------------------------------------------------------------------------
     def _pose(self, output: LandmarkOutput, width: int, height: int) -> Pose2D:
@@ -347,7 +360,9 @@ class BlazePoseDetector:
         )
         if not outputs:
             return []
-        boxes = np.stack([self._pose(o, width, height).box[:4] for o in outputs])
+        boxes = np.stack(
+            [box_from_keypoints(o.landmarks[:33], o.visibility, width, height)[:4] for o in outputs]
+        )
         overlaps = overlap(boxes, boxes)
         kept: list[int] = []
         for i in range(len(outputs)):
@@ -362,11 +377,11 @@ class BlazePoseDetector:
         ``redetect_every`` slices, so that a full scan for newcomers is spread evenly over that
         many frames instead of stalling one.
         """
-        regions = detection_regions(width, height, self.tile_sides, self.tile_overlap)
+        regions, slices = _scan_plan(width, height, self.tile_sides, self.tile_overlap, self.redetect_every)
         if not tracking:
             self._scan_slice = 0
             return regions
-        part = np.array_split(regions, self.redetect_every)[self._scan_slice % self.redetect_every]
+        part = slices[self._scan_slice % self.redetect_every]
         self._scan_slice += 1
         return part
 
