@@ -203,7 +203,8 @@ def weighted_nms(detections: PersonDetections, iou_threshold: float = NMS_IOU) -
         weights = detections.scores[overlapping]
         weights = weights / weights.sum()
         boxes.append(weights @ detections.boxes[overlapping])
-        keypoints.append(np.tensordot(weights, detections.keypoints[overlapping], axes=1))
+        chosen = detections.keypoints[overlapping]  # np.tensordot(weights, chosen, axes=1), its dot product
+        keypoints.append(np.dot(weights[None], chosen.reshape(len(chosen), -1)).reshape(chosen.shape[1:]))
         scores.append(detections.scores[top])
         remaining = [i for i in remaining if i not in overlapping]
     if not scores:

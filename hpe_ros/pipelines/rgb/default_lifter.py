@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import os
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -72,9 +71,8 @@ def normalise_keypoints(
     valid = np.isfinite(keypoints).all(axis=-1) & np.isfinite(scores) & (scores >= score_threshold)
     masked = np.where(valid[..., None], keypoints, np.nan)
     enough = valid.sum(axis=1) >= 2
-    with warnings.catch_warnings():  # all-NaN rows (no valid joint) are handled below
-        warnings.simplefilter("ignore", RuntimeWarning)
-        low, high = np.nanmin(masked, axis=1), np.nanmax(masked, axis=1)
+    # np.nanmin / np.nanmax without their all-NaN warning: rows without a valid joint are handled below
+    low, high = np.fmin.reduce(masked, axis=1), np.fmax.reduce(masked, axis=1)
     box_centre = np.where(enough[:, None], 0.5 * (low + high), 0.0)
     extent = np.where(enough, 0.5 * np.max(high - low, axis=1), 1.0)
     scale = np.where(extent > 1e-6, extent, 1.0)
@@ -124,9 +122,10 @@ def virtual_view(keypoints: np.ndarray, scores: np.ndarray, camera: CameraModel,
     valid = np.isfinite(normalised).all(-1) & (np.asarray(scores) >= score_threshold)
     rays = np.concatenate([normalised, np.ones(normalised.shape[:-1] + (1,))], axis=-1)
     rays = np.where(valid[..., None], rays, np.nan)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        centre = np.where(valid[:, _PELVIS, None], rays[:, _PELVIS], np.nanmean(rays, axis=1))
+    known = ~np.isnan(rays)
+    with np.errstate(invalid="ignore"):  # np.nanmean's arithmetic; no valid joint: NaN, replaced below
+        mean = np.where(known, rays, 0.0).sum(axis=1) / known.sum(axis=1)
+    centre = np.where(valid[:, _PELVIS, None], rays[:, _PELVIS], mean)
     centre = np.where(np.isfinite(centre).all(-1, keepdims=True), centre, [0.0, 0.0, 1.0])
     rotation = rotations_to_rays(centre)
     virtual = np.einsum("nji,nkj->nki", rotation, rays)  # R^T applied to every ray
