@@ -160,7 +160,8 @@ class GeneratorConfig:
                              f"got {self.synthesis_families!r}")
 
 
-#: What the shipped lifter was trained with (``train_default_lifter``'s default). The body scale
+#: What the shipped lifter's base was trained with (``train_default_lifter``'s default; the shipped
+#: file is that base fine-tuned with the seated families, hpe_ros/data/default_lifter.md). The body scale
 #: centres the CMU template (about 1.59 m tall up to the H36M head joint) on an adult stature of
 #: about 1.71 m; 35 % of the frames are bent into sitting, crouching, bending or reaching poses;
 #: 40 % of the samples take the H36M joints themselves as 2D (detectors other than BlazePose).
