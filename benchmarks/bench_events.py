@@ -2,12 +2,13 @@
 
 Prints, in one run: decode Mev/s on the shared evt3 bag's payload repeated to >= 10M events (as one
 stream and packet by packet; compiled and numpy decoders side by side, median of the repeats, with
-their ratio); in CPU time, the node's path on the same stream cut into packets of several sizes (the bag's own
-~7 KB among them), packet by packet as the node gets them, beside decoding it as one long stream:
-``Evt3Decoder.decode``, ``EventPacketDecoder.decode`` (what the node calls: counts, ROS time) and
-``EventStream.push`` (decoding and 50 ms windows); a dense vectorised stream made with
-``encode_evt3``, the speed of a per-word Python reference loop on a slice (and the ratio), and
-accumulation Mev/s for EventHPE frames and voxel grids.
+their ratio); in CPU time, the node's path on the same stream cut into packets of several sizes
+(the bag's own ~7 KB among them), with the recorded stamps and with those of a 50 Mev/s camera:
+decoding packet by packet (``EventPacketDecoder.decode``, before) beside the node's batches
+(``EventPacketDecoder.decode_batch``, now), and with 50 ms windows (``EventStream.push`` beside
+``EventStream.queue`` / ``flush``, as the node does it), old and new alternating; a dense
+vectorised stream made with ``encode_evt3``, the speed of a per-word Python reference loop on a
+slice (and the ratio), and accumulation Mev/s for EventHPE frames and voxel grids.
 
     python benchmarks/bench_events.py [--min-events 10000000] [--repeats 5]
 """
@@ -20,6 +21,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -41,13 +43,13 @@ from hpe_ros.pipelines.events.representations import (  # noqa: E402
 )
 
 
-def compare_backends(label: str, n_events: int, run, repeats: int) -> None:
+def compare_backends(label: str, n_events: int, run: Callable[[Any], object], repeats: int) -> None:
     """Median Mev/s of ``run(backend)`` for the compiled and the numpy decoder, and their ratio."""
     rates = {}
     for backend in ("native", "numpy"):
         if backend == "native" and not evt3_native.available():
             continue
-        rates[backend] = n_events / median_time(lambda backend=backend: run(backend), repeats) / 1e6
+        rates[backend] = n_events / median_time(partial(run, backend), repeats) / 1e6
     line = "  ".join(f"{name} {rate:7.1f}" for name, rate in rates.items())
     ratio = f"  (x{rates['native'] / rates['numpy']:.1f})" if len(rates) == 2 else ""
     print(f"  {label:<22}: {line} Mev/s{ratio}")
@@ -119,47 +121,120 @@ def packet_messages(template: Any, payload: bytes, packet_bytes: int) -> list[An
     return messages
 
 
-def node_path(bag_messages: list[Any], stream: bytes, copies: int, repeats: int) -> None:
-    """Mev/s packet by packet (decoder, node decoding, node decoding + 50 ms windows) beside one stream.
+def restamped(messages: list[Any], rate_ev_s: float) -> list[Any]:
+    """``messages`` stamped as a camera producing ``rate_ev_s`` events/s would stamp them (the
+    packets' own sensor times unchanged): the node then queues many packets per window."""
+    decoder, out, events = Evt3Decoder(), [], 0
+    for message in messages:
+        events += decoder.decode(message.events).cd.size
+        stamp_ns = 1_700_000_000 * 10**9 + int(events * 1e9 / rate_ev_s)
+        header = replace(message.header, stamp=replace(message.header.stamp, sec=stamp_ns // 10**9,
+                                                        nanosec=stamp_ns % 10**9))
+        out.append(replace(message, header=header))
+    return out
 
-    The packets of one copy of the bag are fed ``copies`` times in a row (the stream goes on: the
-    sensor clock wraps, ROS time re-anchors once per copy); each packet's bytes are in the cache,
-    as in the node, where the packet was just deserialised."""
+
+def node_batches(messages: list[Any], copies: int) -> list[list[Any]]:
+    """The batches the event node decodes: ``EventStream.queue`` says when one is due."""
+    stream, batches, start = EventStream(window_ms=50.0), [], 0
+    stream_messages = messages * copies
+    for index, message in enumerate(stream_messages):
+        if stream.queue(message):
+            stream.flush()
+            batches.append(stream_messages[start:index + 1])
+            start = index + 1
+    if start < len(stream_messages):
+        batches.append(stream_messages[start:])
+    return batches
+
+
+def camera_stream(bag_events: np.ndarray, copies: int, rate_ev_s: float) -> bytes:
+    """The bag's events ``copies`` times in a row on one clock, its time scaled so that the stream
+    runs at ``rate_ev_s``, encoded as EVT 3.0 again: what a camera at that rate would send."""
+    t = bag_events["t"] - bag_events["t"][0]
+    period = int(t[-1]) + 1000
+    events = np.tile(bag_events, copies)
+    events["t"] = (np.tile(t, copies) + np.repeat(np.arange(copies) * period, t.size)) * (
+        bag_events.size / (period * 1e-9)) / rate_ev_s
+    return encode_evt3(events)
+
+
+def _node_runs(messages: list[Any], copies: int, batches: list[list[Any]]) -> tuple[Callable[[], None], ...]:
+    """Decoding packet by packet and in the node's batches; with windows, ``push`` and ``queue``."""
+
+    def per_packet() -> None:
+        decoder = EventPacketDecoder()
+        for _ in range(copies):
+            for message in messages:
+                decoder.decode(message)
+
+    def batched() -> None:
+        decoder = EventPacketDecoder()
+        for batch in batches:
+            decoder.decode_batch(batch)
+
+    def push() -> None:
+        events = EventStream(window_ms=50.0)
+        for _ in range(copies):
+            for message in messages:
+                events.push(message)
+
+    def queue() -> None:  # as the node does it
+        events = EventStream(window_ms=50.0)
+        for _ in range(copies):
+            for message in messages:
+                if events.queue(message):
+                    events.flush()
+        events.flush()
+
+    return per_packet, batched, push, queue
+
+
+def node_path(bag_messages: list[Any], stream: bytes, copies: int, repeats: int) -> None:
+    """Mev/s of the node's decoding, packet by packet (before) and in the node's batches (now), side by side.
+
+    Old and new alternate repeat by repeat; medians of CPU time of this process. ``recorded``: the
+    bag's packets fed ``copies`` times in a row with their own stamps (the sensor clock wraps, ROS
+    time re-anchors once per copy): the bag's rate, ~65 kev/s, a few packets per 50 ms window.
+    ``50 Mev/s``: the bag's packets stamped as a 50 Mev/s camera would (decoding only: their sensor
+    times do not follow those stamps), and the bag's events re-encoded as a 50 Mev/s camera's
+    stream, cut into packets of the bag's mean size, 2 KB and 32 KB, stamped like a driver."""
     n_events = Evt3Decoder(1280, 720).decode(stream).cd.size
     long_rate = n_events / median_cpu_time(lambda: Evt3Decoder(1280, 720).decode(stream), repeats) / 1e6
-    print(f"node path, default backend ({'compiled' if evt3_native.available() else 'numpy'}), "
-          f"{n_events / 1e6:.1f}M events, CPU time of this process; one long stream: {long_rate:.1f} "
-          "Mev/s; packet by packet (and x of the long stream):")
-    print(f"  {'packets':>19} {'Evt3Decoder':>17} {'EventPacketDecoder':>19} {'EventStream.push':>19}")
+    print(f"node path, default backend ({'compiled' if evt3_native.available() else 'numpy'}, batches: "
+          f"{'yes' if evt3_native.batch_available() else 'no'}), CPU time of this process; the bag as one "
+          f"long stream: {long_rate:.1f} Mev/s. Decoding (EventPacketDecoder: counts, ROS time) and decoding"
+          " + 50 ms windows (EventStream), Mev/s:")
+    print(f"  {'packets':>22} {'stamps':>9} {'batch':>6} | {'decode: packet':>14} {'batch':>6} {'x':>5} | "
+          f"{'+windows: push':>14} {'queue':>6} {'x':>5}")
     payload = stream[:len(stream) // copies]
     # writable event buffers, as rclpy hands them over (array.array); the bag reader's are read-only
-    cuts = [("bag's own", [replace(m, events=np.array(m.events)) for m in bag_messages])]
-    for size in (2048, 32768, 131072):
-        cuts.append((f"{size // 1024} KB", packet_messages(bag_messages[0], payload, size)))
-    for label, messages in cuts:
-
-        def decoder_only(messages=messages) -> None:
-            decoder = Evt3Decoder(1280, 720)
-            for _ in range(copies):
-                for message in messages:
-                    decoder.decode(message.events)
-
-        def node_decoding(messages=messages) -> None:
-            decoder = EventPacketDecoder()
-            for _ in range(copies):
-                for message in messages:
-                    decoder.decode(message)
-
-        def node_windows(messages=messages) -> None:
-            events = EventStream(window_ms=50.0)
-            for _ in range(copies):
-                for message in messages:
-                    events.push(message)
-
-        runs = (decoder_only, node_decoding, node_windows)
-        rates = [n_events / median_cpu_time(run, repeats) / 1e6 for run in runs]
-        cells = "".join(f" {rate:8.1f} (x{rate / long_rate:4.2f})" for rate in rates)
-        print(f"  {label:>9} {n_events // copies // len(messages):>6} ev{cells} Mev/s")
+    own = [replace(m, events=np.array(m.events)) for m in bag_messages]
+    mean_bytes = 2 * round(len(payload) / len(own) / 2)
+    camera = camera_stream(Evt3Decoder(1280, 720).decode(payload).cd, copies, 50e6)
+    camera_events = Evt3Decoder(1280, 720).decode(camera).cd.size
+    cases: list[tuple[str, str, list[Any], int, bool]] = [("bag's own", "recorded", own, copies, True)]
+    cases += [(f"bag's {size // 1024} KB", "recorded", packet_messages(own[0], payload, size), copies, True)
+              for size in (2048, 32768)]
+    cases.append(("bag's own", "50 Mev/s", restamped(own, 50e6), copies, False))
+    cases += [(f"camera {size / 1024:.1f} KB", "50 Mev/s", packet_messages(own[0], camera, size), 1, True)
+              for size in (mean_bytes, 2048, 32768)]
+    for label, load, messages, times_fed, windows in cases:
+        batches = node_batches(messages, times_fed)
+        runs = _node_runs(messages, times_fed, batches)[:4 if windows else 2]
+        fed = sum(m.events.size for m in messages) * times_fed
+        events = n_events if times_fed == copies else camera_events
+        spent: list[list[float]] = [[] for _ in runs]
+        for _ in range(repeats):  # old and new alternate
+            for run, times in zip(runs, spent, strict=True):
+                times.append(median_cpu_time(run, 1))
+        rates = [events / statistics.median(times) / 1e6 for times in spent]
+        cells = f"{rates[0]:14.1f} {rates[1]:6.1f} {rates[1] / rates[0]:5.2f} | "
+        cells += f"{rates[2]:14.1f} {rates[3]:6.1f} {rates[3] / rates[2]:5.2f}" if windows else f"{'-':>14}"
+        per_packet = events // (len(messages) * times_fed)
+        per_batch = len(messages) * times_fed / len(batches)
+        print(f"  {label:>13} {per_packet:>5} ev {load:>9} {per_batch:6.1f} | {cells}   "
+              f"({fed / events:.2f} B/ev)")
 
 
 def main() -> None:
@@ -189,7 +264,7 @@ def main() -> None:
     compare_backends("decode as one stream", decoded.cd.size,
                      lambda backend: Evt3Decoder(1280, 720, backend=backend).decode(stream), args.repeats)
 
-    def per_packet(backend: str) -> None:
+    def per_packet(backend: Any) -> None:
         decoder = Evt3Decoder(1280, 720, backend=backend)
         for packet in packets:
             decoder.decode(packet)

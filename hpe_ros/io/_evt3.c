@@ -336,6 +336,7 @@ typedef struct {
     int64_t reserved_word;       /* -1, or the index of its first reserved word */
     int64_t reanchored;          /* 1: the ROS time offset was fixed again at this packet */
     int64_t in_order;            /* 1: its CD times never decrease, from the batch's CD event before it on */
+    int64_t sorted;              /* 1: its own CD times never decrease */
 } evt3_packet;
 
 typedef struct {
@@ -411,18 +412,20 @@ static void anchor(evt3_batch *b, evt3_packet *p) {
 static void check_order(evt3_batch *b, evt3_packet *p) {
     const evt3_job *job = b->job;
     const uint8_t *at = job->cd + EVT3_CD_RECORD * b->cd_start + 4;
-    int64_t previous = b->has_last ? b->last_t : INT64_MIN, k, in_order = 1;
+    int64_t previous = INT64_MIN, k, sorted = 1;
     for (k = b->cd_start; k < job->cd_count; k++, at += EVT3_CD_RECORD) {
         const int64_t t = read_time(at);
-        in_order &= t >= previous;
+        sorted &= t >= previous;
         previous = t;
     }
+    p->sorted = sorted;
+    p->in_order = sorted;
     if (job->cd_count > b->cd_start) {
+        p->in_order &= !b->has_last || read_time(job->cd + EVT3_CD_RECORD * b->cd_start + 4) >= b->last_t;
         b->has_last = 1;
         b->last_t = previous;
     }
-    p->in_order = in_order;
-    b->out_of_order += !in_order;
+    b->out_of_order += !p->in_order;
 }
 
 /* Decodes packets b->next.. of the batch; returns EVT3_DONE or EVT3_NEED_*_ROOM. */
@@ -433,7 +436,7 @@ int hpe_evt3_decode_batch(evt3_batch *b) {
         if (!b->started) {
             p->reserved_word = -1;
             p->reanchored = 0;
-            p->in_order = 1;
+            p->in_order = p->sorted = 1;
             p->cd_total = 0;
             if (p->n_words < 0) {
                 if (p->n_words == EVT3_REFUSED_RESYNC) job->state = resynced(job->state);

@@ -190,12 +190,30 @@ class EventStream:
         windows: list[EventWindow] = []
         for start, stop, size in runs:
             windows += self._windower_for(size, messages[start])
-            windower = self._windower()
-            if batch.all_in_order or batch.in_order[start:stop].all():
-                windows += windower.add(batch.cd_of(start, stop))
-            else:  # as push would: message by message
-                for index in range(start, stop):
-                    windows += windower.add(batch.cd_of(index, index + 1))
+            windows += self._add_run(batch, start, stop)
+        return windows
+
+    def _add_run(self, batch: DecodedBatch, start: int, stop: int) -> list[EventWindow]:
+        """Messages ``start``..``stop - 1`` into the windower: as one array where that is exactly
+        what adding them one by one does (time-sorted events, none older than the windower's
+        newest), else in such pieces, down to one message."""
+        windower = self._windower()
+        if stop - start == 1:
+            return windower.add(batch.cd_of(start, stop))
+        own_sorted, in_order, all_in_order = batch.order()
+        windows: list[EventWindow] = []
+        head = start
+        while head < stop:
+            end = head + 1
+            events = batch.cd_of(head, end)
+            newest = windower.newest_ns
+            if events.size and own_sorted[head] and (newest is None or int(events["t"][0]) >= newest):
+                if all_in_order:
+                    end = stop
+                while end < stop and in_order[end]:  # sorted, from the event before it on
+                    end += 1
+            windows += windower.add(batch.cd_of(head, end))
+            head = end
         return windows
 
     def _windower_for(self, size: tuple[int, int], msg: Any) -> list[EventWindow]:

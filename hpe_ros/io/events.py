@@ -133,14 +133,29 @@ class DecodedBatch:
     cd_ends: np.ndarray  # int64 (n,): message i's CD events are cd[cd_ends[i - 1]:cd_ends[i]] (i = 0: from 0)
     trigger_ends: np.ndarray  # int64 (n,)
     cd_totals: np.ndarray  # int64 (n,): CD events per message, kept or dropped
-    # (n,) truthy: message i's CD times never decrease, from the last CD event of the messages before it on
-    in_order: np.ndarray
     errors: dict[int, EventDecodeError]  # the messages refused (no events), by index
-    all_in_order: bool = False  # in_order.all()
     size: tuple[int, int] | None = None  # (width, height) of every decoded message when they share it
+    # (n,) truthy: message i's CD times never decrease (sorted), and from the last CD event of the
+    # messages before it on (in_order); None: found from the events when asked for (order())
+    sorted: np.ndarray | None = None
+    in_order: np.ndarray | None = None
+    all_in_order: bool | None = None  # in_order.all()
 
     def __len__(self) -> int:
         return int(self.cd_ends.size)
+
+    def order(self) -> tuple[np.ndarray, np.ndarray, bool]:
+        """``sorted``, ``in_order`` and ``all_in_order`` (found from the events when not given)."""
+        if self.sorted is not None and self.in_order is not None and self.all_in_order is not None:
+            return self.sorted, self.in_order, self.all_in_order
+        t = self.cd["t"]
+        steps_ok = np.ones(t.size, bool)  # event k's time is not below event k - 1's
+        steps_ok[1:] = t[1:] >= t[:-1]
+        starts = np.concatenate([[0], self.cd_ends[:-1]]).astype(np.int64)
+        bounds = list(zip(starts.tolist(), self.cd_ends.tolist(), strict=True))
+        in_order = np.array([bool(steps_ok[a:b].all()) for a, b in bounds], bool)
+        own = np.array([a >= b or bool(steps_ok[a + 1:b].all()) for a, b in bounds], bool)
+        return own, in_order, bool(in_order.all())
 
     def cd_of(self, start: int, stop: int) -> np.ndarray:
         """The CD events of messages ``start``..``stop - 1`` (a view)."""
@@ -660,6 +675,7 @@ class EventPacketDecoder:
         others: dict[int, DecodedEvents] = {}  # messages of other encodings, decoded one by one
         sizes = set()
         offset = refused = 0
+        last_size: tuple[int, int] | None = None  # of the last message, when it is an EVT 3.0 packet
         for index, msg in enumerate(messages):
             encoding = getattr(msg, "encoding", None)
             if not (type(encoding) is str and encoding == "evt3") and self.kind_of(msg) != "evt3":
@@ -699,9 +715,15 @@ class EventPacketDecoder:
                 rows += _RESYNC_ROW
                 continue
             parts.append(events)
-            rows += (offset, n_bytes >> 1, big_endian, width, height, stamp_ns, 0, 0, 0, 0, 0, 0)
+            last_size = (width, height) if index == len(messages) - 1 else None
+            rows += (offset, n_bytes >> 1, big_endian, width, height, stamp_ns, 0, 0, 0, 0, 0, 0, 0)
             offset += n_bytes
             sizes.add((width, height))
+        if len(messages) == 1 and parts:  # one good packet: the per-packet path is cheaper
+            try:
+                return _batch_of([self.decode(messages[0])], {}, (width, height), single=True)
+            except EventDecodeError as error:
+                return _batch_of([DecodedEvents.empty()], {0: error}, None, single=True)
         raw = b"".join(parts)
         ros_time = self.time_reference == "ros"
         result = native.decode_batch(raw, array.array("q", rows), ros_time=ros_time,
@@ -721,8 +743,10 @@ class EventPacketDecoder:
             counts.refused["evt3"] = counts.refused.get("evt3", 0) + refused
         if result.decoded:
             counts.packets["evt3"] = counts.packets.get("evt3", 0) + result.decoded
-            last = packets[np.flatnonzero((packets["n_words"] >= 0) & (packets["reserved_word"] < 0))[-1]]
-            self.evt3.width, self.evt3.height = int(last["width"]), int(last["height"])
+            if last_size is None or result.reserved:  # the last packet that decoded set the decoder's size
+                last = packets[np.flatnonzero((packets["n_words"] >= 0) & (packets["reserved_word"] < 0))[-1]]
+                last_size = int(last["width"]), int(last["height"])
+            self.evt3.width, self.evt3.height = last_size
         counts.events += result.cd.size
         counts.triggers += result.triggers.size
         counts.dropped += result.dropped
@@ -730,8 +754,9 @@ class EventPacketDecoder:
         if ros_time:
             self.evt3_offset_ns = result.offset_ns
         batch = DecodedBatch(result.cd, result.triggers, packets["cd_end"], packets["trigger_end"],
-                             packets["cd_total"], packets["in_order"], errors, all_in_order=result.in_order,
-                             size=next(iter(sizes)) if len(sizes) == 1 else None)
+                             packets["cd_total"], errors, size=next(iter(sizes)) if len(sizes) == 1 else None,
+                             sorted=packets["sorted"], in_order=packets["in_order"],
+                             all_in_order=result.in_order)
         return _with_others(batch, others) if others else batch
 
     def _decode_each(self, messages: Sequence[Any]) -> DecodedBatch:
@@ -747,8 +772,8 @@ class EventPacketDecoder:
         return _batch_of(results, errors, next(iter(sizes)) if len(sizes) == 1 else None)
 
 
-_SKIPPED_ROW = (0, evt3_native.SKIPPED, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-_RESYNC_ROW = (0, evt3_native.REFUSED_RESYNC, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+_SKIPPED_ROW = (0, evt3_native.SKIPPED) + (0,) * 11
+_RESYNC_ROW = (0, evt3_native.REFUSED_RESYNC) + (0,) * 11
 
 
 def _plain_bytes(events: Any) -> int:
@@ -769,24 +794,21 @@ def _as_decode_error(error: Exception) -> EventDecodeError:
 
 
 def _batch_of(results: list[DecodedEvents], errors: dict[int, EventDecodeError],
-              size: tuple[int, int] | None) -> DecodedBatch:
-    """A DecodedBatch of per-message results (copied into one array for CD events, one for triggers)."""
-    if not results:
-        empty = np.empty(0, np.int64)
-        return DecodedBatch(DecodedEvents.empty().cd, DecodedEvents.empty().triggers, empty, empty, empty,
-                            np.empty(0, bool), errors, all_in_order=True, size=size)
-    cd = concatenate_events([r.cd for r in results])
-    triggers = concatenate_events([r.triggers for r in results])
-    cd_ends = np.cumsum([r.cd.size for r in results], dtype=np.int64)
-    trigger_ends = np.cumsum([r.triggers.size for r in results], dtype=np.int64)
-    cd_totals = np.array([r.cd.size + r.dropped for r in results], np.int64)
-    t = cd["t"]
-    steps_ok = np.ones(t.size, bool)  # event k's time is not below event k - 1's
-    steps_ok[1:] = t[1:] >= t[:-1]
-    starts = np.concatenate([[0], cd_ends[:-1]])
-    in_order = np.array([bool(steps_ok[a:b].all()) for a, b in zip(starts, cd_ends, strict=True)], bool)
-    return DecodedBatch(cd, triggers, cd_ends, trigger_ends, cd_totals, in_order, errors,
-                        all_in_order=bool(in_order.all()), size=size)
+              size: tuple[int, int] | None, single: bool = False) -> DecodedBatch:
+    """A DecodedBatch of per-message results (``single``: of one message, its arrays as they are)."""
+    if single:
+        only = results[0]
+        return DecodedBatch(only.cd, only.triggers, np.array([only.cd.size]), np.array([only.triggers.size]),
+                            np.array([only.cd.size + only.dropped]), errors, size=size)
+    if results:
+        cd = concatenate_events([r.cd for r in results])
+        triggers = concatenate_events([r.triggers for r in results])
+    else:
+        cd, triggers = DecodedEvents.empty().cd, DecodedEvents.empty().triggers
+    sizes = np.array([(r.cd.size, r.triggers.size, r.dropped) for r in results], np.int64).reshape(-1, 3)
+    cd_ends, trigger_ends = sizes[:, 0].cumsum(), sizes[:, 1].cumsum()
+    cd_totals = sizes[:, 0] + sizes[:, 2]
+    return DecodedBatch(cd, triggers, cd_ends, trigger_ends, cd_totals, errors, size=size)
 
 
 def _with_others(batch: DecodedBatch, others: dict[int, DecodedEvents]) -> DecodedBatch:

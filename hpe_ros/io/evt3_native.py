@@ -54,7 +54,8 @@ SCRATCH_WORDS = 1 << 15
 
 # One packet of a batch (evt3_packet in _evt3.c): what the caller gives, then what decoding gave.
 PACKET_FIELDS = ("byte_offset", "n_words", "big_endian", "width", "height", "stamp_ns",  # in
-                 "cd_end", "trigger_end", "cd_total", "reserved_word", "reanchored", "in_order")  # out
+                 # out
+                 "cd_end", "trigger_end", "cd_total", "reserved_word", "reanchored", "in_order", "sorted")
 PACKET_DTYPE = np.dtype([(name, np.int64) for name in PACKET_FIELDS])
 # n_words of a packet refused before decoding: the stream resyncs (not bytes, odd size) / is untouched.
 REFUSED_RESYNC, SKIPPED = -1, -2

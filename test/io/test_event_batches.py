@@ -101,6 +101,11 @@ def _batched(decoder: EventPacketDecoder, messages: list, sizes: list[int]) -> l
     results, start, k = [], 0, 0
     while start < len(messages):
         batch = decoder.decode_batch(messages[start:start + sizes[k % len(sizes)]])
+        if batch.sorted is not None:  # the compiled decoder's order flags are the events' own
+            flags = batch.order()
+            found = replace(batch, sorted=None, in_order=None, all_in_order=None).order()
+            assert [f.tolist() if isinstance(f, np.ndarray) else f for f in flags] == \
+                [f.tolist() if isinstance(f, np.ndarray) else f for f in found]
         results += [str(batch.errors[i]) if i in batch.errors else batch.events(i) for i in range(len(batch))]
         start, k = start + len(batch), k + 1
     return results

@@ -301,6 +301,11 @@ class EventWindower:
         return self._pending_size
 
     @property
+    def newest_ns(self) -> int | None:
+        """Time of the newest event accepted (None: none since the start or the last resync)."""
+        return self._last_t
+
+    @property
     def open_window_end_ns(self) -> int | None:
         """End of the open time window (None: count windows, or no window open yet)."""
         if self.duration_ns is None or self._window_start is None:
