@@ -13,6 +13,7 @@ from hpe_ros.io.message_classes import MessageClasses
 from hpe_ros.pipelines.base import PersonPose, PoseResult, SMPLEstimate
 
 _GENDERS = {"neutral": 0, "male": 1, "female": 2}
+_GENDER_NAMES = {code: name for name, code in _GENDERS.items()}
 
 
 def stamp_to_ns(stamp: Any) -> int:
@@ -144,8 +145,8 @@ def skeleton_array_to_result(msg: Any) -> PoseResult:
 
 
 def smpl_to_body(classes: MessageClasses, smpl: SMPLEstimate, track_id: str, header: Any) -> Any:
-    """:class:`SMPLEstimate` -> ``hpe_ros_msgs/SMPLBody``."""
-    vertices = [] if smpl.vertices is None else _points(classes, smpl.vertices, "geometry_msgs/msg/Point32")
+    """:class:`SMPLEstimate` -> ``hpe_ros_msgs/SMPLBody`` (vertices flat: x, y, z per vertex)."""
+    vertices = np.zeros(0) if smpl.vertices is None else smpl.vertices
     t = np.asarray(smpl.translation, dtype=np.float64)
     return classes.new(
         "hpe_ros_msgs/msg/SMPLBody",
@@ -156,7 +157,23 @@ def smpl_to_body(classes: MessageClasses, smpl: SMPLEstimate, track_id: str, hea
         body_pose=classes.fixed(np.asarray(smpl.body_pose).reshape(72), "float32"),
         translation=classes.new("geometry_msgs/msg/Vector3", x=float(t[0]), y=float(t[1]), z=float(t[2])),
         joints=_points(classes, smpl.joints),
-        vertices=vertices,
+        vertices=classes.sequence(vertices, "float32"),
+    )
+
+
+def body_to_smpl(msg: Any) -> SMPLEstimate:
+    """``SMPLBody`` -> :class:`SMPLEstimate` (the inverse of :func:`smpl_to_body`; float32 values)."""
+    vertices = np.asarray(msg.vertices, dtype=np.float32)
+    if vertices.size % 3:
+        raise ValueError(f"SMPLBody.vertices holds {vertices.size} values, not x, y, z per vertex")
+    t = msg.translation
+    return SMPLEstimate(
+        betas=np.asarray(msg.betas, dtype=np.float32),
+        body_pose=np.asarray(msg.body_pose, dtype=np.float32).reshape(24, 3),
+        translation=np.array([t.x, t.y, t.z]),
+        joints=np.array([[p.x, p.y, p.z] for p in msg.joints], dtype=np.float64).reshape(-1, 3),
+        vertices=vertices.reshape(-1, 3) if vertices.size else None,
+        gender=_GENDER_NAMES.get(int(msg.gender), "neutral"),
     )
 
 

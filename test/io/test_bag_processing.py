@@ -128,7 +128,7 @@ def test_meshes_are_written_with_faces_once(sample, tmp_path: Path) -> None:
         (faces,) = [m.message for m in reader.messages(["/hpe/mesh_faces"])]
         body = next(m.message for m in reader.messages(["/hpe/bodies"])).bodies[0]
         markers = next(m.message for m in reader.messages(["/hpe/markers"])).markers
-    assert faces.num_vertices == 300 == len(body.vertices) and len(faces.triangles) % 3 == 0
+    assert faces.num_vertices == 300 == len(body.vertices) // 3 and len(faces.triangles) % 3 == 0
     assert any(m.type == 11 and m.ns.startswith("mesh/") for m in markers)  # TRIANGLE_LIST
 
 

@@ -7,8 +7,10 @@ import pytest
 
 from hpe_ros.core.camera import CameraModel
 from hpe_ros.core.joints import COCO_17, H36M_17, SMPL_24
+from hpe_ros.io.bags import BagReader, BagWriter
 from hpe_ros.io.message_classes import RclpyMessageClasses, RosbagsMessageClasses
 from hpe_ros.io.messages import (
+    body_to_smpl,
     camera_from_info,
     camera_to_info,
     faces_to_msg,
@@ -97,20 +99,73 @@ def test_rclpy_and_rosbags_produce_identical_bytes() -> None:
     assert bytes(from_rclpy) == bytes(from_rosbags)
 
 
-def test_smpl_body_and_faces(classes) -> None:
-    rng = np.random.default_rng(3)
+def _smpl_person(rng: np.random.Generator, vertices: bool = True) -> PersonPose:
     smpl = SMPLEstimate(betas=rng.normal(size=10), body_pose=rng.normal(size=(24, 3)),
                         translation=np.array([0, 0, 3.0]), joints=rng.normal(size=(24, 3)),
-                        vertices=rng.normal(size=(50, 3)), gender="female")
-    person = PersonPose(SMPL_24, smpl.joints, np.ones(24, np.float32), metric=True, smpl=smpl)
+                        vertices=rng.normal(size=(50, 3)).astype(np.float32) if vertices else None,
+                        gender="female")
+    return PersonPose(SMPL_24, smpl.joints, np.ones(24, np.float32), metric=True, smpl=smpl, track_id="4")
+
+
+def _assert_same_body(body, smpl: SMPLEstimate) -> None:
+    back = body_to_smpl(body)
+    np.testing.assert_array_equal(back.vertices, smpl.vertices)  # float32 in, float32 out: exact
+    np.testing.assert_allclose(back.body_pose, smpl.body_pose, atol=1e-6)
+    np.testing.assert_allclose(back.betas, smpl.betas, atol=1e-6)
+    np.testing.assert_allclose(back.joints, smpl.joints, atol=1e-12)
+    np.testing.assert_allclose(back.translation, smpl.translation)
+    assert back.gender == smpl.gender and body.id == "4"
+
+
+def test_smpl_body_and_faces(classes) -> None:
+    person = _smpl_person(np.random.default_rng(3))
     msg = result_to_body_array(classes, PoseResult(9, "cam", [person]))
     (body,) = msg.bodies
-    np.testing.assert_allclose(np.asarray(body.body_pose).reshape(24, 3), smpl.body_pose, atol=1e-6)
-    assert body.gender == 2 and len(body.vertices) == 50 and body.translation.z == 3.0
+    assert body.gender == 2 and len(body.vertices) == 150 and body.translation.z == 3.0
+    np.testing.assert_array_equal(np.asarray(body.vertices[3:6]), person.smpl.vertices[1])  # x, y, z each
+    _assert_same_body(body, person.smpl)
     faces = faces_to_msg(classes, np.array([[0, 1, 2], [2, 3, 4]]), 5, "smpl", 9, "cam")
     assert list(faces.triangles) == [0, 1, 2, 2, 3, 4] and faces.num_vertices == 5
     with pytest.raises(ValueError, match="faces"):
         faces_to_msg(classes, np.array([[0, 1, 9]]), 5, "smpl", 9, "cam")
+
+
+def test_smpl_body_without_a_mesh_has_no_vertices(classes) -> None:
+    person = _smpl_person(np.random.default_rng(4), vertices=False)
+    (body,) = result_to_body_array(classes, PoseResult(9, "cam", [person])).bodies
+    assert len(body.vertices) == 0 and body_to_smpl(body).vertices is None
+    body.vertices = classes.sequence(np.zeros(4), "float32")
+    with pytest.raises(ValueError, match="x, y, z"):
+        body_to_smpl(body)
+
+
+def test_smpl_body_vertices_survive_rclpy_serialisation_and_read_as_bag_messages() -> None:
+    rclpy_serialization = pytest.importorskip("rclpy.serialization")
+    msg_module = pytest.importorskip("hpe_ros_msgs.msg")
+    person = _smpl_person(np.random.default_rng(5))
+    result = PoseResult(11, "cam", [person])
+    raw = rclpy_serialization.serialize_message(result_to_body_array(RclpyMessageClasses(), result))
+    (body,) = rclpy_serialization.deserialize_message(raw, msg_module.SMPLBodyArray).bodies
+    _assert_same_body(body, person.smpl)
+    # what a node publishes, read with the bag side's definitions (rclpy leaves padding bytes
+    # unset, so the bytes themselves are not compared)
+    (bag_body,) = hpe_typestore().deserialize_cdr(bytes(raw), "hpe_ros_msgs/msg/SMPLBodyArray").bodies
+    _assert_same_body(bag_body, person.smpl)
+
+
+@pytest.mark.parametrize("storage", ["sqlite3", "mcap"])
+def test_smpl_body_vertices_survive_a_bag(tmp_path, storage: str) -> None:
+    classes = RosbagsMessageClasses()
+    people = [_smpl_person(np.random.default_rng(seed)) for seed in (6, 7)]
+    with BagWriter(tmp_path / "bag", storage=storage, typestore=classes.typestore) as writer:
+        for stamp, person in enumerate(people, start=1):
+            message = result_to_body_array(classes, PoseResult(stamp, "cam", [person]))
+            writer.write("/hpe/bodies", message, stamp)
+    with BagReader(tmp_path / "bag") as reader:
+        bodies = [m.message.bodies[0] for m in reader.messages(["/hpe/bodies"])]
+    assert len(bodies) == 2
+    for body, person in zip(bodies, people, strict=True):
+        _assert_same_body(body, person.smpl)
 
 
 def test_camera_info_round_trip(classes) -> None:
