@@ -21,7 +21,9 @@ if TYPE_CHECKING:  # the parser is built without loading torch
     import numpy as np
 
     from hpe_ros.evaluation.bench.report import BagResult
+    from hpe_ros.evaluation.bench.stages import OutputTimer
     from hpe_ros.evaluation.bench.suite import BenchSettings
+    from hpe_ros.io.message_classes import MessageClasses
     from hpe_ros.pipelines.base import PoseResult
 
 BAG_START_NS = 1_700_000_000 * 10**9  # a wall-clock epoch, as recordings have
@@ -78,24 +80,30 @@ def settings_from_arguments(args: argparse.Namespace) -> BenchSettings:
     return replace(settings, **changes)
 
 
-def message_times(result: PoseResult, faces: np.ndarray | None) -> dict[str, float]:
-    """Seconds to build each output message of ``result``, as the nodes publish them (markers on)."""
-    from hpe_ros.io.markers import mesh_markers, skeleton_markers
-    from hpe_ros.io.message_classes import RosbagsMessageClasses
-    from hpe_ros.io.messages import result_to_body_array, result_to_skeleton_array
+def node_message_classes() -> MessageClasses:
+    """The message classes a node publishes (rclpy's), or rosbags' where those do not import."""
+    from hpe_ros.io.message_classes import RclpyMessageClasses, RosbagsMessageClasses
 
-    classes = RosbagsMessageClasses()
-    times: dict[str, float] = {}
-    steps = [("skeletons", lambda: result_to_skeleton_array(classes, result))]
-    if any(p.smpl is not None for p in result.people):
-        steps.append(("bodies", lambda: result_to_body_array(classes, result)))
-    steps.append(("skeleton_markers", lambda: skeleton_markers(classes, result)))
-    if faces is not None:
-        steps.append(("mesh_markers", lambda: mesh_markers(classes, result, faces)))
-    for name, step in steps:
-        started = time.perf_counter()
-        step()
-        times[name] = time.perf_counter() - started
+    try:
+        import hpe_ros_msgs.msg  # noqa: F401
+        import visualization_msgs.msg  # noqa: F401
+    except ImportError:
+        return RosbagsMessageClasses()
+    return RclpyMessageClasses()
+
+
+def message_timer() -> OutputTimer:
+    """Seconds to build each output message of a result, as a node builds them by default: its
+    message classes, markers on, one :class:`~hpe_ros.io.outputs.ResultMessages` kept from frame
+    to frame (the mesh markers refill their point messages)."""
+    from hpe_ros.io.outputs import OutputOptions, ResultMessages
+
+    messages, options = ResultMessages(node_message_classes()), OutputOptions()
+
+    def times(result: PoseResult, faces: np.ndarray | None) -> dict[str, float]:
+        messages.messages(result, faces, options)
+        return dict(messages.seconds)
+
     return times
 
 
@@ -176,7 +184,7 @@ def bench_command(args: argparse.Namespace) -> int:
         print(f"[{time.perf_counter() - started:5.0f} s] {text}", file=sys.stderr, flush=True)
 
     with tempfile.TemporaryDirectory(prefix="hpe_ros_bench_") as folder:
-        report.cases = run_cases(settings, Path(folder), outputs=message_times, progress=progress)
+        report.cases = run_cases(settings, Path(folder), outputs=message_timer(), progress=progress)
         if settings.bag_frames > 0:
             progress("bags: hpe-ros process")
             report.bags = run_bags(settings, Path(folder))

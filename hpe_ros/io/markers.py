@@ -23,6 +23,7 @@ ADD = 0
 
 JOINT_DIAMETER_M = 0.05
 BONE_WIDTH_M = 0.02
+MESH_RGBA = (0.6, 0.7, 0.9, 0.8)
 
 
 def confidence_colours(confidence: np.ndarray, alpha: float = 1.0) -> np.ndarray:
@@ -101,7 +102,7 @@ def skeleton_markers(classes: MessageClasses, result: PoseResult, prefix: str = 
 
 
 def mesh_marker(classes: MessageClasses, vertices: np.ndarray, faces: np.ndarray, header: Any, ns: str,
-                marker_id: int = 0, rgba: tuple[float, float, float, float] = (0.6, 0.7, 0.9, 0.8),
+                marker_id: int = 0, rgba: tuple[float, float, float, float] = MESH_RGBA,
                 lifetime_s: float = 0.3) -> Any:
     """A body mesh as one TRIANGLE_LIST marker (three points per face, one colour).
 
@@ -116,12 +117,53 @@ def mesh_marker(classes: MessageClasses, vertices: np.ndarray, faces: np.ndarray
 
 def mesh_markers(classes: MessageClasses, result: PoseResult, faces: np.ndarray | None,
                  prefix: str = "mesh", lifetime_s: float = 0.3) -> Any:
-    """One mesh marker per person that has SMPL vertices."""
-    header = make_header(classes, result.stamp_ns, result.frame_id)
-    markers = []
-    if faces is not None:
-        for index, person in enumerate(result.people):
-            if person.smpl is not None and person.smpl.vertices is not None:
-                markers.append(mesh_marker(classes, person.smpl.vertices, faces, header,
-                                           person_namespace(prefix, person, index), lifetime_s=lifetime_s))
+    """One mesh marker per person that has SMPL vertices (point messages of their own)."""
+    markers = MeshMarkers(classes).markers(result, faces, prefix, lifetime_s)
     return classes.new("visualization_msgs/msg/MarkerArray", markers=markers)
+
+
+class MeshMarkers:
+    """Mesh markers whose point messages are made once and refilled frame after frame.
+
+    Making a point message per vertex every frame cost more than anything else in a SMPL
+    result's messages, and the thousands of objects it left behind set off full garbage
+    collections (over 100 ms with the models loaded; ``hpe-ros bench``). Here the i-th mesh of a
+    frame refills the i-th set of point messages, so the markers of one call share their points
+    with those of the next: publish or serialise them before building the next frame's (the
+    nodes and bag writing do). The bytes are those :func:`mesh_marker` gives."""
+
+    def __init__(self, classes: MessageClasses) -> None:
+        self.classes = classes
+        self._faces: np.ndarray | None = None
+        self._sets: list[tuple[list[Any], list[Any]]] = []  # (a point per vertex, a point per corner)
+
+    def markers(self, result: PoseResult, faces: np.ndarray | None, prefix: str = "mesh",
+                lifetime_s: float = 0.3) -> list[Any]:
+        """One TRIANGLE_LIST marker per person that has SMPL vertices; none without ``faces``."""
+        if faces is None:
+            return []
+        if self._faces is None or not np.array_equal(faces, self._faces):
+            self._faces, self._sets = np.array(faces), []
+        header = make_header(self.classes, result.stamp_ns, result.frame_id)
+        markers: list[Any] = []
+        for index, person in enumerate(result.people):
+            if person.smpl is None or person.smpl.vertices is None:
+                continue
+            corners = self._refill(len(markers), person.smpl.vertices, self._faces)
+            markers.append(_marker(self.classes, header, person_namespace(prefix, person, index), 0,
+                                   TRIANGLE_LIST, 1.0, corners, np.zeros((0, 4)), lifetime_s, MESH_RGBA))
+        return markers
+
+    def _refill(self, slot: int, vertices: np.ndarray, faces: np.ndarray) -> list[Any]:
+        xyz = np.asarray(vertices, dtype=np.float64).reshape(-1, 3)
+        if slot == len(self._sets):
+            self._sets.append(([], []))
+        points, corners = self._sets[slot]
+        if len(points) != len(xyz):
+            points = _point_msgs(self.classes, xyz)
+            corners = [points[index] for index in faces.ravel().tolist()]
+            self._sets[slot] = (points, corners)
+            return corners
+        for point, (x, y, z) in zip(points, xyz.tolist(), strict=True):
+            point.x, point.y, point.z = x, y, z
+        return corners

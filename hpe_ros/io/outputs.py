@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from hpe_ros.io.markers import mesh_markers, skeleton_markers
+from hpe_ros.io.markers import MeshMarkers, skeleton_markers
 from hpe_ros.io.message_classes import MessageClasses
 from hpe_ros.io.messages import faces_to_msg, result_to_body_array, result_to_skeleton_array
 from hpe_ros.io.tf_frames import joint_transforms
@@ -25,20 +27,34 @@ class OutputOptions:
 class ResultMessages:
     """Turns results into (output name, message) pairs; the mesh faces go out once.
 
-    Output names: ``skeletons``, ``bodies``, ``faces``, ``markers``, ``tf``.
+    Output names: ``skeletons``, ``bodies``, ``faces``, ``markers``, ``tf``. The mesh markers of
+    one call share their point messages with the next call's (:class:`MeshMarkers`): publish or
+    write each call's messages before the next. ``seconds`` holds the time each part of the last
+    call took to build (``skeleton_markers`` and ``mesh_markers`` for the two kinds of markers).
     """
 
     def __init__(self, classes: MessageClasses) -> None:
         self.classes = classes
         self.faces_sent = False
+        self.meshes = MeshMarkers(classes)
+        self.seconds: dict[str, float] = {}
 
     def messages(
-        self, result: PoseResult, faces: np.ndarray | None, options: OutputOptions
+        self, result: PoseResult, faces: np.ndarray | None, options: OutputOptions,
+        skip: Collection[str] = (),
     ) -> list[tuple[str, Any]]:
+        """The messages of ``result``, leaving out the outputs named in ``skip`` (nobody listens).
+
+        The faces go out with the first result that has a SMPL body, skipped or not: they are
+        latched for whoever subscribes later."""
         classes = self.classes
-        out: list[tuple[str, Any]] = [("skeletons", result_to_skeleton_array(classes, result))]
+        self.seconds = {}
+        out: list[tuple[str, Any]] = []
+        if "skeletons" not in skip:
+            out.append(("skeletons", self._timed("skeletons", result_to_skeleton_array, classes, result)))
         if any(p.smpl is not None for p in result.people):
-            out.append(("bodies", result_to_body_array(classes, result)))
+            if "bodies" not in skip:
+                out.append(("bodies", self._timed("bodies", result_to_body_array, classes, result)))
             if faces is not None and not self.faces_sent:
                 out.append(
                     (
@@ -49,14 +65,21 @@ class ResultMessages:
                     )
                 )
                 self.faces_sent = True
-        if options.markers:
-            markers = skeleton_markers(classes, result, lifetime_s=options.marker_lifetime_s)
-            markers.markers.extend(
-                mesh_markers(classes, result, faces, lifetime_s=options.marker_lifetime_s).markers
-            )
+        if options.markers and "markers" not in skip:
+            life = options.marker_lifetime_s
+            markers = self._timed("skeleton_markers", skeleton_markers, classes, result, lifetime_s=life)
+            if faces is not None:
+                markers.markers.extend(self._timed("mesh_markers", self.meshes.markers, result, faces,
+                                                   lifetime_s=life))
             out.append(("markers", markers))
-        if options.tf:
-            transforms = joint_transforms(classes, result, prefix=options.tf_prefix)
+        if options.tf and "tf" not in skip:
+            transforms = self._timed("tf", joint_transforms, classes, result, prefix=options.tf_prefix)
             if transforms.transforms:
                 out.append(("tf", transforms))
         return out
+
+    def _timed(self, name: str, build: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        message = build(*args, **kwargs)
+        self.seconds[name] = time.perf_counter() - started
+        return message

@@ -318,7 +318,10 @@ class PoseNodeBase(LifecycleNode):
                                 tf_prefix=str(self.param("output.tf_prefix")),
                                 marker_lifetime_s=float(self.param("output.marker_lifetime_s")))
         faces = self.pipeline.mesh_faces() if self.pipeline is not None else None
-        for name, message in self._messages.messages(result, faces, options):
+        # outputs nobody subscribes to are not built (a mesh marker is thousands of point messages)
+        skip = [name for name in ("skeletons", "bodies", "markers")
+                if self._outputs[name].get_subscription_count() == 0]
+        for name, message in self._messages.messages(result, faces, options, skip=skip):
             self._outputs[name].publish(message)
         if self._hri is not None:
             self._hri.publish(result)

@@ -1,15 +1,17 @@
 import numpy as np
+import pytest
 
 from hpe_ros.core.joints import H36M_17
 from hpe_ros.io.markers import (
     LINE_LIST,
     SPHERE_LIST,
     TRIANGLE_LIST,
+    MeshMarkers,
     confidence_colours,
     mesh_markers,
     skeleton_markers,
 )
-from hpe_ros.io.message_classes import RosbagsMessageClasses
+from hpe_ros.io.message_classes import RclpyMessageClasses, RosbagsMessageClasses
 from hpe_ros.pipelines.base import PersonPose, PoseResult, SMPLEstimate
 
 
@@ -71,3 +73,59 @@ def test_mesh_marker_corners_survive_serialisation() -> None:
     (marker,) = typestore.deserialize_cdr(data, "visualization_msgs/msg/MarkerArray").markers
     corners = np.array([[p.x, p.y, p.z] for p in marker.points])
     np.testing.assert_array_equal(corners, vertices[faces.ravel()])
+
+
+def _mesh_person(track: str, vertices: np.ndarray) -> PersonPose:
+    smpl = SMPLEstimate(np.zeros(10), np.zeros((24, 3)), np.zeros(3), np.zeros((24, 3)), vertices=vertices)
+    return PersonPose(H36M_17, np.zeros((17, 3)), np.ones(17, np.float32), True, smpl=smpl, track_id=track)
+
+
+def _marker_bytes(classes, markers: list) -> bytes:
+    message = classes.new("visualization_msgs/msg/MarkerArray", markers=markers)
+    return bytes(classes.typestore.serialize_cdr(message, "visualization_msgs/msg/MarkerArray"))
+
+
+def test_refilled_mesh_markers_serialise_like_freshly_built_ones() -> None:
+    # frames of two, one and two people again: each frame's bytes are those of new point messages
+    classes, rng = RosbagsMessageClasses(), np.random.default_rng(2)
+    faces = np.array([[0, 1, 2], [2, 3, 4], [4, 5, 0], [1, 3, 5]])
+    meshes = MeshMarkers(classes)
+    for tracks in (["a", "b"], ["b"], ["c", "a"]):
+        people = [_mesh_person(t, rng.normal(size=(6, 3)).astype(np.float32)) for t in tracks]
+        result = PoseResult(5, "cam", people)
+        refilled = _marker_bytes(classes, meshes.markers(result, faces, lifetime_s=0.4))
+        fresh = mesh_markers(classes, result, faces, lifetime_s=0.4).markers
+        assert refilled == _marker_bytes(classes, fresh)
+        back = classes.typestore.deserialize_cdr(refilled, "visualization_msgs/msg/MarkerArray").markers
+        for marker, person in zip(back, people, strict=True):
+            corners = np.array([[p.x, p.y, p.z] for p in marker.points])
+            np.testing.assert_array_equal(corners, person.smpl.vertices[faces.ravel()])
+            assert marker.ns == f"mesh/{person.track_id}"
+
+
+def test_mesh_markers_follow_a_new_mesh_size_and_new_faces() -> None:
+    classes, rng = RosbagsMessageClasses(), np.random.default_rng(3)
+    meshes = MeshMarkers(classes)
+    for count, faces in ((6, np.array([[0, 1, 2], [3, 4, 5]])), (4, np.array([[0, 1, 2], [3, 4, 5]]) % 4),
+                         (4, np.array([[3, 2, 1]]))):
+        vertices = rng.normal(size=(count, 3))
+        (marker,) = meshes.markers(PoseResult(1, "cam", [_mesh_person("a", vertices)]), faces)
+        corners = np.array([[p.x, p.y, p.z] for p in marker.points])
+        np.testing.assert_array_equal(corners, vertices[faces.ravel()])
+    assert meshes.markers(PoseResult(1, "cam", [_mesh_person("a", vertices)]), None) == []
+
+
+def test_rclpy_mesh_markers_read_back_as_their_vertices() -> None:
+    rclpy_serialization = pytest.importorskip("rclpy.serialization")
+    visualization = pytest.importorskip("visualization_msgs.msg")
+    classes, rng = RclpyMessageClasses(), np.random.default_rng(4)
+    faces = np.array([[0, 1, 2], [2, 3, 4], [4, 5, 0]])
+    meshes = MeshMarkers(classes)
+    for _ in range(2):
+        vertices = rng.normal(size=(6, 3))
+        markers = meshes.markers(PoseResult(1, "cam", [_mesh_person("a", vertices)]), faces)
+        message = visualization.MarkerArray(markers=markers)
+        back = rclpy_serialization.deserialize_message(rclpy_serialization.serialize_message(message),
+                                                       visualization.MarkerArray)
+        corners = np.array([[p.x, p.y, p.z] for p in back.markers[0].points])
+        np.testing.assert_array_equal(corners, vertices[faces.ravel()])
