@@ -104,8 +104,9 @@ def to_h36m17(pose: Pose2D) -> Pose2D:
 
 def box_from_keypoints(keypoints: np.ndarray, scores: np.ndarray, width: int, height: int) -> np.ndarray:
     """(5,) tight box around the keypoints, clipped to the image; its score is the mean keypoint score."""
-    low = np.clip(keypoints.min(axis=0), 0, [width, height])
-    high = np.clip(keypoints.max(axis=0), 0, [width, height])
+    limit = np.array([width, height], dtype=np.float64)  # np.clip's arithmetic, without its wrapper
+    low = np.minimum(np.maximum(keypoints.min(axis=0), 0), limit)
+    high = np.minimum(np.maximum(keypoints.max(axis=0), 0), limit)
     return np.array([low[0], low[1], high[0], high[1], float(scores.mean())])
 
 
@@ -128,7 +129,7 @@ def parse_tile_sides(text: str) -> tuple[float, ...]:
 
 
 def _sigmoid(values: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(values, -80.0, 80.0)))
+    return 1.0 / (1.0 + np.exp(-np.minimum(np.maximum(values, -80.0), 80.0)))
 
 
 def refine_from_heatmaps(landmarks: np.ndarray, heatmaps: np.ndarray) -> np.ndarray:
@@ -338,7 +339,8 @@ class BlazePoseDetector:
         keypoints = output.landmarks[:33]
         box = box_from_keypoints(keypoints, output.visibility, width, height)
         box[4] = output.presence
-        return Pose2D(BLAZEPOSE_33, keypoints, np.clip(output.visibility, 0.0, 1.0), box, output.world)
+        scores = np.minimum(np.maximum(output.visibility, 0.0), 1.0)
+        return Pose2D(BLAZEPOSE_33, keypoints, scores, box, output.world)
 
     def _people(
         self,

@@ -168,7 +168,7 @@ def _decode(
 ) -> tuple[np.ndarray, PersonDetections]:
     """The region of each detection above ``min_score`` in (R, A, ...) outputs, and the detections."""
     count = len(classifiers)
-    raw = np.clip(classifiers.reshape(count, -1).astype(np.float64), -_SCORE_CLIP, _SCORE_CLIP)
+    raw = np.minimum(np.maximum(classifiers.reshape(count, -1).astype(np.float64), -_SCORE_CLIP), _SCORE_CLIP)
     scores = 1.0 / (1.0 + np.exp(-raw))
     region, anchor = np.nonzero(scores >= min_score)
     values = regressors.reshape(count, -1, 12)[region, anchor].astype(np.float64)
@@ -184,9 +184,9 @@ def box_overlap_of_smaller(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(len(a), len(b)) intersection over the smaller box's area."""
     low = np.maximum(a[:, None, :2], b[None, :, :2])
     high = np.minimum(a[:, None, 2:4], b[None, :, 2:4])
-    inter = np.prod(np.clip(high - low, 0, None), axis=-1)
-    area_a = np.prod(np.clip(a[:, 2:4] - a[:, :2], 0, None), axis=-1)
-    area_b = np.prod(np.clip(b[:, 2:4] - b[:, :2], 0, None), axis=-1)
+    inter = np.prod(np.maximum(high - low, 0), axis=-1)
+    area_a = np.prod(np.maximum(a[:, 2:4] - a[:, :2], 0), axis=-1)
+    area_b = np.prod(np.maximum(b[:, 2:4] - b[:, :2], 0), axis=-1)
     smaller = np.minimum(area_a[:, None], area_b[None])
     return np.where(smaller > 0, inter / np.where(smaller > 0, smaller, 1.0), 0.0)
 
