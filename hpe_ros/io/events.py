@@ -123,7 +123,7 @@ class DecodedEvents:
         return replace(self, cd=cd, triggers=triggers)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: made once per batch, a frozen one costs ~3 us more
 class DecodedBatch:
     """The events of consecutive messages decoded together (:meth:`EventPacketDecoder.decode_batch`):
     all of them in message order, with where each message's part ends."""
