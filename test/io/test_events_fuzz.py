@@ -259,3 +259,33 @@ def test_one_evt3_stream_cut_into_packets_with_jumping_stamps(stamps, seed, wind
         event("re-anchored")
     if counts.resyncs:
         event("window grid resync")
+
+
+def _windows_and_errors(stream: EventStream, messages: list, batched: bool) -> tuple[list, list[str]]:
+    windows, errors = [], []
+    for msg in messages:
+        if not batched:
+            try:
+                windows += stream.push(msg)
+            except EventDecodeError as error:
+                errors.append(str(error))
+        elif stream.queue(msg):
+            flushed = stream.flush()
+            windows += flushed.windows
+            errors += [str(error) for _, error in flushed.rejected]
+    flushed = stream.flush()
+    windows += flushed.windows + stream.finish()
+    return [(w.stamp_ns, w.width, w.height, w.events.tobytes()) for w in windows], \
+        errors + [str(error) for _, error in flushed.rejected]
+
+
+@given(st.lists(packets(), min_size=1, max_size=12), st.sampled_from([0.001, 1.0, 50.0]),
+       st.sampled_from([0, 1, 7, 1000]))
+def test_queued_batches_give_what_push_gives(messages, window_ms, window_events) -> None:
+    """The node's batches (queue / flush) on hostile packets: the same windows, errors and counts
+    as decoding each packet as it comes."""
+    one = EventStream(window_ms=window_ms, window_events=window_events)
+    many = EventStream(window_ms=window_ms, window_events=window_events)
+    assert _windows_and_errors(many, messages, True) == _windows_and_errors(one, messages, False)
+    assert many.counts() == one.counts() and many.decoder.counts == one.decoder.counts
+    assert many.decoder.evt3.state == one.decoder.evt3.state
