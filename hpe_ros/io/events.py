@@ -28,6 +28,10 @@ that decodes but lie outside its sensor (or, in EVT 3.0, come before the stream 
 row and time) are dropped; :class:`EventPacketDecoder` counts packets and refusals per encoding
 and dropped events in ``counts``.
 
+:meth:`EventPacketDecoder.decode_batch` decodes consecutive messages at once (every EVT 3.0
+packet of the batch in one compiled call) with exactly the events, counts, state and errors of
+decoding them one by one; refused messages are listed in the result instead of raised.
+
 Works with rclpy message classes and with rosbags' dataclasses (see ``hpe_ros.io.typestore``):
 only the fields are read.
 """
