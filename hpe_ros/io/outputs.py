@@ -22,6 +22,9 @@ class OutputOptions:
     tf: bool = False
     tf_prefix: str = "hpe"
     marker_lifetime_s: float = 0.3
+    # the mesh markers go out with every N-th result that has a mesh, living N times as long:
+    # publishing one (rclpy's conversion of ~40 000 corner points) costs far more than building it
+    mesh_marker_every: int = 1
 
 
 class ResultMessages:
@@ -38,6 +41,7 @@ class ResultMessages:
         self.faces_sent = False
         self.meshes = MeshMarkers(classes)
         self.seconds: dict[str, float] = {}
+        self._mesh_results = 0  # results with a mesh so far (the count that mesh_marker_every divides)
 
     def messages(
         self, result: PoseResult, faces: np.ndarray | None, options: OutputOptions,
@@ -68,15 +72,23 @@ class ResultMessages:
         if options.markers and "markers" not in skip:
             life = options.marker_lifetime_s
             markers = self._timed("skeleton_markers", skeleton_markers, classes, result, lifetime_s=life)
-            if faces is not None:
+            if faces is not None and self._mesh_due(result, options.mesh_marker_every):
                 markers.markers.extend(self._timed("mesh_markers", self.meshes.markers, result, faces,
-                                                   lifetime_s=life))
+                                                   lifetime_s=life * options.mesh_marker_every))
             out.append(("markers", markers))
         if options.tf and "tf" not in skip:
             transforms = self._timed("tf", joint_transforms, classes, result, prefix=options.tf_prefix)
             if transforms.transforms:
                 out.append(("tf", transforms))
         return out
+
+    def _mesh_due(self, result: PoseResult, every: int) -> bool:
+        if every < 1:
+            raise ValueError(f"mesh_marker_every must be at least 1, got {every}")
+        if not any(p.smpl is not None and p.smpl.vertices is not None for p in result.people):
+            return False
+        self._mesh_results += 1
+        return (self._mesh_results - 1) % every == 0
 
     def _timed(self, name: str, build: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         started = time.perf_counter()

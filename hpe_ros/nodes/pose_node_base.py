@@ -138,6 +138,8 @@ class PoseNodeBase(LifecycleNode):
         self.declare("output.tf", False, "publish a /tf frame per metric joint")
         self.declare("output.tf_prefix", "hpe", "prefix of the joint frames on /tf")
         self.declare("output.marker_lifetime_s", 0.3, "lifetime of the RViz markers (s)")
+        self.declare("output.mesh_marker_every", 1,
+                     "publish the RViz mesh markers with every N-th result (living N times as long)")
         self.declare("output.hri", False, "publish ROS4HRI (REP-155) /humans/bodies/* and body_<id> frames")
         for option, default in TRACKING_DEFAULTS.items():
             self.declare(f"tracking.{option}", default, TRACKING_HELP[option])
@@ -316,7 +318,8 @@ class PoseNodeBase(LifecycleNode):
         """Publish every output of one processed frame."""
         options = OutputOptions(markers=bool(self.param("output.markers")), tf=bool(self.param("output.tf")),
                                 tf_prefix=str(self.param("output.tf_prefix")),
-                                marker_lifetime_s=float(self.param("output.marker_lifetime_s")))
+                                marker_lifetime_s=float(self.param("output.marker_lifetime_s")),
+                                mesh_marker_every=max(1, int(self.param("output.mesh_marker_every"))))
         faces = self.pipeline.mesh_faces() if self.pipeline is not None else None
         # outputs nobody subscribes to are not built (a mesh marker is thousands of point messages)
         skip = [name for name in ("skeletons", "bodies", "markers")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from hpe_ros.core.joints import SMPL_24
 from hpe_ros.io.message_classes import RosbagsMessageClasses
@@ -42,3 +43,17 @@ def test_skipped_outputs_are_not_built_but_the_faces_still_go_out() -> None:
     assert set(outputs.seconds) == {"skeletons", "tf"}
     assert [name for name, _ in outputs.messages(_result(2, rng), FACES, OutputOptions(markers=False))] == [
         "skeletons", "bodies"]
+
+
+def test_mesh_markers_every_third_result_live_three_times_as_long() -> None:
+    outputs, rng = ResultMessages(RosbagsMessageClasses()), np.random.default_rng(2)
+    options = OutputOptions(mesh_marker_every=3, marker_lifetime_s=0.3)
+    meshes = []
+    for stamp in range(7):
+        markers = dict(outputs.messages(_result(stamp, rng), FACES, options))["markers"].markers
+        meshes.append([m for m in markers if m.ns.startswith("mesh/")])
+        assert [m.ns for m in markers if m.ns.startswith("skeleton/")] == ["skeleton/person_0"] * 2
+    assert [len(m) for m in meshes] == [1, 0, 0, 1, 0, 0, 1]
+    assert (meshes[3][0].lifetime.sec, meshes[3][0].lifetime.nanosec) == (0, 900_000_000)
+    with pytest.raises(ValueError, match="mesh_marker_every"):
+        outputs.messages(_result(8, rng), FACES, OutputOptions(mesh_marker_every=0))
