@@ -26,6 +26,10 @@ class OutputOptions:
     # publishing one (rclpy's conversion of ~40 000 corner points) costs far more than building it
     mesh_marker_every: int = 1
 
+    def __post_init__(self) -> None:
+        if self.mesh_marker_every < 1:
+            raise ValueError(f"mesh_marker_every must be at least 1, got {self.mesh_marker_every}")
+
 
 class ResultMessages:
     """Turns results into (output name, message) pairs; the mesh faces go out once.
@@ -83,8 +87,6 @@ class ResultMessages:
         return out
 
     def _mesh_due(self, result: PoseResult, every: int) -> bool:
-        if every < 1:
-            raise ValueError(f"mesh_marker_every must be at least 1, got {every}")
         if not any(p.smpl is not None and p.smpl.vertices is not None for p in result.people):
             return False
         self._mesh_results += 1

@@ -382,6 +382,8 @@ class PoseNodeBase(LifecycleNode):
             isinstance(value, int) and 1 <= value <= 10_000
         ):
             return f"{name} must be an integer 1..10000, got {value!r}"
+        if name == "output.mesh_marker_every" and not (isinstance(value, int) and value >= 1):
+            return f"{name} must be an integer >= 1, got {value!r}"
         if (name.endswith(("_s", "_tolerance_s")) and name.startswith(("input.", "output.", "tracking."))
                 and isinstance(value, float | int) and not (0.0 <= float(value) < 1e6)):
             return f"{name} must be a duration in seconds, 0 <= value < 1e6, got {value!r}"

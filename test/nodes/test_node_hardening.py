@@ -130,6 +130,10 @@ def test_refused_lifecycle_requests_and_parameters_leave_the_node_running(
                     value=ParameterValue(type=ParameterType.PARAMETER_STRING, string_value="fast"))
     (result,) = user.call(set_parameters, SetParameters.Request(parameters=[bad])).results
     assert not result.successful and "input.qos" in result.reason
+    bad = Parameter(name="output.mesh_marker_every",
+                    value=ParameterValue(type=ParameterType.PARAMETER_INTEGER, integer_value=0))
+    (result,) = user.call(set_parameters, SetParameters.Request(parameters=[bad])).results
+    assert not result.successful and "mesh_marker_every" in result.reason
 
     # still working: images are processed, and the refusals are on /diagnostics
     publisher = user.node.create_publisher(Image, IMAGE_TOPIC, _reliable())
@@ -137,7 +141,7 @@ def test_refused_lifecycle_requests_and_parameters_leave_the_node_running(
     assert user.spin_until(lambda: user.values().get("processed") == "3", 10.0), user.values()
     values = user.values()
     assert values["refused lifecycle requests"] == "2"  # the unknown label never reaches the state machine
-    assert values["rejected parameter update"] == "1"
+    assert values["rejected parameter update"] == "2"
     assert "refused lifecycle transition id=99" in ros_graph.log("node")
 
 
