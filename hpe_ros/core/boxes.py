@@ -69,14 +69,17 @@ def boxes_from_keypoints(keypoints: np.ndarray, scores: np.ndarray, min_score: f
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(N, M) intersection over union of boxes ``a`` (N, >=4) and ``b`` (M, >=4)."""
-    a = np.asarray(a, dtype=np.float64).reshape(-1, np.shape(a)[-1])[:, :4]
-    b = np.asarray(b, dtype=np.float64).reshape(-1, np.shape(b)[-1])[:, :4]
-    lo = np.maximum(a[:, None, :2], b[None, :, :2])
-    hi = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(hi - lo, 0.0, None), axis=-1)
-    area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0.0, None), axis=-1)
-    area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0.0, None), axis=-1)
-    union = area_a[:, None] + area_b[None, :] - inter
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(union > 0, inter / union, 0.0)
+    """(N, M) intersection over union of boxes ``a`` (N, >=4) and ``b`` (M, >=4); 0 where the union is 0."""
+    a = np.asarray(a, dtype=np.float64).reshape(-1, np.shape(a)[-1])
+    b = np.asarray(b, dtype=np.float64).reshape(-1, np.shape(b)[-1])
+    # coordinate by coordinate: on the few boxes of a frame numpy's per-call cost is the whole cost
+    a_x0, a_y0, a_x1, a_y1 = (a[:, i, None] for i in range(4))
+    b_x0, b_y0, b_x1, b_y1 = (b[:, i] for i in range(4))
+    inter = np.maximum(np.minimum(a_x1, b_x1) - np.maximum(a_x0, b_x0), 0.0) * np.maximum(
+        np.minimum(a_y1, b_y1) - np.maximum(a_y0, b_y0), 0.0
+    )
+    area_a = np.maximum(a_x1 - a_x0, 0.0) * np.maximum(a_y1 - a_y0, 0.0)
+    area_b = np.maximum(b_x1 - b_x0, 0.0) * np.maximum(b_y1 - b_y0, 0.0)
+    union = area_a + area_b - inter
+    iou: np.ndarray = np.divide(inter, union, out=np.zeros(union.shape), where=union > 0)
+    return iou

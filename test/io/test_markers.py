@@ -49,6 +49,24 @@ def test_missing_joints_are_left_out_and_colours_follow_confidence() -> None:
     np.testing.assert_allclose(rgba[:, :3], [[1, 0, 0], [1, 1, 0], [0, 1, 0]])
 
 
+def test_bones_read_back_with_their_joints_and_the_colour_of_the_less_confident_one() -> None:
+    classes, rng = RosbagsMessageClasses(), np.random.default_rng(6)
+    confidence = rng.uniform(-0.2, 1.2, 17).astype(np.float32)
+    confidence[[2, 9]] = np.nan  # counts as 0
+    person = _person("a", 0, confidence)
+    person.joints_3d[12] = np.nan
+    message = skeleton_markers(classes, PoseResult(1, "cam", [person]))
+    data = bytes(classes.typestore.serialize_cdr(message, "visualization_msgs/msg/MarkerArray"))
+    _, bones = classes.typestore.deserialize_cdr(data, "visualization_msgs/msg/MarkerArray").markers
+    shown = [(a, b) for a, b in H36M_17.bones if 12 not in (a, b)]
+    ends = np.array([[p.x, p.y, p.z] for p in bones.points]).reshape(-1, 2, 3)
+    np.testing.assert_array_equal(ends, person.joints_3d[np.array(shown)])
+    colours = np.array([[c.r, c.g, c.b, c.a] for c in bones.colors]).reshape(-1, 2, 4)
+    lower = np.fmin(*np.nan_to_num(confidence)[np.array(shown)].T)
+    np.testing.assert_array_equal(colours[:, 0], confidence_colours(lower))
+    np.testing.assert_array_equal(colours[:, 1], colours[:, 0])
+
+
 def test_mesh_marker_is_a_triangle_list_of_face_corners() -> None:
     vertices = np.arange(15, dtype=float).reshape(5, 3)
     faces = np.array([[0, 1, 2], [2, 3, 4]])

@@ -17,6 +17,7 @@ mediapipe 0.10.21 wheel (read from its expanded graph config):
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -168,27 +169,45 @@ def _decode(
 ) -> tuple[np.ndarray, PersonDetections]:
     """The region of each detection above ``min_score`` in (R, A, ...) outputs, and the detections."""
     count = len(classifiers)
-    raw = np.minimum(np.maximum(classifiers.reshape(count, -1).astype(np.float64), -_SCORE_CLIP), _SCORE_CLIP)
-    scores = 1.0 / (1.0 + np.exp(-raw))
-    region, anchor = np.nonzero(scores >= min_score)
+    raw = classifiers.reshape(count, -1)
+    # the few anchors near the threshold's logit first; the scores of those, as MediaPipe computes them
+    region, anchor = np.nonzero(raw >= _logit_floor(min_score))
+    clipped = np.minimum(np.maximum(raw[region, anchor].astype(np.float64), -_SCORE_CLIP), _SCORE_CLIP)
+    scores = 1.0 / (1.0 + np.exp(-clipped))
+    above = scores >= min_score
+    region, anchor, scores = region[above], anchor[above], scores[above]
     values = regressors.reshape(count, -1, 12)[region, anchor].astype(np.float64)
     anchors = ANCHORS[anchor] * INPUT_SIZE
     centre = values[:, 0:2] + anchors
     half = values[:, 2:4] / 2
     boxes = np.concatenate([centre - half, centre + half], axis=1)
     keypoints = values[:, 4:12].reshape(-1, 4, 2) + anchors[:, None]
-    return region, PersonDetections(boxes, keypoints, scores[region, anchor])
+    return region, PersonDetections(boxes, keypoints, scores)
+
+
+@functools.lru_cache(maxsize=16)
+def _logit_floor(min_score: float) -> np.float64:
+    """A raw value below every raw value whose score reaches ``min_score`` (a margin below its logit)."""
+    logit = math.log(min_score / (1.0 - min_score)) if 0.0 < min_score < 1.0 else math.copysign(
+        math.inf, min_score - 0.5
+    )
+    if logit <= -_SCORE_CLIP:  # raw values are clipped to -100 first: every one of them passes
+        return np.float64(-np.inf)
+    # a margin far wider than the rounding of the scores; scores of 1 (rounded) need a raw 30 or more
+    return np.float64(min(logit, 30.0) - 0.01)
 
 
 def box_overlap_of_smaller(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(len(a), len(b)) intersection over the smaller box's area."""
-    low = np.maximum(a[:, None, :2], b[None, :, :2])
-    high = np.minimum(a[:, None, 2:4], b[None, :, 2:4])
-    inter = np.prod(np.maximum(high - low, 0), axis=-1)
-    area_a = np.prod(np.maximum(a[:, 2:4] - a[:, :2], 0), axis=-1)
-    area_b = np.prod(np.maximum(b[:, 2:4] - b[:, :2], 0), axis=-1)
-    smaller = np.minimum(area_a[:, None], area_b[None])
-    return np.where(smaller > 0, inter / np.where(smaller > 0, smaller, 1.0), 0.0)
+    """(len(a), len(b)) intersection over the smaller box's area (0 where that area is 0)."""
+    a_x0, a_y0, a_x1, a_y1 = (a[:, i, None] for i in range(4))  # coordinate by coordinate: fewer calls
+    b_x0, b_y0, b_x1, b_y1 = (b[:, i] for i in range(4))
+    inter = np.maximum(np.minimum(a_x1, b_x1) - np.maximum(a_x0, b_x0), 0.0) * np.maximum(
+        np.minimum(a_y1, b_y1) - np.maximum(a_y0, b_y0), 0.0
+    )
+    area_a = np.maximum(a_x1 - a_x0, 0.0) * np.maximum(a_y1 - a_y0, 0.0)
+    area_b = np.maximum(b_x1 - b_x0, 0.0) * np.maximum(b_y1 - b_y0, 0.0)
+    smaller = np.minimum(area_a, area_b)
+    return np.divide(inter, smaller, out=np.zeros(smaller.shape), where=smaller > 0)
 
 
 def weighted_nms(detections: PersonDetections, iou_threshold: float = NMS_IOU) -> PersonDetections:

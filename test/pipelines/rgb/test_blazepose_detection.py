@@ -49,6 +49,26 @@ def test_decoding_adds_anchor_centres_and_thresholds_scores():
     assert found.scores[0] == pytest.approx(1 / (1 + math.exp(-3)))
 
 
+@pytest.mark.parametrize("min_score", [-1.0, 0.0, 1e-50, 0.1, 0.5, 0.7, 0.999999, 1 - 1e-14, 1.0])
+def test_decoding_keeps_exactly_the_scores_at_or_above_the_threshold(min_score):
+    """The raw-value prefilter drops nothing the definition keeps: sigmoid(clip(raw, +-100)) >= min_score."""
+    rng = np.random.default_rng(11)
+    classifiers = rng.normal(0, 30, (2254, 1)).astype(np.float32)
+    classifiers[:6, 0] = [np.nan, 250, -250, 0, 37, 31]
+    if 0 < min_score < 1:  # raw values around the threshold's logit, a float32 step apart
+        logit = np.float32(math.log(min_score / (1 - min_score)))
+        steps = np.arange(-10, 10) * np.spacing(logit)
+        classifiers[10:30, 0] = np.nextafter(logit, np.float32(np.inf)) + steps
+    regressors = rng.normal(0, 5, (2254, 12)).astype(np.float32)
+    with np.errstate(invalid="ignore"):
+        scores = 1 / (1 + np.exp(-np.clip(classifiers[:, 0].astype(np.float64), -100, 100)))
+        expected = np.nonzero(scores >= min_score)[0]
+    found = decode_detections(regressors, classifiers, min_score)
+    np.testing.assert_array_equal(found.scores, scores[expected])
+    values = regressors[expected].astype(np.float64)
+    corners = values[:, :2] - values[:, 2:4] / 2 + ANCHORS[expected] * 224
+    np.testing.assert_allclose(found.boxes[:, :2], corners)
+
 
 def test_decoding_all_regions_at_once_matches_region_by_region():
     rng = np.random.default_rng(3)
