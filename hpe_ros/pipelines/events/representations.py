@@ -88,8 +88,8 @@ def partition_occupancy(events: np.ndarray, height: int, width: int, partitions:
     part = np.searchsorted(edges, t.astype(np.float64), side="right") - 1
     inside = (part >= 0) & (part < partitions)
     flat = part[inside] * (height * width) + _flat_index(events[inside], height, width)
-    occupied = np.bincount(flat, minlength=partitions * height * width) > 0
-    return occupied.astype(np.uint8).reshape(partitions, height, width)
+    out.reshape(-1)[flat] = 1  # per event, not per pixel: a window's events cover a few % of them
+    return out.reshape(partitions, height, width)
 
 
 def _nearest_source_index(in_size: int, out_size: int) -> np.ndarray:
@@ -109,8 +109,11 @@ def pad_square_resize_nearest(frames: np.ndarray, out_size: int = 256) -> np.nda
     row_ok = (rows >= 0) & (rows < height)
     col_ok = (cols >= 0) & (cols < width)
     out = np.zeros((frames.shape[0], out_size, out_size), frames.dtype)
+    # the padding is a border, so the output pixels that read the frames form one block
     out_rows, out_cols = np.flatnonzero(row_ok), np.flatnonzero(col_ok)
-    out[:, out_rows[:, None], out_cols[None, :]] = frames[:, rows[row_ok][:, None], cols[col_ok][None, :]]
+    if out_rows.size and out_cols.size:
+        block = frames.take(rows[row_ok], axis=1).take(cols[col_ok], axis=2)  # an axis at a time: cheaper
+        out[:, out_rows[0] : out_rows[-1] + 1, out_cols[0] : out_cols[-1] + 1] = block
     return out
 
 
