@@ -56,6 +56,17 @@ def test_pad_resize_matches_explicit_padding_and_floor_sampling():
     assert up.shape == (3, 50, 50) and np.array_equal(up[:, ::5, ::5][:, :10, :10], frames[:, :20:2, :20:2])
 
 
+@pytest.mark.parametrize(("height", "width", "size"), [(31, 50, 20), (7, 3, 16), (40, 40, 13), (1, 9, 9)])
+def test_pad_resize_of_tall_wide_and_odd_frames_is_nearest_sampling_of_the_padded_square(height, width, size):
+    frames = np.random.default_rng(height).integers(0, 5, (2, height, width)).astype(np.uint8)
+    side = max(height, width)
+    top, left = (side - height) // 2, (side - width) // 2  # the odd pixel of a pad goes at the end
+    padded = np.zeros((2, side, side), np.uint8)
+    padded[:, top : top + height, left : left + width] = frames
+    src = np.minimum(np.floor(np.arange(size) * (side / size)).astype(int), side - 1)
+    np.testing.assert_array_equal(pad_square_resize_nearest(frames, size), padded[:, src][:, :, src])
+
+
 def test_or_pool_channels_groups_like_eventhpe():
     frames = np.zeros((17, 2, 2), np.uint8)  # 17 // 8 = 2 partitions per channel
     frames[1, 0, 0] = 1  # channel 0 = partitions 0, 1
