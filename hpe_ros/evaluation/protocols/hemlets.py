@@ -174,7 +174,9 @@ PUBLISHED_NOTES = (
     "protocol #1's other 14 actions and the whole protocol #2 row are not printed: the paper's "
     "Human3.6M table (ICCV 2019; TPAMI version arXiv 2003.04894) could not be read when these rows "
     "were added (only the papers' first pages were reachable) and the official README gives no "
-    "numbers",
+    "numbers; secondary listings disagree on the protocol #2 average (27.9 mm for 'HEMlets Pose "
+    "(H36M+MPII)' in a Papers with Code copy, 32.1 mm on another benchmark list), so neither is "
+    "printed",
 )
 
 
