@@ -16,7 +16,8 @@ import numpy as np
 from hpe_ros.pipelines.base import ImageFrame, Pipeline, PoseResult
 from hpe_ros.pipelines.output.mesh import MeshOutput, mesh_off_message
 from hpe_ros.pipelines.output.people import place_people
-from hpe_ros.pipelines.rgb.blazepose import BlazePoseDetector, Pose2D, parse_tile_sides, to_h36m17
+from hpe_ros.core.joints import BLAZEPOSE_33, H36M_17, convert_joints
+from hpe_ros.pipelines.rgb.blazepose import BlazePoseDetector, Pose2D, parse_tile_sides
 from hpe_ros.pipelines.rgb.default_lifter import DefaultLifter, load_default_lifter
 
 
@@ -44,12 +45,17 @@ class BlazePoseLiftingPipeline(Pipeline):
     def process(self, frame: ImageFrame) -> PoseResult:
         result = PoseResult(stamp_ns=frame.stamp_ns, frame_id=frame.frame_id, image_size=frame.size)
         started = time.perf_counter()
-        people = [to_h36m17(p) for p in self.people_2d(frame.image)]
-        result.timings_s["2d"] = time.perf_counter() - started
+        people = self.people_2d(frame.image)
         if not people:
+            result.timings_s["2d"] = time.perf_counter() - started
             return result
-        keypoints = np.stack([p.keypoints for p in people])
-        scores = np.stack([p.scores for p in people]).astype(np.float32)
+        # every person in one conversion: what to_h36m17 gives person by person
+        converted = convert_joints(np.stack([p.keypoints for p in people]), BLAZEPOSE_33, H36M_17,
+                                   np.stack([p.scores for p in people]))
+        result.timings_s["2d"] = time.perf_counter() - started
+        keypoints = converted.points
+        assert converted.scores is not None
+        scores = converted.scores.astype(np.float32)
         started = time.perf_counter()
         height, width = frame.image.shape[:2]
         relative = self.lifter.lift(keypoints, scores, frame.camera, (width, height))
