@@ -13,10 +13,10 @@ import time
 
 import numpy as np
 
+from hpe_ros.core.joints import BLAZEPOSE_33, H36M_17, convert_joints
 from hpe_ros.pipelines.base import ImageFrame, Pipeline, PoseResult
 from hpe_ros.pipelines.output.mesh import MeshOutput, mesh_off_message
 from hpe_ros.pipelines.output.people import place_people
-from hpe_ros.core.joints import BLAZEPOSE_33, H36M_17, convert_joints
 from hpe_ros.pipelines.rgb.blazepose import BlazePoseDetector, Pose2D, parse_tile_sides
 from hpe_ros.pipelines.rgb.default_lifter import DefaultLifter, load_default_lifter
 
