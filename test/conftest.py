@@ -34,6 +34,19 @@ def shared_data() -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """torch on one thread for the module (module-scoped, so that module fixtures built under it
+    get one thread too): small networks and training steps are many small ops, and two threads on
+    the shared cores mostly wait for each other."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 _K_INDEX = {"fx": 0, "skew": 1, "cx": 2, "fy": 4, "cy": 5}
 
 

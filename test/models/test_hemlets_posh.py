@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterator
 
 import pytest
 import torch
@@ -13,15 +12,6 @@ from hpe_ros.models.registry import create_model
 from hpe_ros.models.smpl import SMPLModel
 from hpe_ros.models.smpl_synthetic import make_synthetic_smpl
 from hpe_ros.training.posh import posh_losses, synthetic_posh_batches, train_posh
-
-
-@pytest.fixture
-def one_thread() -> Iterator[None]:
-    """Training is many small ops: one thread avoids oversubscribing a shared CPU."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +49,7 @@ def test_inputs_are_checked() -> None:
 
 
 @pytest.mark.parametrize("feature_channels", [0, 16])
-def test_tiny_training_run_lowers_the_loss(smpl: SMPLModel, one_thread: None, feature_channels: int) -> None:
+def test_tiny_training_run_lowers_the_loss(smpl: SMPLModel, feature_channels: int) -> None:
     torch.manual_seed(0)
     model = HEMletsPoSh(num_input_joints=17, feature_channels=feature_channels, hidden=128, dropout=0.0)
     held_out = next(synthetic_posh_batches(smpl, 64, feature_channels=feature_channels, seed=123))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -47,15 +46,6 @@ def _moving_pattern_windows(count: int = 4, width: int = 80, height: int = 64) -
     windows = windower.add(events)
     assert len(windows) >= count
     return windows[:count]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    """The test machine's cores are shared: one torch thread avoids spinning threads waiting on each other."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ official 256 x 256. Random weights: what it means for trained checkpoints is not
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -32,14 +31,6 @@ pytest.importorskip("onnxruntime.quantization")
 SIZE = 64  # network input for the tests; the default (official) is 256
 FLOW_RELATIVE, FLOW_PX = 0.10, 0.01
 ROTATION_RELATIVE, TRANSLATION_RELATIVE = 0.10, 0.10
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _pipeline(**options: object) -> EventHPEPipeline:
