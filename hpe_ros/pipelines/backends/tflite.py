@@ -10,6 +10,7 @@ and every new batch size would re-plan the interpreter.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +30,14 @@ def _interpreter_class() -> Any:
 class TfliteModel:
     """One ``.tflite`` network: ``model(batch)`` returns its outputs as float32 arrays, in file order.
 
-    Each output is the items' outputs concatenated along the first axis, in input order.
+    Each output is the items' outputs concatenated along the first axis, in input order. With
+    ``outputs`` (positions in the file's order) only those are returned, in that order: the others
+    are not copied out of the interpreter (BlazePose's landmark network has a 256 x 256
+    segmentation mask that nothing here reads).
     """
 
-    def __init__(self, path: str | os.PathLike[str], num_threads: int | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str], num_threads: int | None = None,
+                 outputs: Sequence[int] | None = None) -> None:
         self.path = Path(path)
         if not self.path.is_file():
             raise FileNotFoundError(f"TFLite model {self.path} does not exist")
@@ -43,7 +48,12 @@ class TfliteModel:
         if int(self._input["shape"][0]) != 1:
             self._interpreter.resize_tensor_input(self._input["index"], [1, *self.input_shape])
         self._interpreter.allocate_tensors()
-        self._outputs = [detail["index"] for detail in self._interpreter.get_output_details()]
+        details = self._interpreter.get_output_details()
+        chosen = range(len(details)) if outputs is None else list(outputs)
+        if not chosen or any(not 0 <= position < len(details) for position in chosen):
+            raise ValueError(f"{self.path.name} has {len(details)} outputs; asked for {list(chosen)}")
+        self._outputs = [(int(details[p]["index"]), tuple(int(v) for v in details[p]["shape"]),
+                          np.dtype(details[p]["dtype"])) for p in chosen]
 
     def __call__(self, batch: np.ndarray) -> list[np.ndarray]:
         batch = np.ascontiguousarray(batch, dtype=np.float32)
@@ -54,10 +64,11 @@ class TfliteModel:
             )
         if len(batch) == 0:
             raise ValueError(f"{self.path.name}: empty batch")
-        outputs: list[list[np.ndarray]] = [[] for _ in self._outputs]
+        results = [np.empty((len(batch) * shape[0], *shape[1:]), dtype) for _, shape, dtype in self._outputs]
         for item in range(len(batch)):
             self._interpreter.set_tensor(self._input["index"], batch[item : item + 1])
             self._interpreter.invoke()
-            for collected, index in zip(outputs, self._outputs, strict=True):
-                collected.append(self._interpreter.get_tensor(index))  # a copy
-        return [np.concatenate(collected) for collected in outputs]
+            for result, (index, shape, _) in zip(results, self._outputs, strict=True):
+                # one copy, straight from the interpreter's buffer (no view outlives this line)
+                result[item * shape[0] : (item + 1) * shape[0]] = self._interpreter.tensor(index)()
+        return results

@@ -52,6 +52,7 @@ _NUM_LANDMARKS = 39  # 33 body landmarks + 2 ROI landmarks + 4 unused
 _HEATMAP_KERNEL = 7
 _HEATMAP_MIN_CONFIDENCE = 0.5
 _DUPLICATE_OVERLAP = 0.7
+_LANDMARK_OUTPUTS = (0, 1, 3, 4)  # of pose_landmark_full.tflite: all but the segmentation mask (2)
 
 
 @dataclass(frozen=True)
@@ -237,7 +238,8 @@ class BlazePoseDetector:
                     "use model_complexity=1 (pose_landmark_full.tflite ships with the wheel)"
                 )
         self._detector = TfliteModel(paths["detector"], num_threads)
-        self._landmarks = TfliteModel(paths["landmarks"], num_threads)
+        # landmarks, presence, heatmaps and world landmarks; not the segmentation mask (output 2)
+        self._landmarks = TfliteModel(paths["landmarks"], num_threads, outputs=_LANDMARK_OUTPUTS)
         self.model_complexity = model_complexity
         self.min_detection_confidence = min_detection_confidence
         self.min_tracking_confidence = min_tracking_confidence
@@ -311,7 +313,7 @@ class BlazePoseDetector:
             )
 
         crops = self._crops.fill(len(rois), warp)
-        raw, presence, _segmentation, heatmaps, world = self._landmarks(crops)
+        raw, presence, heatmaps, world = self._landmarks(crops)
         raw = raw.reshape(len(rois), _NUM_LANDMARKS, 5).astype(np.float64)
         normalised = refine_from_heatmaps(raw[..., :2] / LANDMARK_INPUT, heatmaps)
         world = world.reshape(len(rois), _NUM_LANDMARKS, 3)[:, :33].astype(np.float64)
