@@ -115,7 +115,8 @@ def _publish_matched(user: User, publisher: Any, messages: list[Any], period_s: 
 def test_refused_lifecycle_requests_and_parameters_leave_the_node_running(
     ros_graph, user, tmp_path: Path
 ) -> None:
-    process = _start_node(ros_graph, tmp_path, "input.qos=reliable")
+    # a queue for every image: a loaded machine would otherwise count one as replaced by a newer one
+    process = _start_node(ros_graph, tmp_path, "input.qos=reliable", "input.queue_size=100")
     change = user.node.create_client(ChangeState, "/hpe_pose/change_state")
     get_state = user.node.create_client(GetState, "/hpe_pose/get_state")
     set_parameters = user.node.create_client(SetParameters, "/hpe_pose/set_parameters")
