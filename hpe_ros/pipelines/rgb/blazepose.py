@@ -238,7 +238,6 @@ class BlazePoseDetector:
                     "use model_complexity=1 (pose_landmark_full.tflite ships with the wheel)"
                 )
         self._detector = TfliteModel(paths["detector"], num_threads)
-        # landmarks, presence, heatmaps and world landmarks; not the segmentation mask (output 2)
         self._landmarks = TfliteModel(paths["landmarks"], num_threads, outputs=_LANDMARK_OUTPUTS)
         self.model_complexity = model_complexity
         self.min_detection_confidence = min_detection_confidence
