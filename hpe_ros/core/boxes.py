@@ -1,5 +1,5 @@
 """Person boxes as numpy arrays (N, 5: x_min, y_min, x_max, y_max, score): checks, clipping,
-selection, boxes around keypoints, intersection over union."""
+selection, boxes around keypoints, intersection over union (and over the smaller box)."""
 
 from __future__ import annotations
 
@@ -68,11 +68,12 @@ def boxes_from_keypoints(keypoints: np.ndarray, scores: np.ndarray, min_score: f
     return boxes
 
 
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(N, M) intersection over union of boxes ``a`` (N, >=4) and ``b`` (M, >=4); 0 where the union is 0."""
+def _intersections_and_areas(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(N, M) intersections of boxes ``a`` (N, >=4) and ``b`` (M, >=4), with their (N, 1) and (M,) areas.
+
+    Coordinate by coordinate: on the few boxes of a frame numpy's per-call cost is the whole cost."""
     a = np.asarray(a, dtype=np.float64).reshape(-1, np.shape(a)[-1])
     b = np.asarray(b, dtype=np.float64).reshape(-1, np.shape(b)[-1])
-    # coordinate by coordinate: on the few boxes of a frame numpy's per-call cost is the whole cost
     a_x0, a_y0, a_x1, a_y1 = (a[:, i, None] for i in range(4))
     b_x0, b_y0, b_x1, b_y1 = (b[:, i] for i in range(4))
     inter = np.maximum(np.minimum(a_x1, b_x1) - np.maximum(a_x0, b_x0), 0.0) * np.maximum(
@@ -80,6 +81,20 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     )
     area_a = np.maximum(a_x1 - a_x0, 0.0) * np.maximum(a_y1 - a_y0, 0.0)
     area_b = np.maximum(b_x1 - b_x0, 0.0) * np.maximum(b_y1 - b_y0, 0.0)
+    return inter, area_a, area_b
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N, M) intersection over union of boxes ``a`` (N, >=4) and ``b`` (M, >=4); 0 where the union is 0."""
+    inter, area_a, area_b = _intersections_and_areas(a, b)
     union = area_a + area_b - inter
     iou: np.ndarray = np.divide(inter, union, out=np.zeros(union.shape), where=union > 0)
     return iou
+
+
+def box_overlap_of_smaller(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N, M) intersection over the smaller box's area (0 where that area is 0)."""
+    inter, area_a, area_b = _intersections_and_areas(a, b)
+    smaller = np.minimum(area_a, area_b)
+    overlap: np.ndarray = np.divide(inter, smaller, out=np.zeros(smaller.shape), where=smaller > 0)
+    return overlap

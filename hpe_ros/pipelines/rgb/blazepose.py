@@ -30,13 +30,12 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
-from hpe_ros.core.boxes import box_iou
+from hpe_ros.core.boxes import box_iou, box_overlap_of_smaller
 from hpe_ros.core.joints import BLAZEPOSE_33, COCO_17, H36M_17, JointSet, convert_joints, get_joint_set
 from hpe_ros.pipelines.backends.tflite import TfliteModel
 from hpe_ros.pipelines.rgb.blazepose_detection import (
     INPUT_SIZE,
     PersonRoi,
-    box_overlap_of_smaller,
     decode_regions,
     detection_regions,
     region_letterbox,

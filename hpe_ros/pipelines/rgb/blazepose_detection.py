@@ -197,19 +197,6 @@ def _logit_floor(min_score: float) -> np.float64:
     return np.float64(min(logit, 30.0) - 0.01)
 
 
-def box_overlap_of_smaller(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(len(a), len(b)) intersection over the smaller box's area (0 where that area is 0)."""
-    a_x0, a_y0, a_x1, a_y1 = (a[:, i, None] for i in range(4))  # coordinate by coordinate: fewer calls
-    b_x0, b_y0, b_x1, b_y1 = (b[:, i] for i in range(4))
-    inter = np.maximum(np.minimum(a_x1, b_x1) - np.maximum(a_x0, b_x0), 0.0) * np.maximum(
-        np.minimum(a_y1, b_y1) - np.maximum(a_y0, b_y0), 0.0
-    )
-    area_a = np.maximum(a_x1 - a_x0, 0.0) * np.maximum(a_y1 - a_y0, 0.0)
-    area_b = np.maximum(b_x1 - b_x0, 0.0) * np.maximum(b_y1 - b_y0, 0.0)
-    smaller = np.minimum(area_a, area_b)
-    return np.divide(inter, smaller, out=np.zeros(smaller.shape), where=smaller > 0)
-
-
 def weighted_nms(detections: PersonDetections, iou_threshold: float = NMS_IOU) -> PersonDetections:
     """MediaPipe's weighted NMS: each kept detection is the score-weighted mean of those it suppresses."""
     order = np.argsort(-detections.scores, kind="stable")

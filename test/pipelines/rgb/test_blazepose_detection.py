@@ -14,7 +14,6 @@ from hpe_ros.pipelines.rgb.blazepose_detection import (  # noqa: E402 (after the
     Letterbox,
     PersonDetections,
     PersonRoi,
-    box_overlap_of_smaller,
     decode_detections,
     decode_regions,
     detection_regions,
@@ -94,11 +93,6 @@ def test_weighted_nms_averages_overlapping_detections_by_score():
     np.testing.assert_allclose(kept.boxes[0], [0.25, 0, 10.25, 10])
     np.testing.assert_allclose(kept.keypoints[0], 1.0)  # 0.75 * 0 + 0.25 * 4
     np.testing.assert_allclose(kept.scores, [0.9, 0.8])  # the top detection keeps its own score
-
-
-def test_overlap_of_the_smaller_box_sees_containment():
-    outer, inner = np.array([[0, 0, 100, 100]], float), np.array([[10, 10, 30, 50]], float)
-    assert box_overlap_of_smaller(outer, inner)[0, 0] == pytest.approx(1.0)
 
 
 @pytest.mark.parametrize(("width", "height"), [(640, 480), (480, 640), (1280, 720), (500, 500)])

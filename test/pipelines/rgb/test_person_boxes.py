@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hpe_ros.core.boxes import box_iou, boxes_from_keypoints, clip_boxes, select_boxes
+from hpe_ros.core.boxes import box_iou, box_overlap_of_smaller, boxes_from_keypoints, clip_boxes, select_boxes
 from hpe_ros.pipelines.base import ImageFrame
 from hpe_ros.pipelines.rgb.person_boxes import (
     KeypointTrackedBoxes,
@@ -16,6 +16,11 @@ from hpe_ros.pipelines.rgb.person_boxes import (
 
 def _frame(boxes: np.ndarray | None = None, width: int = 200, height: int = 100) -> ImageFrame:
     return ImageFrame(np.zeros((height, width, 3), np.uint8), 0, "cam", boxes=boxes)
+
+
+def test_overlap_of_the_smaller_box_sees_containment() -> None:
+    outer, inner = np.array([[0, 0, 100, 100]], float), np.array([[10, 10, 30, 50]], float)
+    assert box_overlap_of_smaller(outer, inner)[0, 0] == pytest.approx(1.0)
 
 
 def test_box_iou_matches_hand_computed_values() -> None:
