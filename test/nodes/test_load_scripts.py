@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -58,7 +60,19 @@ def test_accounting_between_marks_uses_the_image_topics_own_loss() -> None:
 def _run(ros_graph, tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess, dict]:
     out = tmp_path / "run"
     command = [sys.executable, str(SCRIPT), *args, "--out", str(out), "--json", str(tmp_path / "r.json")]
-    result = subprocess.run(command, env=ros_graph.env, capture_output=True, text=True, timeout=240)
+    # its own session: past the timeout the script and the node it started go together, and the
+    # failure shows what each had written (a node left behind would share the next tests' domain)
+    process = subprocess.Popen(command, env=ros_graph.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, start_new_session=True)
+    try:
+        stdout, stderr = process.communicate(timeout=240)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        stdout, stderr = process.communicate()
+        node_log = out / "node.log"
+        pytest.fail(f"load_test.py ran past 240 s; its output:\n{stdout}{stderr}\nthe node's log:\n"
+                    f"{node_log.read_text() if node_log.exists() else '(none)'}")
+    result = subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
     assert (tmp_path / "r.json").exists(), result.stdout + result.stderr
     return result, json.loads((tmp_path / "r.json").read_text())
 
